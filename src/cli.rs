@@ -1,0 +1,113 @@
+//! The command line: subcommands, and one `--NAME` flag per input generated
+//! from the inputs table. Parsing only; no side effects.
+
+use crate::config::inputs::{INPUTS, Kind};
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// What the user asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cmd {
+    /// `exec -- CMD...`.
+    Exec {
+        /// The command and its arguments.
+        argv: Vec<String>,
+    },
+    /// `secrets --format F`.
+    Secrets {
+        /// `github`, `shell` or `json`.
+        format: String,
+    },
+}
+
+/// A parsed command line.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The subcommand.
+    pub cmd: Cmd,
+    /// Inputs given as flags, by input name.
+    pub flags: BTreeMap<String, String>,
+    /// `--report FILE`, where the subcommand writes one.
+    pub report: Option<PathBuf>,
+}
+
+/// The clap command, with every input as a global flag.
+pub fn command() -> Command {
+    let inputs = INPUTS.iter().map(|i| {
+        let arg = Arg::new(i.name).long(i.name).help(i.doc).global(true).value_name("VALUE");
+        match i.kind {
+            Kind::Bool => arg.num_args(0..=1).require_equals(true).default_missing_value("true").value_name("BOOL"),
+            _ => arg.num_args(1).action(ArgAction::Set),
+        }
+    });
+    Command::new("packer-vault")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Vault/OpenBao secrets for Packer builds in CI: OIDC login, masked parallel reads, redacted output, revocation on every path")
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .args(inputs)
+        .subcommand(
+            Command::new("exec")
+                .about("log in, read the secrets, run a command with them in its environment (redacted output, renewal, revocation)")
+                .arg(Arg::new("argv").num_args(1..).required(true).last(true).value_name("CMD").help("the command and its arguments, after --")),
+        )
+        .subcommand(
+            Command::new("secrets")
+                .about("log in, read the secrets and export them; no Packer")
+                .arg(
+                    Arg::new("format")
+                        .long("format")
+                        .value_parser(["github", "shell", "json"])
+                        .default_value("shell")
+                        .help("github: append to GITHUB_ENV; shell: `export` lines for eval; json: an object"),
+                ),
+        )
+}
+
+/// Parses `args` (with the program name first).
+pub fn parse<I, T>(args: I) -> Result<Invocation, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let m = command().try_get_matches_from(args)?;
+    let (name, sub) = m.subcommand().ok_or_else(|| command().error(clap::error::ErrorKind::MissingSubcommand, "a subcommand is required"))?;
+    let mut flags = BTreeMap::new();
+    collect(&m, &mut flags);
+    collect(sub, &mut flags);
+    let strings = |id: &str| sub.get_many::<String>(id).map(|v| v.cloned().collect::<Vec<_>>()).unwrap_or_default();
+    let cmd = match name {
+        "exec" => Cmd::Exec { argv: strings("argv") },
+        "secrets" => Cmd::Secrets { format: sub.get_one::<String>("format").cloned().unwrap_or_else(|| "shell".into()) },
+        other => return Err(command().error(clap::error::ErrorKind::InvalidSubcommand, format!("unknown subcommand {other}"))),
+    };
+    Ok(Invocation { cmd, flags, report: None })
+}
+
+fn collect(m: &ArgMatches, flags: &mut BTreeMap<String, String>) {
+    for i in INPUTS {
+        if let Ok(Some(v)) = m.try_get_one::<String>(i.name) {
+            flags.insert(i.name.to_string(), v.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_are_flags_anywhere() {
+        let inv = parse(["packer-vault", "--role", "r", "exec", "--vault-addr", "http://x", "--renew=false", "--", "sh", "-c", "true"]).unwrap();
+        assert_eq!(inv.cmd, Cmd::Exec { argv: vec!["sh".into(), "-c".into(), "true".into()] });
+        assert_eq!(inv.flags["role"], "r");
+        assert_eq!(inv.flags["vault-addr"], "http://x");
+        assert_eq!(inv.flags["renew"], "false");
+        let inv = parse(["packer-vault", "secrets", "--export-env", "--format", "json"]).unwrap();
+        assert_eq!(inv.flags["export-env"], "true");
+        assert_eq!(inv.cmd, Cmd::Secrets { format: "json".into() });
+        command().debug_assert();
+    }
+}

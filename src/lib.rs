@@ -1,0 +1,56 @@
+//! packer-vault: Vault/OpenBao secrets for Packer builds in CI. See
+//! INTERFACE.md for the contract; the flow of one run lives in [`run`].
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod export;
+pub mod jwt;
+pub mod log;
+pub mod platform;
+pub mod process;
+pub mod redact;
+pub mod run;
+pub mod secret;
+pub mod session;
+pub mod vault;
+
+use config::{Env, Needs};
+use std::ffi::OsString;
+
+/// Runs the binary with `args` (program name first) and returns the exit code.
+pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
+    // A panic message could carry a value: print only where it happened.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("packer-vault: internal error{at}; please report it");
+    }));
+    let inv = match cli::parse(args) {
+        Ok(i) => i,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => error::EXIT_OK,
+                _ => error::EXIT_USAGE,
+            };
+        }
+    };
+    let env = Env::from_process();
+    let cfg = match config::resolve(&inv.flags, &env, Needs { vault: true }) {
+        Ok(c) => c,
+        Err(e) => return run::fail(&e),
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return run::fail(&error::Error::failed(format!("cannot start the runtime: {e}"))),
+    };
+    rt.block_on(async move {
+        match inv.cmd {
+            cli::Cmd::Exec { argv } => run::exec(cfg, env, argv).await,
+            cli::Cmd::Secrets { format } => match export::Format::from_name(&format) {
+                Some(f) => run::secrets(cfg, env, f).await,
+                None => run::fail(&error::Error::input("format", "must be github, shell or json")),
+            },
+        }
+    })
+}

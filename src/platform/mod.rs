@@ -1,0 +1,138 @@
+//! Where the binary runs: GitHub Actions, GitLab CI, or a local shell. This
+//! is the only module that knows which CI it is in.
+
+pub mod github;
+pub mod gitlab;
+
+use crate::config::{Env, JwtSource};
+use crate::error::Result;
+use crate::redact::Redactor;
+use crate::secret::Secret;
+use std::io::Write;
+
+/// The CI, detected from the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `GITHUB_ACTIONS=true`.
+    Github,
+    /// `GITLAB_CI=true`.
+    Gitlab,
+    /// Anything else.
+    Local,
+}
+
+impl Kind {
+    /// Detects the platform: `GITHUB_ACTIONS=true` is GitHub, `GITLAB_CI=true` GitLab.
+    pub fn detect(env: &Env) -> Kind {
+        if env.get("GITHUB_ACTIONS") == Some("true") {
+            Kind::Github
+        } else if env.get("GITLAB_CI") == Some("true") {
+            Kind::Gitlab
+        } else {
+            Kind::Local
+        }
+    }
+
+    /// A name for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Github => "GitHub Actions",
+            Kind::Gitlab => "GitLab CI",
+            Kind::Local => "local shell",
+        }
+    }
+}
+
+/// The running platform and its environment.
+#[derive(Debug)]
+pub struct Platform {
+    /// Which CI.
+    pub kind: Kind,
+    /// The environment the platform set.
+    pub env: Env,
+}
+
+impl Platform {
+    /// The platform for `env`; sets the log style.
+    pub fn new(kind: Kind, env: Env) -> Platform {
+        crate::log::set_style(if kind == Kind::Github { crate::log::Style::Github } else { crate::log::Style::Plain });
+        Platform { kind, env }
+    }
+
+    /// The identity token for a JWT login.
+    pub async fn identity_token(&self, source: &JwtSource) -> Result<Secret> {
+        let jwt = match source {
+            JwtSource::Given { jwt, .. } => jwt.clone(),
+            JwtSource::GithubOidc { url, request_token, audience } => {
+                github::oidc_token(url, request_token, audience.as_deref()).await?
+            }
+        };
+        self.mask(&[jwt.expose()]);
+        Ok(jwt)
+    }
+
+    /// Masks every value and derived form before anything could print it
+    /// (GitHub `::add-mask::`; GitLab and local cannot mask, and print none).
+    pub fn mask(&self, values: &[&str]) {
+        if self.kind != Kind::Github {
+            return;
+        }
+        let r = Redactor::new(values.iter().copied());
+        github::add_masks(r.patterns().iter().map(String::as_str).chain(values.iter().copied().filter(|v| !v.contains('\n'))));
+    }
+
+    /// Marks the start of a phase (GitHub group, GitLab collapsible section).
+    pub fn section_start(&self, id: &str, title: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = match self.kind {
+            Kind::Github => writeln!(out, "::group::{title}"),
+            Kind::Gitlab => write!(out, "{}", gitlab::section_start(id, title)),
+            Kind::Local => writeln!(out, "==> {title}"),
+        };
+        let _ = out.flush();
+    }
+
+    /// Marks the end of a phase.
+    pub fn section_end(&self, id: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = match self.kind {
+            Kind::Github => writeln!(out, "::endgroup::"),
+            Kind::Gitlab => write!(out, "{}", gitlab::section_end(id)),
+            Kind::Local => Ok(()),
+        };
+        let _ = out.flush();
+    }
+
+    /// Stops the runner from acting on workflow commands in untrusted output;
+    /// returns the token that resumes them.
+    pub fn stop_commands(&self) -> Option<String> {
+        (self.kind == Kind::Github).then(github::stop_commands)
+    }
+
+    /// Resumes workflow commands after [`Platform::stop_commands`].
+    pub fn resume_commands(&self, token: Option<String>) {
+        if let Some(t) = token {
+            github::resume_commands(&t);
+        }
+    }
+
+    /// Variables the child must not inherit: our own credentials.
+    pub fn private_vars(&self) -> Vec<String> {
+        let mut v: Vec<String> = [
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            "INPUT_GITHUB-TOKEN",
+            "INPUT_GITLAB-TOKEN",
+            "PACKER_VAULT_GITHUB_TOKEN",
+            "PACKER_VAULT_GITLAB_TOKEN",
+            "VAULT_ID_TOKEN",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if let Some(var) = self.env.get("PACKER_VAULT_ID_TOKEN_VARIABLE").or(self.env.get("INPUT_ID-TOKEN-VARIABLE")) {
+            v.push(var.to_string());
+        }
+        v
+    }
+}

@@ -1,0 +1,238 @@
+//! Running a child process: environment, output through the redactor,
+//! signal forwarding with a grace period, and its exit code. Knows nothing
+//! of Vault, Packer or CI.
+
+use crate::redact::Redactor;
+use crate::secret::Secret;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+
+/// A cancellation request: the signal the binary received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGINT (Ctrl-C, GitHub's first cancel signal).
+    Int,
+    /// SIGTERM (GitHub's second, GitLab's cancel).
+    Term,
+}
+
+impl Signal {
+    /// The exit code for a run cancelled by this signal.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Signal::Int => crate::error::EXIT_SIGINT,
+            Signal::Term => crate::error::EXIT_SIGTERM,
+        }
+    }
+
+    fn raw(self) -> libc::c_int {
+        match self {
+            Signal::Int => libc::SIGINT,
+            Signal::Term => libc::SIGTERM,
+        }
+    }
+}
+
+/// Receives SIGINT/SIGTERM for the whole run; the first one decides the exit code.
+#[derive(Clone)]
+pub struct Cancel {
+    rx: watch::Receiver<Option<Signal>>,
+    all: watch::Receiver<u32>,
+}
+
+impl Cancel {
+    /// Installs the handlers. Call once, early, on the runtime.
+    pub fn install() -> std::io::Result<Cancel> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let (tx, rx) = watch::channel(None);
+        let (all_tx, all) = watch::channel(0u32);
+        tokio::spawn(async move {
+            loop {
+                let s = tokio::select! {
+                    _ = int.recv() => Signal::Int,
+                    _ = term.recv() => Signal::Term,
+                };
+                // Keep the first signal; count every one so each is forwarded.
+                tx.send_if_modified(|v| {
+                    if v.is_none() {
+                        *v = Some(s);
+                        true
+                    } else {
+                        false
+                    }
+                });
+                LAST.store(s.raw(), std::sync::atomic::Ordering::SeqCst);
+                all_tx.send_modify(|n| *n += 1);
+            }
+        });
+        Ok(Cancel { rx, all })
+    }
+
+    /// The first signal received, if any.
+    pub fn signal(&self) -> Option<Signal> {
+        *self.rx.borrow()
+    }
+
+    /// Resolves when the first signal arrives.
+    pub async fn cancelled(&self) -> Signal {
+        let mut rx = self.rx.clone();
+        loop {
+            if let Some(s) = *rx.borrow_and_update() {
+                return s;
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+static LAST: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// What to run.
+pub struct Spec {
+    /// Program and arguments.
+    pub argv: Vec<String>,
+    /// Variables added to the inherited environment.
+    pub env: Vec<(String, Secret)>,
+    /// Variables removed from the inherited environment.
+    pub remove: Vec<String>,
+    /// Working directory.
+    pub cwd: Option<PathBuf>,
+    /// How long to wait after forwarding a signal before killing the child.
+    pub grace: Duration,
+}
+
+/// How the child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    /// Exit code (128+N when killed by signal N).
+    pub code: i32,
+    /// The cancellation that ended it, if any.
+    pub cancelled: Option<Signal>,
+}
+
+/// Runs the child to completion, streaming stdout/stderr through `redactor`
+/// into `out`/`err`. On a signal, forwards it (and any later one) to the
+/// child's process group and waits up to `grace` before killing it.
+pub async fn run<O, E>(spec: Spec, redactor: &Redactor, cancel: &Cancel, out: O, err: E) -> std::io::Result<Exit>
+where
+    O: AsyncWrite + Unpin + Send + 'static,
+    E: AsyncWrite + Unpin + Send + 'static,
+{
+    let (program, args) = spec
+        .argv
+        .split_first()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no command to run"))?;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args).stdin(Stdio::inherit()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    for v in &spec.remove {
+        cmd.env_remove(v);
+    }
+    for (k, v) in &spec.env {
+        cmd.env(k, v.expose());
+    }
+    if let Some(d) = &spec.cwd {
+        cmd.current_dir(d);
+    }
+    // Own process group: a signal reaches the child and its children alike,
+    // as Ctrl-C does in a terminal, and only when we forward it.
+    cmd.process_group(0);
+    let mut child = cmd.spawn()?;
+    let pid = child.id().map(|p| p as libc::pid_t);
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let out_task = stdout.map(|s| tokio::spawn(pump(s, redactor.clone(), out)));
+    let err_task = stderr.map(|s| tokio::spawn(pump(s, redactor.clone(), err)));
+
+    let mut cancelled = None;
+    let mut all = cancel.all.clone();
+    all.borrow_and_update();
+    let status = loop {
+        tokio::select! {
+            st = child.wait() => break st?,
+            changed = all.changed() => {
+                if changed.is_err() { continue; }
+                let s = cancel.signal().unwrap_or(Signal::Term);
+                cancelled.get_or_insert(s);
+                let raw = LAST.load(std::sync::atomic::Ordering::SeqCst);
+                if let Some(pid) = pid {
+                    // SAFETY: kill(2) on our own child's process group.
+                    unsafe { libc::kill(-pid, if raw == 0 { s.raw() } else { raw }) };
+                }
+                let grace = spec.grace;
+                match tokio::time::timeout(grace, wait_or_signal(&mut child, &mut all, pid)).await {
+                    Ok(st) => break st?,
+                    Err(_) => {
+                        crate::log::warn(&format!("the command did not stop within {} s of the signal: killing it", grace.as_secs()));
+                        if let Some(pid) = pid {
+                            // SAFETY: as above.
+                            unsafe { libc::kill(-pid, libc::SIGKILL) };
+                        }
+                        break child.wait().await?;
+                    }
+                }
+            }
+        }
+    };
+    // Grandchildren may keep the pipes open: give the output a moment, no more.
+    for t in [out_task, err_task].into_iter().flatten() {
+        let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    Ok(Exit { code, cancelled })
+}
+
+/// Waits for the child while forwarding any further signal.
+async fn wait_or_signal(
+    child: &mut tokio::process::Child,
+    all: &mut watch::Receiver<u32>,
+    pid: Option<libc::pid_t>,
+) -> std::io::Result<std::process::ExitStatus> {
+    loop {
+        tokio::select! {
+            st = child.wait() => return st,
+            changed = all.changed() => {
+                if changed.is_err() { return child.wait().await; }
+                let raw = LAST.load(std::sync::atomic::Ordering::SeqCst);
+                if let (Some(pid), true) = (pid, raw != 0) {
+                    // SAFETY: kill(2) on our own child's process group.
+                    unsafe { libc::kill(-pid, raw) };
+                }
+            }
+        }
+    }
+}
+
+/// Copies `src` to `dst` through a streaming redactor, flushing each chunk.
+pub async fn pump<R, W>(mut src: R, redactor: Redactor, mut dst: W)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut stream = redactor.stream();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut out = Vec::with_capacity(64 * 1024);
+    loop {
+        let n = match src.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        out.clear();
+        stream.push(&buf[..n], &mut out);
+        if !out.is_empty() && (dst.write_all(&out).await.is_err() || dst.flush().await.is_err()) {
+            // Nobody reads our output any more; keep draining the child.
+            continue;
+        }
+    }
+    out.clear();
+    stream.finish(&mut out);
+    let _ = dst.write_all(&out).await;
+    let _ = dst.flush().await;
+}

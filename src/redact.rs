@@ -1,0 +1,912 @@
+//! Streaming secret redaction for child-process output.
+//!
+//! Every secret value read from Vault is expanded by [`forms`] into the strings
+//! that would reveal it in a log (the value, its lines, base64, URL and JSON
+//! encodings). A [`Redactor`] replaces every occurrence of any of them with
+//! `***`, either over a whole buffer or, through [`StreamRedactor`], over a
+//! byte stream split into arbitrary chunks, with output byte-identical to the
+//! whole-buffer result and without holding back lines that contain no secret.
+//!
+//! Matching uses leftmost-longest semantics: scanning left to right, the match
+//! that starts first wins, and among matches starting at the same byte the
+//! longest wins. Because no form contains `\n` or `*`, redacted output never
+//! contains any form of any secret (a surviving occurrence would have to lie
+//! entirely within unmatched text, where the scan would have found it).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// The text every masked occurrence is replaced with.
+pub const REPLACEMENT: &str = "***";
+
+/// Values (and trimmed lines) shorter than this many characters get no derived
+/// forms. The base64/URL/JSON forms of a one- or two-character value are only
+/// a few characters long (`YQ`, `YWI`, `%2F`, ...) and occur all over ordinary
+/// output, so masking them would destroy unrelated log text while protecting
+/// almost nothing: a value that short is guessable anyway.
+const MIN_DERIVED_CHARS: usize = 3;
+
+/// Up to this many bytes of patterns in total, the matcher is built as a full
+/// DFA (one table lookup per byte). Above it the DFA transition table (about
+/// 0.5 KiB per pattern byte with a typical alphabet) grows too large to stay
+/// in cache, and the builder's own choice (a contiguous NFA) is used instead.
+const DFA_MAX_PATTERN_BYTES: usize = 16 * 1024;
+
+/// `application/x-www-form-urlencoded` (WHATWG URL standard): alphanumerics
+/// and `*-._` stay, space becomes `+` (space is left alone here and replaced
+/// after encoding), everything else is `%XX`.
+const WHATWG_FORM: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'*')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b' ');
+
+/// RFC 3986 unreserved characters kept (`-._~`): what `encodeURIComponent`-
+/// like encoders, Python's `quote(safe='')` and Go's `url.QueryEscape` produce.
+const RFC3986: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Returns every string that must be masked for one secret value.
+///
+/// These are the value itself (if it has no newline), each non-blank line of a
+/// multi-line value (with a trailing `\r` stripped, plus its whitespace-trimmed
+/// variant), its base64 and base64url encodings (padded and unpadded), its
+/// percent-encodings (`NON_ALPHANUMERIC`, form-urlencoded with `+` for space,
+/// and RFC 3986 style) and its JSON string escaping. The result is
+/// deduplicated, contains no empty string and no string containing `\n`.
+///
+/// Values shorter than three characters are masked only as themselves (see
+/// [`MIN_DERIVED_CHARS`]). A blank (whitespace-only) value or line is not
+/// masked at all: it reveals nothing and masking it would garble indentation.
+/// Only whole-value encodings are produced: a secret embedded inside a longer
+/// base64 text is not detectable by substring matching.
+pub fn forms(secret: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if secret.contains('\n') {
+        for line in secret.split('\n') {
+            add_line(&mut out, line.strip_suffix('\r').unwrap_or(line));
+        }
+    } else {
+        add_line(&mut out, secret);
+    }
+    if secret.chars().count() < MIN_DERIVED_CHARS || secret.trim().is_empty() {
+        return out;
+    }
+    let bytes = secret.as_bytes();
+    add(&mut out, STANDARD.encode(bytes));
+    add(&mut out, STANDARD_NO_PAD.encode(bytes));
+    add(&mut out, URL_SAFE.encode(bytes));
+    add(&mut out, URL_SAFE_NO_PAD.encode(bytes));
+    let percent = utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string();
+    add(&mut out, percent.replace("%20", "+"));
+    add(&mut out, percent);
+    add(
+        &mut out,
+        utf8_percent_encode(secret, WHATWG_FORM)
+            .to_string()
+            .replace(' ', "+"),
+    );
+    let rfc3986 = utf8_percent_encode(secret, RFC3986).to_string();
+    add(&mut out, rfc3986.replace("%20", "+"));
+    add(&mut out, rfc3986);
+    if let Ok(json) = serde_json::to_string(secret) {
+        let inner = json.strip_prefix('"').and_then(|j| j.strip_suffix('"'));
+        if let Some(inner) = inner {
+            add(&mut out, inner.to_owned());
+        }
+    }
+    out
+}
+
+/// Adds one line of a secret (or a whole single-line secret) and, if it has
+/// surrounding whitespace, its trimmed variant.
+fn add_line(out: &mut Vec<String>, line: &str) {
+    let trimmed = line.trim();
+    if trimmed.is_empty() {
+        return;
+    }
+    add(out, line.to_owned());
+    if trimmed.len() != line.len() && trimmed.chars().count() >= MIN_DERIVED_CHARS {
+        add(out, trimmed.to_owned());
+    }
+}
+
+/// Adds a form unless it is empty, contains a newline or is already present.
+fn add(out: &mut Vec<String>, form: String) {
+    if !form.is_empty() && !form.contains('\n') && !out.contains(&form) {
+        out.push(form);
+    }
+}
+
+/// Masks every form of a set of secrets with `***`; cheap to clone and share.
+///
+/// `Debug` prints only the number of patterns, never the patterns themselves.
+#[derive(Clone)]
+pub struct Redactor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// All masked forms, sorted bytewise and deduplicated.
+    patterns: Vec<String>,
+    matcher: Matcher,
+    /// `first_byte[b]` is true when some pattern starts with byte `b`.
+    first_byte: [bool; 256],
+    /// Length in bytes of the longest pattern (0 when there are none).
+    max_len: usize,
+}
+
+enum Matcher {
+    /// No patterns: everything passes through.
+    Empty,
+    /// The normal case.
+    Ac(AhoCorasick),
+    /// The automaton could not be built (only possible beyond aho-corasick's
+    /// 2^31-state limit, i.e. gigabytes of secrets). Rather than leak, every
+    /// non-empty line is replaced by `***`.
+    FailClosed,
+}
+
+impl Redactor {
+    /// Builds a redactor for all forms (see [`forms`]) of the given secrets.
+    pub fn new<I, S>(secrets: I) -> Redactor
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut set = BTreeSet::new();
+        for secret in secrets {
+            set.extend(forms(secret.as_ref()));
+        }
+        // `BTreeSet<String>` iterates in bytewise order, which
+        // `Inner::is_proper_prefix` relies on.
+        let patterns: Vec<String> = set.into_iter().collect();
+        let matcher = build_matcher(&patterns);
+        Redactor::with_matcher(patterns, matcher)
+    }
+
+    fn with_matcher(patterns: Vec<String>, matcher: Matcher) -> Redactor {
+        let mut first_byte = [false; 256];
+        for p in &patterns {
+            if let Some(&b) = p.as_bytes().first() {
+                first_byte[usize::from(b)] = true;
+            }
+        }
+        let max_len = patterns.iter().map(String::len).max().unwrap_or(0);
+        Redactor {
+            inner: Arc::new(Inner {
+                patterns,
+                matcher,
+                first_byte,
+                max_len,
+            }),
+        }
+    }
+
+    /// True when there is nothing to mask (no secret produced any form).
+    pub fn is_empty(&self) -> bool {
+        self.inner.patterns.is_empty()
+    }
+
+    /// All masked forms, sorted; callers register them with the CI system
+    /// (e.g. GitHub `::add-mask::`) in addition to redacting locally.
+    pub fn patterns(&self) -> &[String] {
+        &self.inner.patterns
+    }
+
+    /// Redacts a whole string (error messages, reports).
+    pub fn redact(&self, input: &str) -> String {
+        let bytes = self.redact_bytes(input.as_bytes());
+        // Patterns are valid UTF-8, so in valid UTF-8 input every match starts
+        // and ends on a character boundary and the result stays valid UTF-8.
+        // The lossy fallback only exists so that this can never panic.
+        String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+
+    /// Redacts a whole byte buffer, which need not be UTF-8.
+    pub fn redact_bytes(&self, input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(input.len());
+        self.inner.process(input, true, &mut out);
+        out
+    }
+
+    /// Starts redacting a byte stream (e.g. a child's stdout) pushed in chunks.
+    pub fn stream(&self) -> StreamRedactor {
+        StreamRedactor {
+            redactor: self.clone(),
+            pending: Vec::with_capacity(2 * self.inner.max_len),
+        }
+    }
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redactor")
+            .field("patterns", &self.inner.patterns.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn build_matcher(patterns: &[String]) -> Matcher {
+    if patterns.is_empty() {
+        return Matcher::Empty;
+    }
+    let mut builder = AhoCorasick::builder();
+    builder.match_kind(MatchKind::LeftmostLongest);
+    let total: usize = patterns.iter().map(String::len).sum();
+    if total <= DFA_MAX_PATTERN_BYTES {
+        builder.kind(Some(AhoCorasickKind::DFA));
+        if let Ok(ac) = builder.build(patterns) {
+            return Matcher::Ac(ac);
+        }
+    }
+    builder.kind(None);
+    match builder.build(patterns) {
+        Ok(ac) => Matcher::Ac(ac),
+        Err(_) => Matcher::FailClosed,
+    }
+}
+
+impl Inner {
+    /// Redacts a prefix `buf[..cut]` into `out` and returns `cut`.
+    ///
+    /// With `eof`, `cut == buf.len()`. Otherwise `buf` is the not yet emitted
+    /// part of a stream whose continuation is unknown, and `cut` is chosen so
+    /// that the redaction of `buf[..cut]` is the same for every continuation
+    /// and no match of the whole stream can cross `cut`; scanning can then
+    /// restart from `buf[cut..]` as if it were the start of the stream.
+    fn process(&self, buf: &[u8], eof: bool, out: &mut Vec<u8>) -> usize {
+        let ac = match &self.matcher {
+            Matcher::Empty => {
+                out.extend_from_slice(buf);
+                return buf.len();
+            }
+            Matcher::FailClosed => return mask_lines(buf, eof, out),
+            Matcher::Ac(ac) => ac,
+        };
+        // Cannot fail for an unanchored search on an automaton built with the
+        // default (unanchored) start kind; if it ever did, fail closed.
+        let Ok(matches) = ac.try_find_iter(buf) else {
+            return mask_lines(buf, eof, out);
+        };
+        // Every pattern occurrence that starts before `hold` ends inside
+        // `buf` (otherwise `buf[start..]` would be a proper prefix of a
+        // pattern), so those matches, and whichever is longest at each start,
+        // are final. Matches starting at or after `hold` may still change.
+        let hold = if eof { buf.len() } else { self.hold_start(buf) };
+        let mut emitted = 0;
+        out.reserve(buf.len());
+        for m in matches {
+            if m.start() >= hold {
+                break;
+            }
+            out.extend_from_slice(&buf[emitted..m.start()]);
+            out.extend_from_slice(REPLACEMENT.as_bytes());
+            emitted = m.end();
+        }
+        // A final match may end past `hold`: then it is the cut (the whole
+        // stream's scan resumes at its end too).
+        if emitted < hold {
+            out.extend_from_slice(&buf[emitted..hold]);
+            emitted = hold;
+        }
+        emitted
+    }
+
+    /// Earliest `p` such that `buf[p..]` is a non-empty proper prefix of some
+    /// pattern, or `buf.len()` if there is none. Since no pattern contains
+    /// `\n`, `p` lies after the last newline, and within `max_len - 1` bytes
+    /// of the end.
+    fn hold_start(&self, buf: &[u8]) -> usize {
+        let len = buf.len();
+        let mut lo = len.saturating_sub(self.max_len.saturating_sub(1));
+        if let Some(i) = buf[lo..].iter().rposition(|&b| b == b'\n') {
+            lo += i + 1;
+        }
+        (lo..len)
+            .find(|&p| self.is_proper_prefix(&buf[p..]))
+            .unwrap_or(len)
+    }
+
+    /// True when some pattern is longer than `s` and starts with it.
+    fn is_proper_prefix(&self, s: &[u8]) -> bool {
+        let Some(&first) = s.first() else {
+            return false;
+        };
+        if !self.first_byte[usize::from(first)] {
+            return false;
+        }
+        // Patterns extending `s` sort right after `s`, so the smallest pattern
+        // greater than `s` extends it if any does.
+        let i = self.patterns.partition_point(|p| p.as_bytes() <= s);
+        self.patterns
+            .get(i)
+            .is_some_and(|p| p.as_bytes().starts_with(s))
+    }
+}
+
+/// Fail-closed redaction: every non-empty line becomes `***`. Lines are
+/// independent, so a stream only needs to hold back its unterminated last line.
+fn mask_lines(buf: &[u8], eof: bool, out: &mut Vec<u8>) -> usize {
+    let cut = if eof {
+        buf.len()
+    } else {
+        buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
+    };
+    for (i, line) in buf[..cut].split(|&b| b == b'\n').enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+        }
+        if !line.is_empty() {
+            out.extend_from_slice(REPLACEMENT.as_bytes());
+        }
+    }
+    cut
+}
+
+/// Redacts one output stream chunk by chunk, emitting each byte as soon as no
+/// later input can change how it is redacted.
+///
+/// The concatenated output of all [`push`](Self::push) calls and
+/// [`finish`](Self::finish) equals [`Redactor::redact_bytes`] of the
+/// concatenated input, however the input is split. Everything up to the last
+/// newline is emitted immediately; of an unterminated line only the shortest
+/// tail that could still begin a secret form is held back.
+pub struct StreamRedactor {
+    redactor: Redactor,
+    /// Input received but not yet emitted; at most `max_len - 1` bytes between
+    /// calls (except in the never-expected fail-closed mode).
+    pending: Vec<u8>,
+}
+
+impl StreamRedactor {
+    /// Feeds the next chunk of the stream, appending all output that is
+    /// already final to `out`.
+    pub fn push(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        let inner = &*self.redactor.inner;
+        let mut input = input;
+        if !self.pending.is_empty() {
+            // Rather than copy the whole chunk after the held-back tail, scan
+            // only a bridge of tail + `max_len` bytes of the chunk: the cut
+            // then always falls inside the chunk and the rest of the chunk is
+            // scanned in place.
+            let tail = self.pending.len();
+            let bridge = input.len().min(inner.max_len.max(1));
+            self.pending.extend_from_slice(&input[..bridge]);
+            let cut = inner.process(&self.pending, false, out);
+            if cut >= tail && bridge < input.len() {
+                input = &input[cut - tail..];
+                self.pending.clear();
+            } else {
+                self.pending.drain(..cut);
+                if bridge == input.len() {
+                    return;
+                }
+                // Only reachable in fail-closed mode: the cut stayed inside
+                // the old tail, so fall back to scanning the appended chunk.
+                self.pending.extend_from_slice(&input[bridge..]);
+                let cut = inner.process(&self.pending, false, out);
+                self.pending.drain(..cut);
+                return;
+            }
+        }
+        let cut = inner.process(input, false, out);
+        self.pending.extend_from_slice(&input[cut..]);
+    }
+
+    /// Ends the stream, appending everything still held back (redacted) to
+    /// `out`. The stream can then be reused for a new input.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        self.redactor.inner.process(&self.pending, true, out);
+        self.pending.clear();
+    }
+}
+
+impl fmt::Debug for StreamRedactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamRedactor")
+            .field("patterns", &self.redactor.inner.patterns.len())
+            .field("pending_bytes", &self.pending.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Small deterministic PRNG (64-bit LCG, high bits).
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            self.0 >> 33
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    fn stream_chunks(r: &Redactor, chunks: &[&[u8]]) -> Vec<u8> {
+        let mut s = r.stream();
+        let mut out = Vec::new();
+        for c in chunks {
+            s.push(c, &mut out);
+        }
+        s.finish(&mut out);
+        out
+    }
+
+    fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+    }
+
+    fn assert_no_form(out: &[u8], secrets: &[&str]) {
+        for s in secrets {
+            for f in forms(s) {
+                assert!(
+                    !contains(out, f.as_bytes()),
+                    "form {f:?} of {s:?} survived in {:?}",
+                    String::from_utf8_lossy(out)
+                );
+            }
+        }
+    }
+
+    /// Reference leftmost-longest redaction, independent of aho-corasick.
+    fn naive_redact(patterns: &[String], text: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < text.len() {
+            let longest = patterns
+                .iter()
+                .map(|p| p.as_bytes())
+                .filter(|p| text[i..].starts_with(p))
+                .map(<[u8]>::len)
+                .max();
+            match longest {
+                Some(n) => {
+                    out.extend_from_slice(REPLACEMENT.as_bytes());
+                    i += n;
+                }
+                None => {
+                    out.push(text[i]);
+                    i += 1;
+                }
+            }
+        }
+        out
+    }
+
+    fn has(forms: &[String], f: &str) -> bool {
+        forms.iter().any(|x| x == f)
+    }
+
+    #[test]
+    fn forms_multiline_gives_lines() {
+        let f = forms("-----BEGIN KEY-----\r\nMIIBOgIBAAJBAK\n\n   \nend-----\n");
+        assert!(has(&f, "-----BEGIN KEY-----"));
+        assert!(has(&f, "MIIBOgIBAAJBAK"));
+        assert!(has(&f, "end-----"));
+        assert!(!has(&f, ""));
+        assert!(!f.iter().any(|x| x.trim().is_empty()));
+        assert!(f.iter().all(|x| !x.contains('\n')));
+        // Encodings of the whole value are still there, without raw newlines.
+        assert!(has(
+            &f,
+            &STANDARD.encode("-----BEGIN KEY-----\r\nMIIBOgIBAAJBAK\n\n   \nend-----\n")
+        ));
+        assert!(has(
+            &f,
+            r#"-----BEGIN KEY-----\r\nMIIBOgIBAAJBAK\n\n   \nend-----\n"#
+        ));
+    }
+
+    #[test]
+    fn forms_indented_line_also_trimmed() {
+        let f = forms("a:\n  token: s3cr3t\n  x\n");
+        assert!(has(&f, "  token: s3cr3t"));
+        assert!(has(&f, "token: s3cr3t"));
+        assert!(has(&f, "  x"));
+        assert!(!has(&f, "x"));
+    }
+
+    #[test]
+    fn forms_encodings() {
+        let v = "p@ss w/rd?>~";
+        let f = forms(v);
+        assert_eq!(f[0], v);
+        assert!(has(&f, "cEBzcyB3L3JkPz5+"));
+        assert!(has(&f, "cEBzcyB3L3JkPz5-"));
+        let v2 = "hunter2!"; // 8 bytes: base64 has padding
+        let f2 = forms(v2);
+        assert!(has(&f2, "aHVudGVyMiE="));
+        assert!(has(&f2, "aHVudGVyMiE"));
+        assert!(has(&forms("ab?>x"), "YWI_Png")); // base64url unpadded
+        assert!(has(&forms("ab?>x"), "YWI_Png="));
+        assert!(has(&f, "p%40ss%20w%2Frd%3F%3E%7E"));
+        assert!(has(&f, "p%40ss+w%2Frd%3F%3E%7E"));
+        assert!(has(&f, "p%40ss+w%2Frd%3F%3E~"));
+        assert!(has(&f, "p%40ss%20w%2Frd%3F%3E~"));
+        // A literal '+' is encoded, so it cannot be confused with a space.
+        assert!(has(&forms("a+b c"), "a%2Bb+c"));
+        assert!(has(&forms("a*b c"), "a*b+c"));
+        assert_eq!(f.iter().filter(|x| *x == v).count(), 1);
+        let mut sorted = f.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), f.len(), "forms are deduplicated");
+    }
+
+    #[test]
+    fn forms_json_escapes_quote_and_backslash() {
+        let f = forms(r#"a"b\c"#);
+        assert!(has(&f, r#"a\"b\\c"#));
+        let f = forms("tab\there\u{1}");
+        assert!(has(&f, r"tab\there\u0001"));
+    }
+
+    #[test]
+    fn forms_short_secret_has_no_derived_forms() {
+        assert_eq!(forms("ab"), vec!["ab".to_owned()]);
+        assert_eq!(forms("é"), vec!["é".to_owned()]);
+        assert_eq!(forms("x"), vec!["x".to_owned()]);
+        assert!(forms("").is_empty());
+        assert!(forms("   ").is_empty());
+        assert!(forms("\n\r\n").is_empty());
+        // Three characters is enough for derived forms.
+        assert!(forms("abc").len() > 1);
+    }
+
+    #[test]
+    fn forms_plain_alphanumeric_dedups_to_few() {
+        let f = forms("abcdef123");
+        assert_eq!(f[0], "abcdef123");
+        assert!(has(&f, "YWJjZGVmMTIz"));
+        // URL and JSON forms equal the value and are dropped.
+        assert_eq!(f.len(), 2);
+    }
+
+    #[test]
+    fn redacts_each_form() {
+        let secret = "p@ss w/rd\"\\?>";
+        let r = Redactor::new([secret]);
+        let fs = forms(secret);
+        assert!(fs.len() >= 8);
+        for f in &fs {
+            let text = format!("before {f} after");
+            assert_eq!(r.redact(&text), "before *** after", "form {f:?}");
+        }
+        assert_eq!(r.patterns().len(), fs.len());
+    }
+
+    #[test]
+    fn redacts_multiline_secret_lines() {
+        let r = Redactor::new(["line-one\nline-two\r\n"]);
+        assert_eq!(r.redact("x line-two y\nline-one\n"), "x *** y\n***\n");
+    }
+
+    #[test]
+    fn overlapping_and_adjacent_secrets() {
+        let r = Redactor::new(["password", "password123", "supersecretvalue", "secret"]);
+        assert_eq!(r.redact("a password123 b"), "a *** b");
+        assert_eq!(r.redact("a password12 b"), "a ***12 b");
+        assert_eq!(r.redact("x supersecretvalue y"), "x *** y");
+        assert_eq!(r.redact("x secret y supersecret"), "x *** y super***");
+        assert_eq!(r.redact("passwordsecretpassword"), "*********");
+        assert_eq!(r.redact("secretsecret"), "******");
+        let r = Redactor::new(["abcd", "cdxyz"]);
+        assert_eq!(r.redact("abcdxyz"), "***xyz");
+        assert_eq!(r.redact("abcxyz cdxyzabcd"), "abcxyz ******");
+    }
+
+    #[test]
+    fn empty_redactor_passes_through() {
+        let r = Redactor::new(Vec::<String>::new());
+        assert!(r.is_empty());
+        assert_eq!(r.redact("anything"), "anything");
+        assert_eq!(stream_chunks(&r, &[b"a", b"b\nc"]), b"ab\nc");
+        let r = Redactor::new(["", "  "]);
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn debug_hides_patterns_and_redactor_is_shareable() {
+        fn assert_traits<T: Clone + Send + Sync + fmt::Debug>() {}
+        assert_traits::<Redactor>();
+        let r = Redactor::new(["topsecretvalue"]);
+        let d = format!("{r:?} {:?}", r.stream());
+        assert!(!d.contains("topsecret"), "{d}");
+        assert!(!d.contains("dG9wc2VjcmV0"), "{d}");
+        assert!(d.contains(&r.patterns().len().to_string()), "{d}");
+    }
+
+    const SECRETS: &[&str] = &[
+        "hunter2-Secret!",
+        "s3cr3t/with+plus and space",
+        "quote\"back\\slash",
+        "multi\nline-secret-value\r\n",
+        "abc",
+        "abcabcX",
+        "zz",
+    ];
+
+    fn sample_text() -> Vec<u8> {
+        let mut t = Vec::new();
+        t.extend_from_slice(b"==> amazon-ebs.ubuntu: starting\n");
+        for (i, s) in SECRETS.iter().enumerate() {
+            for f in forms(s) {
+                t.extend_from_slice(format!("{i} [{f}]").as_bytes());
+                t.extend_from_slice(if i % 2 == 0 { b" tail\n" } else { b"|" });
+            }
+        }
+        t.extend_from_slice(b"abcab abcabcabcX zzz hunter2-Secret");
+        t.extend_from_slice(b"\xff\xfe non-utf8 abcabcab");
+        t
+    }
+
+    #[test]
+    fn stream_equals_whole_for_every_two_way_split() {
+        let r = Redactor::new(SECRETS);
+        let text = sample_text();
+        let whole = r.redact_bytes(&text);
+        assert_no_form(&whole, SECRETS);
+        for i in 0..=text.len() {
+            let out = stream_chunks(&r, &[&text[..i], &text[i..]]);
+            assert_eq!(out, whole, "split at {i}");
+        }
+    }
+
+    #[test]
+    fn stream_equals_whole_byte_by_byte_and_random_chunks() {
+        let r = Redactor::new(SECRETS);
+        let text = sample_text();
+        let whole = r.redact_bytes(&text);
+        let bytes: Vec<&[u8]> = text.chunks(1).collect();
+        assert_eq!(stream_chunks(&r, &bytes), whole);
+        let mut rng = Lcg(7);
+        for _ in 0..300 {
+            let mut chunks = Vec::new();
+            let mut rest = &text[..];
+            while !rest.is_empty() {
+                let n = rng.below(rest.len().min(64) + 1);
+                let (a, b) = rest.split_at(n);
+                chunks.push(a);
+                rest = b;
+            }
+            assert_eq!(stream_chunks(&r, &chunks), whole);
+        }
+    }
+
+    #[test]
+    fn stream_equals_whole_with_large_pattern_set() {
+        // Enough secrets to exceed the DFA budget, so the builder's own
+        // choice of automaton is exercised as well.
+        let mut rng = Lcg(99);
+        let mut secrets: Vec<String> = SECRETS.iter().map(|s| (*s).to_owned()).collect();
+        for _ in 0..400 {
+            let len = 3 + rng.below(30);
+            secrets.push(
+                (0..len)
+                    .map(|_| char::from(b"abcXYZ/+ =-"[rng.below(11)]))
+                    .collect(),
+            );
+        }
+        let r = Redactor::new(&secrets);
+        let Matcher::Ac(ac) = &r.inner.matcher else {
+            panic!("expected an automaton");
+        };
+        assert_ne!(ac.kind(), AhoCorasickKind::DFA);
+        let mut text = sample_text();
+        for s in secrets.iter().step_by(7) {
+            text.extend_from_slice(format!("{s}\n").as_bytes());
+        }
+        for _ in 0..2000 {
+            text.push(b"abcXYZ/+ =-\n"[rng.below(12)]);
+        }
+        let whole = r.redact_bytes(&text);
+        assert_eq!(whole, naive_redact(r.patterns(), &text));
+        for step in [1, 2, 3, 5, 17, 64, 1000] {
+            let chunks: Vec<&[u8]> = text.chunks(step).collect();
+            assert_eq!(stream_chunks(&r, &chunks), whole, "step {step}");
+        }
+        let small = Redactor::new(SECRETS);
+        let Matcher::Ac(ac) = &small.inner.matcher else {
+            panic!("expected an automaton");
+        };
+        assert_eq!(ac.kind(), AhoCorasickKind::DFA);
+    }
+
+    #[test]
+    fn stream_reusable_after_finish() {
+        let r = Redactor::new(["secretvalue"]);
+        let mut s = r.stream();
+        let mut out = Vec::new();
+        s.push(b"a secretval", &mut out);
+        s.finish(&mut out);
+        s.push(b"ue secretvalue", &mut out);
+        s.finish(&mut out);
+        assert_eq!(out, b"a secretvalue ***");
+    }
+
+    #[test]
+    fn latency_complete_lines_are_not_held() {
+        let r = Redactor::new(["hello world secret", "hello"]);
+        let mut s = r.stream();
+        let mut out = Vec::new();
+        s.push(b"hell", &mut out);
+        assert_eq!(out, b"");
+        s.push(b"o\n", &mut out);
+        assert_eq!(out, b"***\n");
+        let r = Redactor::new(["S3cr3t!v", "Other#Secret"]);
+        let mut s = r.stream();
+        let mut out = Vec::new();
+        s.push(b"hello\n", &mut out);
+        assert_eq!(out, b"hello\n");
+    }
+
+    #[test]
+    fn latency_partial_line_without_candidate_is_not_held() {
+        let r = Redactor::new(["S3cr3t!v", "Other#Secret"]);
+        for p in r.patterns() {
+            assert!(!p.starts_with(['a', 'b', 'c']), "bad fixture: {p}");
+        }
+        let mut s = r.stream();
+        let mut out = Vec::new();
+        s.push(b"abc", &mut out);
+        assert_eq!(out, b"abc");
+    }
+
+    #[test]
+    fn latency_holds_exactly_the_secret_prefix() {
+        let r = Redactor::new(["S3cr3t!v", "Other#Secret"]);
+        let mut s = r.stream();
+        let mut out = Vec::new();
+        s.push(b"log: xS3cr3", &mut out);
+        assert_eq!(out, b"log: x");
+        s.push(b"t!", &mut out);
+        assert_eq!(out, b"log: x");
+        s.push(b"v and more", &mut out);
+        assert_eq!(out, b"log: x*** and more");
+        s.push(b" S3cr", &mut out);
+        s.finish(&mut out);
+        assert_eq!(out, b"log: x*** and more S3cr");
+    }
+
+    #[test]
+    fn latency_match_extendable_by_future_bytes_is_held() {
+        let r = Redactor::new(["abcdef", "abc"]);
+        let mut s = r.stream();
+        let mut out = Vec::new();
+        s.push(b"xx abc", &mut out);
+        assert_eq!(out, b"xx ");
+        s.push(b"def\n", &mut out);
+        assert_eq!(out, b"xx ***\n");
+        s.push(b"abc", &mut out);
+        s.push(b"d", &mut out);
+        s.push(b"!", &mut out);
+        assert_eq!(out, b"xx ***\n***d!");
+    }
+
+    #[test]
+    fn latency_final_match_is_emitted_once_unextendable() {
+        let r = Redactor::new(["abcd", "cdxyz"]);
+        let mut s = r.stream();
+        let mut out = Vec::new();
+        s.push(b"abcd", &mut out);
+        // "cd" could begin "cdxyz", but the match "abcd" starts earlier and
+        // cannot grow, so it is final.
+        assert_eq!(out, b"***");
+        s.push(b"xyz", &mut out);
+        s.finish(&mut out);
+        assert_eq!(out, r.redact_bytes(b"abcdxyz"));
+    }
+
+    #[test]
+    fn finish_flushes_unterminated_line() {
+        let r = Redactor::new(["secretvalue"]);
+        let mut s = r.stream();
+        let mut out = Vec::new();
+        s.push(b"done\nlast secretv", &mut out);
+        assert_eq!(out, b"done\nlast ");
+        s.finish(&mut out);
+        assert_eq!(out, b"done\nlast secretv");
+        let mut out = Vec::new();
+        s.push(b"end secretvalue", &mut out);
+        s.finish(&mut out);
+        assert_eq!(out, b"end ***");
+    }
+
+    #[test]
+    fn non_utf8_passes_through() {
+        let r = Redactor::new(["secretvalue"]);
+        let text: &[u8] = b"\xff\xfe\x00bin\xc3(\n\x80\x81secretvalu\xe2\x82";
+        assert_eq!(r.redact_bytes(text), text);
+        let bytes: Vec<&[u8]> = text.chunks(1).collect();
+        assert_eq!(stream_chunks(&r, &bytes), text);
+        assert_eq!(r.redact_bytes(b"\xffsecretvalue\xff"), b"\xff***\xff");
+    }
+
+    #[test]
+    fn redact_str_stays_utf8() {
+        let r = Redactor::new(["clé-secrète"]);
+        assert_eq!(r.redact("voilà clé-secrète ünd"), "voilà *** ünd");
+    }
+
+    #[test]
+    fn fail_closed_masks_lines_consistently() {
+        let r = Redactor::with_matcher(vec!["x".to_owned()], Matcher::FailClosed);
+        let text = b"a line\n\nanother\nunterminated";
+        let whole = r.redact_bytes(text);
+        assert_eq!(whole, b"***\n\n***\n***");
+        for i in 0..=text.len() {
+            assert_eq!(stream_chunks(&r, &[&text[..i], &text[i..]]), whole);
+        }
+        let bytes: Vec<&[u8]> = text.chunks(1).collect();
+        assert_eq!(stream_chunks(&r, &bytes), whole);
+    }
+
+    #[test]
+    fn property_random_secrets_never_survive() {
+        let mut rng = Lcg(0x5eed);
+        let alphabet = b"abc/+ \n";
+        for iter in 0..3000 {
+            let n_secrets = 1 + rng.below(4);
+            let secrets: Vec<String> = (0..n_secrets)
+                .map(|_| {
+                    let len = 1 + rng.below(8);
+                    (0..len)
+                        .map(|_| char::from(alphabet[rng.below(alphabet.len())]))
+                        .collect()
+                })
+                .collect();
+            let r = Redactor::new(&secrets);
+            let all_forms: Vec<String> = secrets.iter().flat_map(|s| forms(s)).collect();
+            let mut text = Vec::new();
+            while text.len() < 200 {
+                if !all_forms.is_empty() && rng.below(4) == 0 {
+                    let f = &all_forms[rng.below(all_forms.len())];
+                    text.extend_from_slice(f.as_bytes());
+                } else {
+                    text.push(alphabet[rng.below(alphabet.len())]);
+                }
+            }
+            let whole = r.redact_bytes(&text);
+            assert_eq!(whole, naive_redact(r.patterns(), &text), "iteration {iter}");
+            let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            assert_no_form(&whole, &refs);
+            let mut chunks = Vec::new();
+            let mut rest = &text[..];
+            let max_chunk = 1 + rng.below(40);
+            while !rest.is_empty() {
+                let k = rng.below(rest.len().min(max_chunk) + 1);
+                let (a, b) = rest.split_at(k);
+                chunks.push(a);
+                rest = b;
+            }
+            let streamed = stream_chunks(&r, &chunks);
+            assert_eq!(
+                streamed,
+                whole,
+                "iteration {iter}, secrets {secrets:?}, text {:?}",
+                String::from_utf8_lossy(&text)
+            );
+        }
+    }
+}

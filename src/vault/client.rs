@@ -1,0 +1,186 @@
+//! The Vault client: one reqwest client (timeouts, TLS, same-scheme redirects,
+//! DNS without the system resolver) shared by vaultrs and raw requests.
+
+use super::Failure;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+use reqwest::header::{HeaderValue, RETRY_AFTER};
+use serde_json::Value;
+use std::time::Duration;
+use vaultrs::api::EndpointMiddleware;
+use vaultrs::client::{VaultClient, VaultClientSettings};
+
+/// Connect timeout for every Vault request.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Whole-request timeout for every Vault request.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A Vault connection and, after login, its token.
+pub struct Vault {
+    http: reqwest::Client,
+    addr: String,
+    namespace: Option<String>,
+    token: Option<Secret>,
+    rs: VaultClient,
+    /// Retry policy for every call.
+    pub policy: super::retry::Policy,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // vaultrs keeps the token as a plain String: never print its client.
+        f.debug_struct("Vault").field("addr", &self.addr).field("token", &self.token).finish()
+    }
+}
+
+impl Vault {
+    /// Builds the client from validated settings; makes no request.
+    pub fn new(cfg: &Config) -> Result<Vault> {
+        let addr = cfg.vault_addr.trim_end_matches('/').to_string();
+        let url = reqwest::Url::parse(&addr).map_err(|e| Error::input("vault-addr", e))?;
+        let http = http_client(url.scheme() == "https", cfg)?;
+        let settings = VaultClientSettings {
+            address: url,
+            ca_certs: Vec::new(),
+            identity: None,
+            timeout: Some(REQUEST_TIMEOUT),
+            token: String::new(),
+            verify: !cfg.tls.skip_verify,
+            version: 1,
+            wrapping: false,
+            namespace: cfg.vault_namespace.clone(),
+            proxy: None,
+        };
+        let rs = VaultClient {
+            http: rustify::clients::reqwest::Client::new(&addr, http.clone()),
+            middle: EndpointMiddleware {
+                token: String::new(),
+                version: "v1".into(),
+                wrap: None,
+                namespace: cfg.vault_namespace.clone(),
+            },
+            settings,
+        };
+        Ok(Vault { http, addr, namespace: cfg.vault_namespace.clone(), token: None, rs, policy: Default::default() })
+    }
+
+    /// The Vault address.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Uses `token` for every later request.
+    pub fn set_token(&mut self, token: Secret) {
+        vaultrs::client::Client::set_token(&mut self.rs, token.expose());
+        self.token = Some(token);
+    }
+
+    /// The current token, if logged in.
+    pub fn token(&self) -> Option<&Secret> {
+        self.token.as_ref()
+    }
+
+    /// The vaultrs client (token and namespace applied).
+    pub(crate) fn rs(&self) -> &VaultClient {
+        &self.rs
+    }
+
+    /// One raw request to `/v1/<path>`: the JSON answer of a 2xx (Null for
+    /// 204), or a [`Failure`] with Vault's errors. Not retried here.
+    pub(crate) async fn raw(&self, method: reqwest::Method, path: &str, body: Option<&Value>, what: &str) -> Result<Value, Failure> {
+        Ok(self.raw_full(method, path, body, what).await?.1)
+    }
+
+    /// Like [`Vault::raw`], and also returns 404 bodies (KV v2 answers a
+    /// deleted version with 404 and its metadata).
+    pub(crate) async fn raw_full(&self, method: reqwest::Method, path: &str, body: Option<&Value>, what: &str) -> Result<(u16, Value), Failure> {
+        let mut req = self.http.request(method, format!("{}/v1/{}", self.addr, path)).header("X-Vault-Request", "true");
+        if let Some(t) = &self.token {
+            let mut v = HeaderValue::from_str(t.expose()).map_err(|_| Failure {
+                what: what.into(),
+                status: None,
+                errors: vec!["the Vault token is not a valid header value".into()],
+                retry_after: None,
+            })?;
+            v.set_sensitive(true);
+            req = req.header("X-Vault-Token", v);
+        }
+        if let Some(ns) = &self.namespace {
+            req = req.header("X-Vault-Namespace", ns);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|e| Failure::transport(what, &e))?;
+        let status = resp.status().as_u16();
+        let retry_after = resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
+        let text = resp.text().await.map_err(|e| Failure::transport(what, &e))?;
+        let json: Value = if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
+        if status < 400 || (status == 404 && json.get("data").is_some_and(|d| !d.is_null())) {
+            return Ok((status, json));
+        }
+        let errors = json
+            .get("errors")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default();
+        Err(Failure { what: what.into(), status: Some(status), errors, retry_after })
+    }
+}
+
+/// Maps a vaultrs error to a [`Failure`].
+pub(crate) fn from_vaultrs(what: &str, e: vaultrs::error::ClientError) -> Failure {
+    use rustify::errors::ClientError as R;
+    use vaultrs::error::ClientError as V;
+    match e {
+        V::APIError { code, errors } => Failure { what: what.into(), status: Some(code), errors, retry_after: None },
+        V::RestClientError { source: R::ServerResponseError { code, content } } => {
+            let errors = content
+                .and_then(|c| serde_json::from_str::<Value>(&c).ok())
+                .and_then(|v| v.get("errors").cloned())
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default();
+            Failure { what: what.into(), status: Some(code), errors, retry_after: None }
+        }
+        other => Failure::transport(what, &other),
+    }
+}
+
+fn http_client(tls: bool, cfg: &Config) -> Result<reqwest::Client> {
+    let original_scheme = if tls { "https" } else { "http" };
+    let mut b = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .user_agent(concat!("packer-vault/", env!("CARGO_PKG_VERSION")))
+        // Standbys answer 307 to the active node: follow it, but never to
+        // another scheme (no downgrade from https to http).
+        .redirect(reqwest::redirect::Policy::custom(move |a| {
+            if a.previous().len() >= 3 {
+                a.error("more than 3 redirects")
+            } else if a.url().scheme() != original_scheme {
+                a.error("redirect to another scheme refused")
+            } else {
+                a.follow()
+            }
+        }));
+    if tls {
+        if let Some(ca) = &cfg.tls.ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(ca).map_err(|_| Error::input("ca-cert", "not a PEM bundle"))?;
+            b = b.tls_certs_merge(certs);
+        }
+        if let Some(id) = &cfg.tls.identity_pem {
+            let id = reqwest::Identity::from_pem(id.expose().as_bytes())
+                .map_err(|_| Error::input("client-key", "the certificate and key do not form a PEM identity"))?;
+            b = b.identity(id);
+        }
+        if cfg.tls.skip_verify {
+            crate::log::warn("tls-skip-verify is on: the Vault server's certificate is NOT checked; anyone on the path can read your secrets");
+            b = b.tls_danger_accept_invalid_certs(true);
+        }
+    } else {
+        // Plain http: skip loading the platform's root store.
+        b = b.tls_certs_only(Vec::new());
+    }
+    b.build().map_err(|e| Error::Failed(format!("cannot set up the HTTP client: {}", super::error_chain(&e))))
+}
