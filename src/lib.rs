@@ -10,6 +10,7 @@ pub mod log;
 pub mod platform;
 pub mod process;
 pub mod redact;
+pub mod remote;
 pub mod run;
 pub mod secret;
 pub mod session;

@@ -3,7 +3,10 @@
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
-use crate::vault::{Failure, retry};
+use crate::remote::{Failure, retry};
+
+/// The service name in GitHub failures.
+pub const SERVICE: &str = "GitHub";
 use std::io::Write;
 
 /// Requests an OIDC token from GitHub (`&audience=` when given), retried on
@@ -28,17 +31,17 @@ pub async fn oidc_token(url: &str, request_token: &Secret, audience: Option<&str
             .header("Accept", "application/json; api-version=2.0")
             .send()
             .await
-            .map_err(|e| Failure::transport(what, &e))?;
+            .map_err(|e| Failure::transport(SERVICE, what, &e))?;
         let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(|e| Failure::transport(what, &e))?;
+        let text = resp.text().await.map_err(|e| Failure::transport(SERVICE, what, &e))?;
         if status >= 400 {
             let msg = serde_json::from_str::<serde_json::Value>(&text)
                 .ok()
                 .and_then(|v| v["message"].as_str().map(str::to_string))
                 .unwrap_or_default();
-            return Err(Failure { what: what.into(), status: Some(status), errors: vec![msg], retry_after: None });
+            return Err(Failure::status(SERVICE, what, status, vec![msg]));
         }
-        serde_json::from_str(&text).map_err(|e| Failure::transport(what, &e))
+        serde_json::from_str(&text).map_err(|e| Failure::transport(SERVICE, what, &e))
     })
     .await
     .map_err(|f| match f.status {
@@ -46,7 +49,7 @@ pub async fn oidc_token(url: &str, request_token: &Secret, audience: Option<&str
             "{what}: GitHub answered {}: the job needs `permissions: id-token: write` (fork pull requests get no token)",
             f.status.unwrap_or(0)
         )),
-        _ => Error::failed(f.to_string().replace("Vault", "GitHub")),
+        _ => Error::failed(f.to_string()),
     })?;
     match body["value"].as_str() {
         Some(v) if !v.is_empty() => Ok(Secret::new(v)),

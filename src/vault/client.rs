@@ -98,6 +98,7 @@ impl Vault {
         let mut req = self.http.request(method, format!("{}/v1/{}", self.addr, path)).header("X-Vault-Request", "true");
         if let Some(t) = &self.token {
             let mut v = HeaderValue::from_str(t.expose()).map_err(|_| Failure {
+                service: super::SERVICE,
                 what: what.into(),
                 status: None,
                 errors: vec!["the Vault token is not a valid header value".into()],
@@ -112,10 +113,10 @@ impl Vault {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.map_err(|e| Failure::transport(what, &e))?;
+        let resp = req.send().await.map_err(|e| Failure::transport(super::SERVICE, what, &e))?;
         let status = resp.status().as_u16();
         let retry_after = resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
-        let text = resp.text().await.map_err(|e| Failure::transport(what, &e))?;
+        let text = resp.text().await.map_err(|e| Failure::transport(super::SERVICE, what, &e))?;
         let json: Value = if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
         if status < 400 || (status == 404 && json.get("data").is_some_and(|d| !d.is_null())) {
             return Ok((status, json));
@@ -125,7 +126,7 @@ impl Vault {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
             .unwrap_or_default();
-        Err(Failure { what: what.into(), status: Some(status), errors, retry_after })
+        Err(Failure { service: super::SERVICE, what: what.into(), status: Some(status), errors, retry_after })
     }
 }
 
@@ -134,16 +135,16 @@ pub(crate) fn from_vaultrs(what: &str, e: vaultrs::error::ClientError) -> Failur
     use rustify::errors::ClientError as R;
     use vaultrs::error::ClientError as V;
     match e {
-        V::APIError { code, errors } => Failure { what: what.into(), status: Some(code), errors, retry_after: None },
+        V::APIError { code, errors } => Failure::status(super::SERVICE, what, code, errors),
         V::RestClientError { source: R::ServerResponseError { code, content } } => {
             let errors = content
                 .and_then(|c| serde_json::from_str::<Value>(&c).ok())
                 .and_then(|v| v.get("errors").cloned())
                 .and_then(|v| serde_json::from_value(v).ok())
                 .unwrap_or_default();
-            Failure { what: what.into(), status: Some(code), errors, retry_after: None }
+            Failure::status(super::SERVICE, what, code, errors)
         }
-        other => Failure::transport(what, &other),
+        other => Failure::transport(super::SERVICE, what, &other),
     }
 }
 
@@ -182,5 +183,5 @@ fn http_client(tls: bool, cfg: &Config) -> Result<reqwest::Client> {
         // Plain http: skip loading the platform's root store.
         b = b.tls_certs_only(Vec::new());
     }
-    b.build().map_err(|e| Error::Failed(format!("cannot set up the HTTP client: {}", super::error_chain(&e))))
+    b.build().map_err(|e| Error::Failed(format!("cannot set up the HTTP client: {}", crate::remote::error_chain(&e))))
 }

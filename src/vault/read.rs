@@ -198,7 +198,7 @@ async fn read_kv2(vault: &Vault, mount: &str, name: &str, version: Option<u64>, 
         if let Some(v) = version {
             b.version(Some(v));
         }
-        let endpoint = b.build().map_err(|e| Failure::transport(&what, &e))?;
+        let endpoint = b.build().map_err(|e| Failure::transport(super::SERVICE, &what, &e))?;
         vaultrs::api::exec_with_result(vault.rs(), endpoint).await.map_err(|e| from_vaultrs(&what, e))
     })
     .await

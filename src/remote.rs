@@ -1,0 +1,78 @@
+//! What every remote call shares (Vault, GitHub, GitLab, HCP): a typed
+//! failure that keeps the status and the server's message, and retries.
+
+pub mod retry;
+
+use std::fmt;
+
+/// A failed remote call: what was attempted, the HTTP status when there was
+/// one, and the server's messages. Never holds a secret value.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// Who answered (`Vault`, `GitHub`, `HCP`, ...).
+    pub service: &'static str,
+    /// What was attempted, e.g. `read secret/ci/packer`.
+    pub what: String,
+    /// HTTP status, `None` for transport errors.
+    pub status: Option<u16>,
+    /// The server's messages (Vault's `errors`), or the transport error text.
+    pub errors: Vec<String>,
+    /// Seconds from a `Retry-After` header.
+    pub retry_after: Option<u64>,
+}
+
+impl Failure {
+    /// True for failures worth another try: transport errors, 412, 429, 5xx.
+    pub fn is_transient(&self) -> bool {
+        match self.status {
+            None => true,
+            Some(s) => matches!(s, 412 | 429 | 500 | 502 | 503 | 504),
+        }
+    }
+
+    /// A transport failure (no HTTP answer).
+    pub fn transport(service: &'static str, what: &str, err: &dyn std::error::Error) -> Failure {
+        Failure { service, what: what.to_string(), status: None, errors: vec![error_chain(err)], retry_after: None }
+    }
+
+    /// An HTTP error answer.
+    pub fn status(service: &'static str, what: &str, status: u16, errors: Vec<String>) -> Failure {
+        Failure { service, what: what.to_string(), status: Some(status), errors, retry_after: None }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.what)?;
+        match self.status {
+            Some(s) => write!(f, "{} answered {s}", self.service)?,
+            None => write!(f, "no answer from {}", self.service)?,
+        }
+        let errors: Vec<&str> = self.errors.iter().map(|e| e.trim()).filter(|e| !e.is_empty()).collect();
+        if !errors.is_empty() {
+            write!(f, ": {}", errors.join("; "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Every message of an error and its sources, joined with `: `.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut src = err.source();
+    while let Some(e) = src {
+        let s = e.to_string();
+        if !out.contains(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        src = e.source();
+    }
+    out
+}
+
+impl From<Failure> for crate::error::Error {
+    fn from(f: Failure) -> Self {
+        crate::error::Error::Failed(f.to_string())
+    }
+}
