@@ -36,9 +36,17 @@ pub struct Invocation {
 /// The clap command, with every input as a global flag.
 pub fn command() -> Command {
     let inputs = INPUTS.iter().map(|i| {
-        let arg = Arg::new(i.name).long(i.name).help(i.doc).global(true).value_name("VALUE");
+        let arg = Arg::new(i.name)
+            .long(i.name)
+            .help(i.doc)
+            .global(true)
+            .value_name("VALUE");
         match i.kind {
-            Kind::Bool => arg.num_args(0..=1).require_equals(true).default_missing_value("true").value_name("BOOL"),
+            Kind::Bool => arg
+                .num_args(0..=1)
+                .require_equals(true)
+                .default_missing_value("true")
+                .value_name("BOOL"),
             _ => arg.num_args(1).action(ArgAction::Set),
         }
     });
@@ -73,17 +81,37 @@ where
     T: Into<OsString> + Clone,
 {
     let m = command().try_get_matches_from(args)?;
-    let (name, sub) = m.subcommand().ok_or_else(|| command().error(clap::error::ErrorKind::MissingSubcommand, "a subcommand is required"))?;
+    let (name, sub) = m
+        .subcommand()
+        .ok_or_else(|| command().error(clap::error::ErrorKind::MissingSubcommand, "a subcommand is required"))?;
     let mut flags = BTreeMap::new();
     collect(&m, &mut flags);
     collect(sub, &mut flags);
-    let strings = |id: &str| sub.get_many::<String>(id).map(|v| v.cloned().collect::<Vec<_>>()).unwrap_or_default();
+    let strings = |id: &str| {
+        sub.get_many::<String>(id)
+            .map(|v| v.cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
     let cmd = match name {
         "exec" => Cmd::Exec { argv: strings("argv") },
-        "secrets" => Cmd::Secrets { format: sub.get_one::<String>("format").cloned().unwrap_or_else(|| "shell".into()) },
-        other => return Err(command().error(clap::error::ErrorKind::InvalidSubcommand, format!("unknown subcommand {other}"))),
+        "secrets" => Cmd::Secrets {
+            format: sub
+                .get_one::<String>("format")
+                .cloned()
+                .unwrap_or_else(|| "shell".into()),
+        },
+        other => {
+            return Err(command().error(
+                clap::error::ErrorKind::InvalidSubcommand,
+                format!("unknown subcommand {other}"),
+            ));
+        }
     };
-    Ok(Invocation { cmd, flags, report: None })
+    Ok(Invocation {
+        cmd,
+        flags,
+        report: None,
+    })
 }
 
 fn collect(m: &ArgMatches, flags: &mut BTreeMap<String, String>) {
@@ -100,8 +128,26 @@ mod tests {
 
     #[test]
     fn inputs_are_flags_anywhere() {
-        let inv = parse(["packer-vault", "--role", "r", "exec", "--vault-addr", "http://x", "--renew=false", "--", "sh", "-c", "true"]).unwrap();
-        assert_eq!(inv.cmd, Cmd::Exec { argv: vec!["sh".into(), "-c".into(), "true".into()] });
+        let inv = parse([
+            "packer-vault",
+            "--role",
+            "r",
+            "exec",
+            "--vault-addr",
+            "http://x",
+            "--renew=false",
+            "--",
+            "sh",
+            "-c",
+            "true",
+        ])
+        .unwrap();
+        assert_eq!(
+            inv.cmd,
+            Cmd::Exec {
+                argv: vec!["sh".into(), "-c".into(), "true".into()]
+            }
+        );
         assert_eq!(inv.flags["role"], "r");
         assert_eq!(inv.flags["vault-addr"], "http://x");
         assert_eq!(inv.flags["renew"], "false");

@@ -29,7 +29,10 @@ impl Format {
 
 /// Every (variable, value) pair of the reads, in spec order.
 pub fn pairs(reads: &[Read]) -> Vec<(&str, &str)> {
-    reads.iter().flat_map(|r| r.items.iter().map(|i| (i.env.as_str(), i.value.expose()))).collect()
+    reads
+        .iter()
+        .flat_map(|r| r.items.iter().map(|i| (i.env.as_str(), i.value.expose())))
+        .collect()
 }
 
 /// Single-quotes `v` for POSIX shells.
@@ -40,11 +43,18 @@ pub fn shell_quote(v: &str) -> String {
 /// Renders the shell or JSON form.
 pub fn render(format: Format, reads: &[Read]) -> Result<String> {
     match format {
-        Format::Shell => Ok(pairs(reads).iter().map(|(k, v)| format!("export {k}={}\n", shell_quote(v))).collect()),
+        Format::Shell => Ok(pairs(reads)
+            .iter()
+            .map(|(k, v)| format!("export {k}={}\n", shell_quote(v)))
+            .collect()),
         Format::Json => {
-            let map: serde_json::Map<String, serde_json::Value> =
-                pairs(reads).into_iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string()))).collect();
-            serde_json::to_string_pretty(&map).map(|s| s + "\n").map_err(|e| Error::failed(e.to_string()))
+            let map: serde_json::Map<String, serde_json::Value> = pairs(reads)
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+                .collect();
+            serde_json::to_string_pretty(&map)
+                .map(|s| s + "\n")
+                .map_err(|e| Error::failed(e.to_string()))
         }
         Format::Github => crate::platform::github::file_entries(pairs(reads)),
     }

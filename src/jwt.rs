@@ -6,9 +6,22 @@ use serde_json::{Map, Value};
 
 /// Claims that Vault roles usually bind on, in the order they are shown.
 pub const BOUND_CLAIMS: &[&str] = &[
-    "iss", "aud", "sub", "repository", "repository_owner", "ref", "ref_type", "environment",
-    "job_workflow_ref", "event_name", "project_path", "namespace_path", "ref_protected",
-    "pipeline_source", "user_login", "exp",
+    "iss",
+    "aud",
+    "sub",
+    "repository",
+    "repository_owner",
+    "ref",
+    "ref_type",
+    "environment",
+    "job_workflow_ref",
+    "event_name",
+    "project_path",
+    "namespace_path",
+    "ref_protected",
+    "pipeline_source",
+    "user_login",
+    "exp",
 ];
 
 /// The payload of a JWT as a JSON map, or `None` when it is not readable.
@@ -33,7 +46,11 @@ pub fn describe(claims: &Map<String, Value>) -> Vec<String> {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let shown = if *k == "exp" { format!("{shown} ({})", expiry_note(v)) } else { shown };
+            let shown = if *k == "exp" {
+                format!("{shown} ({})", expiry_note(v))
+            } else {
+                shown
+            };
             Some(format!("{k}={shown}"))
         })
         .collect()
@@ -57,11 +74,19 @@ mod tests {
 
     #[test]
     fn reads_claims_without_the_signature() {
-        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(br#"{"iss":"https://gitlab.example.com","project_path":"acme/images","ref_protected":"true","secret":"x"}"#);
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+            br#"{"iss":"https://gitlab.example.com","project_path":"acme/images","ref_protected":"true","secret":"x"}"#,
+        );
         let c = claims(&format!("e30.{payload}.sig")).unwrap();
         let d = describe(&c);
-        assert_eq!(d, vec!["iss=https://gitlab.example.com", "project_path=acme/images", "ref_protected=true"]);
+        assert_eq!(
+            d,
+            vec![
+                "iss=https://gitlab.example.com",
+                "project_path=acme/images",
+                "ref_protected=true"
+            ]
+        );
         assert!(claims("nonsense").is_none());
     }
 }

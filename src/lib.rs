@@ -5,12 +5,15 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod export;
+pub mod hcp;
 pub mod jwt;
 pub mod log;
+pub mod packer;
 pub mod platform;
 pub mod process;
 pub mod redact;
 pub mod remote;
+pub mod report;
 pub mod run;
 pub mod secret;
 pub mod session;
@@ -23,7 +26,10 @@ use std::ffi::OsString;
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     // A panic message could carry a value: print only where it happened.
     std::panic::set_hook(Box::new(|info| {
-        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         eprintln!("packer-vault: internal error{at}; please report it");
     }));
     let inv = match cli::parse(args) {

@@ -117,20 +117,58 @@ pub struct Exit {
     pub cancelled: Option<Signal>,
 }
 
-/// Runs the child to completion, streaming stdout/stderr through `redactor`
-/// into `out`/`err`. On a signal, forwards it (and any later one) to the
-/// child's process group and waits up to `grace` before killing it.
-pub async fn run<O, E>(spec: Spec, redactor: &Redactor, cancel: &Cancel, out: O, err: E) -> std::io::Result<Exit>
-where
-    O: AsyncWrite + Unpin + Send + 'static,
-    E: AsyncWrite + Unpin + Send + 'static,
-{
+/// Turns a child's output into what we print (redaction, rendering).
+pub trait Filter: Send + 'static {
+    /// Consumes `input`, appends what may be printed now to `out`.
+    fn push(&mut self, input: &[u8], out: &mut Vec<u8>);
+    /// Appends whatever is still held back.
+    fn finish(&mut self, out: &mut Vec<u8>);
+}
+
+impl Filter for crate::redact::StreamRedactor {
+    fn push(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        crate::redact::StreamRedactor::push(self, input, out)
+    }
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        crate::redact::StreamRedactor::finish(self, out)
+    }
+}
+
+/// Where one output stream of the child goes: a filter and a writer.
+pub struct Sink {
+    filter: Box<dyn Filter>,
+    writer: Box<dyn AsyncWrite + Unpin + Send>,
+}
+
+impl Sink {
+    /// Output through `filter` into `writer`.
+    pub fn new(filter: impl Filter, writer: impl AsyncWrite + Unpin + Send + 'static) -> Sink {
+        Sink {
+            filter: Box::new(filter),
+            writer: Box::new(writer),
+        }
+    }
+
+    /// Output redacted by `redactor` into `writer`.
+    pub fn redacted(redactor: &Redactor, writer: impl AsyncWrite + Unpin + Send + 'static) -> Sink {
+        Sink::new(redactor.stream(), writer)
+    }
+}
+
+/// Runs the child to completion, streaming stdout/stderr through their
+/// sinks. On a signal, forwards it (and any later one) to the child's
+/// process group and waits up to `grace` before killing it.
+pub async fn run(spec: Spec, cancel: &Cancel, out: Sink, err: Sink) -> std::io::Result<Exit> {
     let (program, args) = spec
         .argv
         .split_first()
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no command to run"))?;
     let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args).stdin(Stdio::inherit()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    cmd.args(args)
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
     for v in &spec.remove {
         cmd.env_remove(v);
     }
@@ -147,8 +185,8 @@ where
     let pid = child.id().map(|p| p as libc::pid_t);
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
-    let out_task = stdout.map(|s| tokio::spawn(pump(s, redactor.clone(), out)));
-    let err_task = stderr.map(|s| tokio::spawn(pump(s, redactor.clone(), err)));
+    let out_task = stdout.map(|s| tokio::spawn(pump(s, out)));
+    let err_task = stderr.map(|s| tokio::spawn(pump(s, err)));
 
     let mut cancelled = None;
     let mut all = cancel.all.clone();
@@ -210,13 +248,12 @@ async fn wait_or_signal(
     }
 }
 
-/// Copies `src` to `dst` through a streaming redactor, flushing each chunk.
-pub async fn pump<R, W>(mut src: R, redactor: Redactor, mut dst: W)
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    let mut stream = redactor.stream();
+/// Copies `src` into a sink through its filter, flushing each chunk.
+pub async fn pump<R: AsyncRead + Unpin>(mut src: R, sink: Sink) {
+    let Sink {
+        filter: mut stream,
+        writer: mut dst,
+    } = sink;
     let mut buf = vec![0u8; 64 * 1024];
     let mut out = Vec::with_capacity(64 * 1024);
     loop {

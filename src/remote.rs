@@ -32,12 +32,24 @@ impl Failure {
 
     /// A transport failure (no HTTP answer).
     pub fn transport(service: &'static str, what: &str, err: &dyn std::error::Error) -> Failure {
-        Failure { service, what: what.to_string(), status: None, errors: vec![error_chain(err)], retry_after: None }
+        Failure {
+            service,
+            what: what.to_string(),
+            status: None,
+            errors: vec![error_chain(err)],
+            retry_after: None,
+        }
     }
 
     /// An HTTP error answer.
     pub fn status(service: &'static str, what: &str, status: u16, errors: Vec<String>) -> Failure {
-        Failure { service, what: what.to_string(), status: Some(status), errors, retry_after: None }
+        Failure {
+            service,
+            what: what.to_string(),
+            status: Some(status),
+            errors,
+            retry_after: None,
+        }
     }
 }
 
@@ -56,19 +68,27 @@ impl fmt::Display for Failure {
     }
 }
 
-/// Every message of an error and its sources, joined with `: `.
+/// An error's message for a log line: the request it was about (a message
+/// naming the URL, when one does) and its root cause, without the layers of
+/// wrapping in between.
 pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
+    let mut messages = vec![err.to_string()];
     let mut src = err.source();
     while let Some(e) = src {
-        let s = e.to_string();
-        if !out.contains(&s) {
-            out.push_str(": ");
-            out.push_str(&s);
-        }
+        messages.push(e.to_string());
         src = e.source();
     }
-    out
+    let root = messages.last().cloned().unwrap_or_default();
+    let head = messages
+        .iter()
+        .find(|m| m.contains("url ("))
+        .unwrap_or(&messages[0])
+        .clone();
+    if head == root || head.contains(&root) {
+        head
+    } else {
+        format!("{head}: {root}")
+    }
 }
 
 impl From<Failure> for crate::error::Error {

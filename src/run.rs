@@ -37,7 +37,6 @@ pub async fn exec(cfg: Config, env: Env, argv: Vec<String>) -> i32 {
         Ok(c) => c,
         Err(e) => return fail(&Error::failed(format!("cannot install signal handlers: {e}"))),
     };
-    platform.section_start("vault", "Vault: login and secrets");
     let session = match unless_cancelled(&cancel, crate::session::login(&cfg, &platform)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return fail(&e),
@@ -54,18 +53,24 @@ async fn exec_in(cfg: &Config, platform: &Platform, session: &Session, cancel: &
         Ok(Err(e)) => return fail(&e),
         Err(s) => return s.exit_code(),
     };
-    platform.section_end("vault");
-    let renewer = cfg.renew.then(|| Renewer::spawn(session.vault.clone(), &session.login, &reads));
+    let renewer = cfg
+        .renew
+        .then(|| Renewer::spawn(session.vault.clone(), &session.login, &reads));
     let program = argv.first().cloned().unwrap_or_default();
     let spec = process::Spec {
         argv,
-        env: reads.iter().flat_map(|r| r.items.iter().map(|i| (i.env.clone(), i.value.clone()))).collect(),
+        env: reads
+            .iter()
+            .flat_map(|r| r.items.iter().map(|i| (i.env.clone(), i.value.clone())))
+            .collect(),
         remove: platform.private_vars(),
         cwd: None,
         grace: GRACE,
     };
     let stop = platform.stop_commands();
-    let result = process::run(spec, &redactor, cancel, tokio::io::stdout(), tokio::io::stderr()).await;
+    let out = process::Sink::redacted(&redactor, tokio::io::stdout());
+    let err = process::Sink::redacted(&redactor, tokio::io::stderr());
+    let result = process::run(spec, cancel, out, err).await;
     platform.resume_commands(stop);
     if let Some(r) = renewer {
         r.stop();
@@ -73,7 +78,10 @@ async fn exec_in(cfg: &Config, platform: &Platform, session: &Session, cancel: &
     match result {
         Ok(exit) => match exit.cancelled {
             Some(s) => {
-                crate::log::warn(&format!("cancelled: the command exited with {} after the signal", exit.code));
+                crate::log::warn(&format!(
+                    "cancelled: the command exited with {} after the signal",
+                    exit.code
+                ));
                 s.exit_code()
             }
             None => exit.code,
@@ -114,15 +122,22 @@ async fn secrets_in(cfg: &Config, platform: &Platform, session: &Session, format
     match format {
         Format::Github => {
             if platform.kind != Kind::Github {
-                return Err(Error::Usage("--format github writes GITHUB_ENV: run it in a GitHub Actions job".into()));
+                return Err(Error::Usage(
+                    "--format github writes GITHUB_ENV: run it in a GitHub Actions job".into(),
+                ));
             }
             crate::platform::github::append_file(&platform.env, "GITHUB_ENV", &text)?;
-            crate::log::info(&format!("wrote {} variables to GITHUB_ENV", export::pairs(&reads).len()));
+            crate::log::info(&format!(
+                "wrote {} variables to GITHUB_ENV",
+                export::pairs(&reads).len()
+            ));
         }
         Format::Shell | Format::Json => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes()).and_then(|_| out.flush()).map_err(|e| Error::failed(format!("cannot write stdout: {e}")))?;
+            out.write_all(text.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(|e| Error::failed(format!("cannot write stdout: {e}")))?;
         }
     }
     Ok(reads.iter().any(|r| r.lease_id.is_some()))

@@ -27,7 +27,9 @@ pub async fn login(cfg: &Config, platform: &Platform) -> Result<Session> {
     match &cfg.auth {
         Auth::Jwt { path, role, source } => {
             let jwt = platform.identity_token(source).await?;
-            let login = login::jwt(&vault, path, role, &jwt).await.map_err(|f| login_error(f, role, &jwt))?;
+            let login = login::jwt(&vault, path, role, &jwt)
+                .await
+                .map_err(|f| login_error(f, role, &jwt))?;
             platform.mask(&[login.token.expose()]);
             vault.set_token(login.token.clone());
             crate::log::info(&format!(
@@ -37,35 +39,60 @@ pub async fn login(cfg: &Config, platform: &Platform) -> Result<Session> {
                 login.policies.join(","),
                 login.ttl
             ));
-            Ok(Session { vault: Arc::new(vault), login, owned: true })
+            Ok(Session {
+                vault: Arc::new(vault),
+                login,
+                owned: true,
+            })
         }
         Auth::Token(token) => {
             platform.mask(&[token.expose()]);
             vault.set_token(token.clone());
             // A child token of our own can be revoked, with its leases,
             // without touching the caller's token.
-            let (owned, vault) = match child_token(&vault).await {
+            let (owned, vault) = match child_token(&vault).await? {
                 Some(child) => {
                     platform.mask(&[child.expose()]);
                     vault.set_token(child);
                     (true, vault)
                 }
                 None => {
-                    crate::log::warn("cannot create a child token (auth/token/create denied): using VAULT_TOKEN as is; it will not be revoked");
+                    crate::log::warn(
+                        "Vault refused to create a child token: using VAULT_TOKEN as is; it will not be revoked",
+                    );
                     (false, vault)
                 }
             };
             let login = login::lookup(&vault).await?;
-            crate::log::info(&format!("using a Vault token on {} (accessor {}, ttl {} s)", vault.addr(), login.accessor, login.ttl));
-            Ok(Session { vault: Arc::new(vault), login, owned })
+            crate::log::info(&format!(
+                "using a Vault token on {} (accessor {}, ttl {} s)",
+                vault.addr(),
+                login.accessor,
+                login.ttl
+            ));
+            Ok(Session {
+                vault: Arc::new(vault),
+                login,
+                owned,
+            })
         }
     }
 }
 
-async fn child_token(vault: &Vault) -> Option<Secret> {
+/// A child token of the caller's, or `None` when Vault refuses to make one
+/// (a 4xx: the policy does not allow `auth/token/create`).
+async fn child_token(vault: &Vault) -> Result<Option<Secret>> {
     let body = serde_json::json!({"ttl": "2h", "display_name": "packer-vault", "renewable": true});
-    let v = vault.raw(reqwest::Method::POST, "auth/token/create", Some(&body), "create a child token").await.ok()?;
-    v["auth"]["client_token"].as_str().map(Secret::new)
+    let what = "create a child token (auth/token/create)";
+    match crate::remote::retry::run(vault.policy, || {
+        vault.raw(reqwest::Method::POST, "auth/token/create", Some(&body), what)
+    })
+    .await
+    {
+        Ok(v) => Ok(v["auth"]["client_token"].as_str().map(Secret::new)),
+        Err(f) if f.status.is_some_and(|s| (400..500).contains(&s)) => Ok(None),
+        Err(f) => Err(f.into()),
+    }
 }
 
 /// A login failure with what helps fix a role: Vault's error, the role and
@@ -75,8 +102,15 @@ fn login_error(f: crate::vault::Failure, role: &str, jwt: &Secret) -> Error {
     if matches!(f.status, Some(400 | 403))
         && let Some(claims) = crate::jwt::claims(jwt.expose())
     {
-        msg.push_str(&format!("\n  role `{role}`; the token's claims: {}", crate::jwt::describe(&claims).join(", ")));
-        if let Some(claim) = f.errors.iter().find_map(|e| e.split("claim \"").nth(1)?.split('"').next()) {
+        msg.push_str(&format!(
+            "\n  role `{role}`; the token's claims: {}",
+            crate::jwt::describe(&claims).join(", ")
+        ));
+        if let Some(claim) = f
+            .errors
+            .iter()
+            .find_map(|e| e.split("claim \"").nth(1)?.split('"').next())
+        {
             msg.push_str(&format!("\n  the role's bound_claims do not accept claim `{claim}`"));
         }
     }
@@ -87,7 +121,10 @@ impl Session {
     /// Reads every secret of the spec in one wave and masks all values.
     pub async fn read(&self, cfg: &Config, platform: &Platform) -> Result<(Vec<Read>, Redactor)> {
         let reads = read::read_all(&self.vault, &cfg.requests).await?;
-        let values: Vec<&str> = reads.iter().flat_map(|r| r.items.iter().map(|i| i.value.expose())).collect();
+        let values: Vec<&str> = reads
+            .iter()
+            .flat_map(|r| r.items.iter().map(|i| i.value.expose()))
+            .collect();
         platform.mask(&values);
         let mut all: Vec<&str> = values.clone();
         all.push(self.login.token.expose());
@@ -109,7 +146,10 @@ impl Session {
             return;
         }
         if !cfg.revoke || keep {
-            crate::log::info(&format!("keeping the Vault token (accessor {}): it expires in {} s", self.login.accessor, self.login.ttl));
+            crate::log::info(&format!(
+                "keeping the Vault token (accessor {}): it expires in {} s",
+                self.login.accessor, self.login.ttl
+            ));
             return;
         }
         match lease::revoke_self(&self.vault).await {

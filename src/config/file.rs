@@ -54,7 +54,10 @@ impl ConfigFile {
                 }
             }
         }
-        Ok(ConfigFile { path: shown.to_string(), values })
+        Ok(ConfigFile {
+            path: shown.to_string(),
+            values,
+        })
     }
 
     /// The value of input `name` as text: scalars as written, lists of
@@ -74,7 +77,12 @@ impl ConfigFile {
                     .join(" "),
             ),
             Value::Array(items) => Some(items.iter().map(scalar).collect::<Vec<_>>().join("\n")),
-            Value::Object(m) => Some(m.iter().map(|(k, v)| format!("{k}={}", scalar(v))).collect::<Vec<_>>().join("\n")),
+            Value::Object(m) => Some(
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", scalar(v)))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
         }
     }
 
@@ -154,11 +162,23 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_shapes() {
-        let e = ConfigFile::parse("vault_addr: x", "c.yml", None).unwrap_err().to_string();
-        assert!(e.contains("unknown key `vault_addr`") && e.contains("did you mean `vault-addr`"), "{e}");
-        let e = ConfigFile::parse("environments: {prod: {rol: x}}", "c.yml", None).unwrap_err().to_string();
+        let e = ConfigFile::parse("vault_addr: x", "c.yml", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown key `vault_addr`") && e.contains("did you mean `vault-addr`"),
+            "{e}"
+        );
+        let e = ConfigFile::parse("environments: {prod: {rol: x}}", "c.yml", None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("environments.prod.rol"), "{e}");
         assert!(ConfigFile::parse("- a\n- b", "c.yml", None).is_err());
-        assert!(ConfigFile::parse("a: [", "c.yml", None).unwrap_err().to_string().contains("not valid YAML"));
+        assert!(
+            ConfigFile::parse("a: [", "c.yml", None)
+                .unwrap_err()
+                .to_string()
+                .contains("not valid YAML")
+        );
     }
 }

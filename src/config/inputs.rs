@@ -44,10 +44,7 @@ impl Input {
 
     /// The `PACKER_VAULT_` variable: upper-cased, `-` to `_`.
     pub fn env_var(&self) -> String {
-        format!(
-            "PACKER_VAULT_{}",
-            self.name.to_ascii_uppercase().replace('-', "_")
-        )
+        format!("PACKER_VAULT_{}", self.name.to_ascii_uppercase().replace('-', "_"))
     }
 }
 
@@ -64,40 +61,214 @@ macro_rules! input {
 
 /// Every input of INTERFACE.md, in documentation order.
 pub const INPUTS: &[Input] = &[
-    input!("vault-addr", ["VAULT_ADDR", "VAULT_SERVER_URL"], "`VAULT_ADDR`, `VAULT_SERVER_URL`", Kind::Url, "Vault (or OpenBao) address"),
-    input!("vault-namespace", ["VAULT_NAMESPACE"], "`VAULT_NAMESPACE`", Kind::Text, "Enterprise namespace, sent as X-Vault-Namespace"),
-    input!("auth-method", [], "`jwt` on CI, `token` locally when `VAULT_TOKEN` is set", Kind::Choice(AUTH_METHODS), "`jwt` or `token`"),
-    input!("auth-path", ["VAULT_AUTH_PATH"], "`VAULT_AUTH_PATH`, else `jwt`", Kind::Text, "mount of the JWT auth method"),
-    input!("role", ["VAULT_AUTH_ROLE"], "`VAULT_AUTH_ROLE`", Kind::Text, "Vault role to log in with"),
-    input!("jwt-audience", [], "none (GitHub's default audience)", Kind::Text, "`audience` asked of GitHub's OIDC endpoint"),
-    input!("id-token-variable", [], "`VAULT_ID_TOKEN`", Kind::Text, "GitLab: the `id_tokens:` variable that holds the JWT"),
+    input!(
+        "vault-addr",
+        ["VAULT_ADDR", "VAULT_SERVER_URL"],
+        "`VAULT_ADDR`, `VAULT_SERVER_URL`",
+        Kind::Url,
+        "Vault (or OpenBao) address"
+    ),
+    input!(
+        "vault-namespace",
+        ["VAULT_NAMESPACE"],
+        "`VAULT_NAMESPACE`",
+        Kind::Text,
+        "Enterprise namespace, sent as X-Vault-Namespace"
+    ),
+    input!(
+        "auth-method",
+        [],
+        "`jwt` on CI, `token` locally when `VAULT_TOKEN` is set",
+        Kind::Choice(AUTH_METHODS),
+        "`jwt` or `token`"
+    ),
+    input!(
+        "auth-path",
+        ["VAULT_AUTH_PATH"],
+        "`VAULT_AUTH_PATH`, else `jwt`",
+        Kind::Text,
+        "mount of the JWT auth method"
+    ),
+    input!(
+        "role",
+        ["VAULT_AUTH_ROLE"],
+        "`VAULT_AUTH_ROLE`",
+        Kind::Text,
+        "Vault role to log in with"
+    ),
+    input!(
+        "jwt-audience",
+        [],
+        "none (GitHub's default audience)",
+        Kind::Text,
+        "`audience` asked of GitHub's OIDC endpoint"
+    ),
+    input!(
+        "id-token-variable",
+        [],
+        "`VAULT_ID_TOKEN`",
+        Kind::Text,
+        "GitLab: the `id_tokens:` variable that holds the JWT"
+    ),
     input!("jwt-file", [], "none", Kind::Path, "local: read the JWT from this file"),
-    input!("ca-cert", ["VAULT_CACERT"], "`VAULT_CACERT`", Kind::Multiline, "PEM bundle (path or inline PEM) to trust"),
-    input!("client-cert", ["VAULT_CLIENT_CERT"], "`VAULT_CLIENT_CERT`", Kind::Multiline, "mTLS client certificate (path or inline PEM)"),
-    input!("client-key", ["VAULT_CLIENT_KEY"], "`VAULT_CLIENT_KEY`", Kind::Multiline, "mTLS client key (path or inline PEM)"),
-    input!("tls-skip-verify", [], "`false`", Kind::Bool, "skip TLS verification (never the default; warns loudly)"),
+    input!(
+        "ca-cert",
+        ["VAULT_CACERT"],
+        "`VAULT_CACERT`",
+        Kind::Multiline,
+        "PEM bundle (path or inline PEM) to trust"
+    ),
+    input!(
+        "client-cert",
+        ["VAULT_CLIENT_CERT"],
+        "`VAULT_CLIENT_CERT`",
+        Kind::Multiline,
+        "mTLS client certificate (path or inline PEM)"
+    ),
+    input!(
+        "client-key",
+        ["VAULT_CLIENT_KEY"],
+        "`VAULT_CLIENT_KEY`",
+        Kind::Multiline,
+        "mTLS client key (path or inline PEM)"
+    ),
+    input!(
+        "tls-skip-verify",
+        [],
+        "`false`",
+        Kind::Bool,
+        "skip TLS verification (never the default; warns loudly)"
+    ),
     input!("secrets", [], "none", Kind::Multiline, "the secrets spec (multi-line)"),
-    input!("config", [], "`.packer-vault.yml` when present", Kind::Path, "YAML config file holding any of these inputs"),
-    input!("environment", ["CI_ENVIRONMENT_NAME"], "GitLab `CI_ENVIRONMENT_NAME`", Kind::Text, "picks `environments.<name>` overrides in the config file"),
+    input!(
+        "config",
+        [],
+        "`.packer-vault.yml` when present",
+        Kind::Path,
+        "YAML config file holding any of these inputs"
+    ),
+    input!(
+        "environment",
+        ["CI_ENVIRONMENT_NAME"],
+        "GitLab `CI_ENVIRONMENT_NAME`",
+        Kind::Text,
+        "picks `environments.<name>` overrides in the config file"
+    ),
     input!("template", [], "`.`", Kind::Path, "Packer template file or directory"),
     input!("working-directory", [], "`.`", Kind::Path, "where Packer runs"),
-    input!("packer-version", [], "use `packer` on PATH", Kind::Text, "install exactly this Packer version, verified (SHA256SUMS + signature)"),
-    input!("packer-args", [], "none", Kind::Text, "extra arguments for `packer build`"),
-    input!("packer-vars", [], "none", Kind::Multiline, "`NAME=VALUE` lines passed as `PKR_VAR_NAME`"),
-    input!("hcp-bucket", ["HCP_PACKER_BUCKET_NAME"], "`HCP_PACKER_BUCKET_NAME`", Kind::Text, "enables HCP Packer: sets the bucket for Packer and the lookup"),
-    input!("hcp-channel", [], "none", Kind::Text, "after success, assign the new version to this channel"),
-    input!("hcp-fingerprint", [], "`<commit sha 12>-<run id>-<attempt>`", Kind::Text, "`HCP_PACKER_BUILD_FINGERPRINT` for Packer"),
-    input!("hcp-organization-id", ["HCP_ORGANIZATION_ID"], "`HCP_ORGANIZATION_ID`, else resolved", Kind::Text, "HCP organization"),
-    input!("hcp-project-id", ["HCP_PROJECT_ID"], "`HCP_PROJECT_ID`, else resolved", Kind::Text, "HCP project"),
-    input!("comment", [], "`auto`", Kind::Choice(COMMENT_MODES), "`auto` (on PR/MR), `always`, `never`, `on-failure`"),
-    input!("github-token", ["GITHUB_TOKEN"], "`GITHUB_TOKEN` (the action passes `github.token`)", Kind::Secret, "token for the PR comment"),
-    input!("gitlab-token", [], "`PACKER_VAULT_GITLAB_TOKEN`", Kind::Secret, "project access token for the MR note (CI_JOB_TOKEN cannot post notes)"),
+    input!(
+        "packer-version",
+        [],
+        "use `packer` on PATH",
+        Kind::Text,
+        "install exactly this Packer version, verified (SHA256SUMS + signature)"
+    ),
+    input!(
+        "packer-args",
+        [],
+        "none",
+        Kind::Text,
+        "extra arguments for `packer build`"
+    ),
+    input!(
+        "packer-vars",
+        [],
+        "none",
+        Kind::Multiline,
+        "`NAME=VALUE` lines passed as `PKR_VAR_NAME`"
+    ),
+    input!(
+        "hcp-bucket",
+        ["HCP_PACKER_BUCKET_NAME"],
+        "`HCP_PACKER_BUCKET_NAME`",
+        Kind::Text,
+        "enables HCP Packer: sets the bucket for Packer and the lookup"
+    ),
+    input!(
+        "hcp-channel",
+        [],
+        "none",
+        Kind::Text,
+        "after success, assign the new version to this channel"
+    ),
+    input!(
+        "hcp-fingerprint",
+        [],
+        "`<commit sha 12>-<run id>-<attempt>`",
+        Kind::Text,
+        "`HCP_PACKER_BUILD_FINGERPRINT` for Packer"
+    ),
+    input!(
+        "hcp-organization-id",
+        ["HCP_ORGANIZATION_ID"],
+        "`HCP_ORGANIZATION_ID`, else resolved",
+        Kind::Text,
+        "HCP organization"
+    ),
+    input!(
+        "hcp-project-id",
+        ["HCP_PROJECT_ID"],
+        "`HCP_PROJECT_ID`, else resolved",
+        Kind::Text,
+        "HCP project"
+    ),
+    input!(
+        "comment",
+        [],
+        "`auto`",
+        Kind::Choice(COMMENT_MODES),
+        "`auto` (on PR/MR), `always`, `never`, `on-failure`"
+    ),
+    input!(
+        "github-token",
+        ["GITHUB_TOKEN"],
+        "`GITHUB_TOKEN` (the action passes `github.token`)",
+        Kind::Secret,
+        "token for the PR comment"
+    ),
+    input!(
+        "gitlab-token",
+        [],
+        "`PACKER_VAULT_GITLAB_TOKEN`",
+        Kind::Secret,
+        "project access token for the MR note (CI_JOB_TOKEN cannot post notes)"
+    ),
     input!("summary", [], "`true`", Kind::Bool, "write the job summary"),
-    input!("export-env", [], "`false`", Kind::Bool, "also export secrets to later steps (GitHub `GITHUB_ENV`); then the token is not revoked"),
-    input!("renew", [], "`true`", Kind::Bool, "renew the token and renewable leases while the command runs"),
-    input!("revoke", [], "`true`", Kind::Bool, "revoke the token (and so its leases) at exit"),
-    input!("lock-file", [], "`packer-vault.lock` when present", Kind::Path, "the secret version lock to honour"),
-    input!("locked", [], "`false`", Kind::Bool, "fail when a KV secret of the spec is not pinned by the lock"),
+    input!(
+        "export-env",
+        [],
+        "`false`",
+        Kind::Bool,
+        "also export secrets to later steps (GitHub `GITHUB_ENV`); then the token is not revoked"
+    ),
+    input!(
+        "renew",
+        [],
+        "`true`",
+        Kind::Bool,
+        "renew the token and renewable leases while the command runs"
+    ),
+    input!(
+        "revoke",
+        [],
+        "`true`",
+        Kind::Bool,
+        "revoke the token (and so its leases) at exit"
+    ),
+    input!(
+        "lock-file",
+        [],
+        "`packer-vault.lock` when present",
+        Kind::Path,
+        "the secret version lock to honour"
+    ),
+    input!(
+        "locked",
+        [],
+        "`false`",
+        Kind::Bool,
+        "fail when a KV secret of the spec is not pinned by the lock"
+    ),
 ];
 
 /// The definition of the input called `name`.
@@ -121,7 +292,13 @@ mod tests {
             );
             assert!(!i.doc.is_empty());
         }
-        assert_eq!(find("vault-addr").map(|i| i.env_var()).as_deref(), Some("PACKER_VAULT_VAULT_ADDR"));
-        assert_eq!(find("vault-addr").map(|i| i.input_var()).as_deref(), Some("INPUT_VAULT-ADDR"));
+        assert_eq!(
+            find("vault-addr").map(|i| i.env_var()).as_deref(),
+            Some("PACKER_VAULT_VAULT_ADDR")
+        );
+        assert_eq!(
+            find("vault-addr").map(|i| i.input_var()).as_deref(),
+            Some("INPUT_VAULT-ADDR")
+        );
     }
 }

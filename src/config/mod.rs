@@ -18,14 +18,29 @@ use std::path::{Path, PathBuf};
 /// A snapshot of the process environment; an empty value counts as unset
 /// (GitHub sets `INPUT_*` to "" for inputs the user left out).
 #[derive(Debug, Clone, Default)]
-pub struct Env(BTreeMap<String, String>);
+pub struct Env(BTreeMap<String, String>, std::collections::BTreeSet<String>);
 
 impl Env {
     /// The current process environment (variables that are not UTF-8 are skipped).
     pub fn from_process() -> Env {
-        Env(std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect())
+        let mut env = Env::default();
+        for (k, v) in std::env::vars_os() {
+            match (k.into_string(), v.into_string()) {
+                (Ok(k), Ok(v)) => {
+                    env.0.insert(k, v);
+                }
+                (Ok(k), Err(_)) => {
+                    env.1.insert(k);
+                }
+                _ => {}
+            }
+        }
+        env
+    }
+
+    /// True when `name` is set to something that is not UTF-8.
+    pub fn is_invalid(&self, name: &str) -> bool {
+        self.1.contains(name)
     }
 
     /// A value, or `None` when unset or empty.
@@ -41,7 +56,10 @@ impl Env {
 
 impl<const N: usize> From<[(&str, &str); N]> for Env {
     fn from(pairs: [(&str, &str); N]) -> Env {
-        Env(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        Env(
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            Default::default(),
+        )
     }
 }
 
@@ -188,9 +206,9 @@ impl<'a> Sources<'a> {
         };
         if let Some(path) = path {
             // The environment may come from the file's top level; read it first.
-            let env_name = s.raw("environment").or_else(|| {
-                ConfigFile::load(&path, None).ok().and_then(|f| f.get("environment"))
-            });
+            let env_name = s
+                .raw("environment")
+                .or_else(|| ConfigFile::load(&path, None).ok().and_then(|f| f.get("environment")));
             s.file = Some(ConfigFile::load(&path, env_name.as_deref())?);
         }
         Ok(s)
@@ -206,7 +224,13 @@ impl<'a> Sources<'a> {
             .or_else(|| self.env.get(&input.input_var()).map(str::to_string))
             .or_else(|| self.env.get(&input.env_var()).map(str::to_string))
             .or_else(|| self.file.as_ref().and_then(|f| f.get(name)).filter(|v| !v.is_empty()))
-            .or_else(|| input.fallback_env.iter().find_map(|v| self.env.get(v)).map(str::to_string))
+            .or_else(|| {
+                input
+                    .fallback_env
+                    .iter()
+                    .find_map(|v| self.env.get(v))
+                    .map(str::to_string)
+            })
     }
 
     fn text(&self, name: &str) -> Result<Option<String>> {
@@ -238,7 +262,9 @@ fn check_value(input: &Input, v: &str) -> Result<()> {
         return Err(Error::input(name, "must be a single line"));
     }
     match input.kind {
-        Kind::Bool if parse_bool(v).is_none() => Err(Error::input(name, format!("`{}` is not true or false", v.trim()))),
+        Kind::Bool if parse_bool(v).is_none() => {
+            Err(Error::input(name, format!("`{}` is not true or false", v.trim())))
+        }
         Kind::Choice(allowed) if !allowed.contains(&v.trim()) => Err(Error::input(
             name,
             format!("`{}` is not one of {}", v.trim(), allowed.join(", ")),
@@ -284,6 +310,17 @@ pub struct Needs {
 /// Resolves and validates every input. `flags` holds the inputs given as CLI
 /// flags (by name); `env` the process environment.
 pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Result<Config> {
+    for input in INPUTS {
+        let vars = [input.input_var(), input.env_var()];
+        if let Some(var) = vars
+            .iter()
+            .map(String::as_str)
+            .chain(input.fallback_env.iter().copied())
+            .find(|v| env.is_invalid(v))
+        {
+            return Err(Error::input(input.name, format!("{var} is not valid UTF-8")));
+        }
+    }
     let src = Sources::new(flags, env)?;
     // Check every input that is set, even ones this subcommand ignores.
     for input in INPUTS {
@@ -301,10 +338,17 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
     if let Some(ns) = &vault_namespace
         && (ns.starts_with('/') || ns.contains(char::is_whitespace))
     {
-        return Err(Error::input("vault-namespace", format!("`{ns}` is not a namespace path")));
+        return Err(Error::input(
+            "vault-namespace",
+            format!("`{ns}` is not a namespace path"),
+        ));
     }
 
-    let auth = if needs.vault { Some(resolve_auth(&src, env, platform)?) } else { None };
+    let auth = if needs.vault {
+        Some(resolve_auth(&src, env, platform)?)
+    } else {
+        None
+    };
 
     let mut requests = match src.text("secrets")? {
         Some(text) => spec::parse(&text).map_err(|e| Error::input("secrets", e))?,
@@ -312,8 +356,8 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
     };
     if let Some(list) = src.file.as_ref().and_then(|f| f.secrets_list()) {
         let path = src.file.as_ref().map(|f| f.path.clone()).unwrap_or_default();
-        let entries: Vec<spec::LongEntry> = serde_json::from_value(list.clone())
-            .map_err(|e| Error::input("secrets", format!("{path}: {e}")))?;
+        let entries: Vec<spec::LongEntry> =
+            serde_json::from_value(list.clone()).map_err(|e| Error::input("secrets", format!("{path}: {e}")))?;
         requests.extend(spec::from_long(&entries).map_err(|e| Error::input("secrets", format!("{path}: {e}")))?);
     }
     spec::check_duplicates(&requests).map_err(|e| Error::input("secrets", e))?;
@@ -331,7 +375,8 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
     }
 
     let packer_args = match src.text("packer-args")? {
-        Some(a) => shell_words::split(&a).map_err(|e| Error::input("packer-args", format!("cannot split into arguments: {e}")))?,
+        Some(a) => shell_words::split(&a)
+            .map_err(|e| Error::input("packer-args", format!("cannot split into arguments: {e}")))?,
         None => Vec::new(),
     };
     let packer_vars = match src.text("packer-vars")? {
@@ -340,9 +385,14 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
     };
     if let Some(v) = src.text("packer-version")? {
         let ok = v.split('.').count() == 3
-            && v.split(['.', '-']).take(3).all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+            && v.split(['.', '-'])
+                .take(3)
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
         if !ok {
-            return Err(Error::input("packer-version", format!("`{v}` is not an exact version like 1.11.2")));
+            return Err(Error::input(
+                "packer-version",
+                format!("`{v}` is not an exact version like 1.11.2"),
+            ));
         }
     }
 
@@ -375,7 +425,10 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
     };
     let working_directory = PathBuf::from(src.text("working-directory")?.unwrap_or_else(|| ".".into()));
     if !working_directory.is_dir() {
-        return Err(Error::input("working-directory", format!("{}: no such directory", working_directory.display())));
+        return Err(Error::input(
+            "working-directory",
+            format!("{}: no such directory", working_directory.display()),
+        ));
     }
 
     Ok(Config {
@@ -424,7 +477,9 @@ fn resolve_auth(src: &Sources, env: &Env, platform: Platform) -> Result<Auth> {
         .ok_or_else(|| Error::input("role", "not set: the Vault role to log in with (or VAULT_AUTH_ROLE)"))?;
     check_segment("role", &role)?;
     let path = src.text("auth-path")?.unwrap_or_else(|| "jwt".into());
-    let path = path.trim_matches('/').to_string();
+    // `auth/jwt` and `jwt` name the same mount.
+    let path = path.trim_matches('/');
+    let path = path.strip_prefix("auth/").unwrap_or(path).to_string();
     if path.is_empty() || path.split('/').any(|s| s.is_empty() || s == "..") || path.contains(char::is_whitespace) {
         return Err(Error::input("auth-path", format!("`{path}` is not a mount path")));
     }
@@ -434,9 +489,10 @@ fn resolve_auth(src: &Sources, env: &Env, platform: Platform) -> Result<Auth> {
     } else {
         match platform {
             Platform::Github => {
-                let (Some(url), Some(token)) =
-                    (env.get("ACTIONS_ID_TOKEN_REQUEST_URL"), env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
-                else {
+                let (Some(url), Some(token)) = (
+                    env.get("ACTIONS_ID_TOKEN_REQUEST_URL"),
+                    env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+                ) else {
                     return Err(Error::Usage(
                         "GitHub gave this job no OIDC token: add `permissions: id-token: write` to the job \
                          (pull requests from forks never get one)"
@@ -452,7 +508,9 @@ fn resolve_auth(src: &Sources, env: &Env, platform: Platform) -> Result<Auth> {
                 }
             }
             Platform::Gitlab => {
-                let var = src.text("id-token-variable")?.unwrap_or_else(|| "VAULT_ID_TOKEN".into());
+                let var = src
+                    .text("id-token-variable")?
+                    .unwrap_or_else(|| "VAULT_ID_TOKEN".into());
                 let jwt = env.get(&var).ok_or_else(|| {
                     Error::input(
                         "id-token-variable",
@@ -476,14 +534,23 @@ fn given_jwt(origin: &str, jwt: &str, input: &str) -> Result<JwtSource> {
     let parts: Vec<&str> = jwt.split('.').collect();
     let b64 = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if parts.len() != 3 || !parts.iter().take(2).all(|p| b64(p)) {
-        return Err(Error::input(input, format!("{origin} does not hold a JWT (header.payload.signature)")));
+        return Err(Error::input(
+            input,
+            format!("{origin} does not hold a JWT (header.payload.signature)"),
+        ));
     }
-    Ok(JwtSource::Given { origin: origin.to_string(), jwt: Secret::new(jwt) })
+    Ok(JwtSource::Given {
+        origin: origin.to_string(),
+        jwt: Secret::new(jwt),
+    })
 }
 
 fn check_segment(input: &str, v: &str) -> Result<()> {
     if v.contains(['/', '?', '#', '%']) || v.contains(char::is_whitespace) || v.contains(char::is_control) {
-        return Err(Error::input(input, format!("`{}` may not contain `/`, `?`, `#`, `%` or spaces", v.escape_debug())));
+        return Err(Error::input(
+            input,
+            format!("`{}` may not contain `/`, `?`, `#`, `%` or spaces", v.escape_debug()),
+        ));
     }
     Ok(())
 }
@@ -493,7 +560,13 @@ fn name_input(src: &Sources, name: &str) -> Result<Option<String>> {
     if let Some(v) = &v {
         let ok = v.len() <= 128 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
         if !ok {
-            return Err(Error::input(name, format!("`{}` may hold only letters, digits, `-`, `_`, `.` (128 at most)", v.escape_debug())));
+            return Err(Error::input(
+                name,
+                format!(
+                    "`{}` may hold only letters, digits, `-`, `_`, `.` (128 at most)",
+                    v.escape_debug()
+                ),
+            ));
         }
     }
     Ok(v)
@@ -539,7 +612,11 @@ fn parse_vars(text: &str) -> std::result::Result<Vec<(String, String)>, String> 
         let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !valid {
-            return Err(format!("line {}: `{}` is not a Packer variable name", i + 1, name.escape_debug()));
+            return Err(format!(
+                "line {}: `{}` is not a Packer variable name",
+                i + 1,
+                name.escape_debug()
+            ));
         }
         if out.iter().any(|(n, _)| n == name) {
             return Err(format!("line {}: `{name}` is given twice", i + 1));

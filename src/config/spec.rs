@@ -137,8 +137,7 @@ pub fn from_long(entries: &[LongEntry]) -> Result<Vec<Request>, String> {
         }
         let mut selectors = Vec::new();
         if let Some(p) = &e.preset {
-            let p = Preset::from_name(p)
-                .ok_or_else(|| at(format!("unknown preset `{p}` (known: aws)")))?;
+            let p = Preset::from_name(p).ok_or_else(|| at(format!("unknown preset `{p}` (known: aws)")))?;
             selectors.push(Selector::Preset(p));
         }
         for (key, env) in &e.keys {
@@ -147,7 +146,10 @@ pub fn from_long(entries: &[LongEntry]) -> Result<Vec<Request>, String> {
             } else {
                 check_key(key).map_err(at)?;
                 check_env(env).map_err(at)?;
-                selectors.push(Selector::Key { key: key.clone(), env: env.clone() });
+                selectors.push(Selector::Key {
+                    key: key.clone(),
+                    env: env.clone(),
+                });
             }
         }
         if selectors.is_empty() {
@@ -172,10 +174,7 @@ pub fn check_duplicates(requests: &[Request]) -> Result<(), String> {
             };
             for n in names {
                 if let Some(prev) = seen.insert(n, &r.path) {
-                    return Err(format!(
-                        "variable `{n}` is set twice (by `{prev}` and `{}`)",
-                        r.path
-                    ));
+                    return Err(format!("variable `{n}` is set twice (by `{prev}` and `{}`)", r.path));
                 }
             }
         }
@@ -188,7 +187,13 @@ pub fn check_duplicates(requests: &[Request]) -> Result<(), String> {
 pub fn default_env_name(key: &str) -> String {
     let mut s: String = key
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     if s.starts_with(|c: char| c.is_ascii_digit()) {
         s.insert(0, '_');
@@ -204,15 +209,22 @@ fn push(
     body: Option<serde_json::Value>,
     selector: Selector,
 ) {
-    if let Some(r) = out.iter_mut().find(|r| {
-        r.path == path && r.version == version && r.method == method && r.body == body
-    }) {
+    if let Some(r) = out
+        .iter_mut()
+        .find(|r| r.path == path && r.version == version && r.method == method && r.body == body)
+    {
         if !r.selectors.contains(&selector) {
             r.selectors.push(selector);
         }
         return;
     }
-    out.push(Request { path, version, method, body, selectors: vec![selector] });
+    out.push(Request {
+        path,
+        version,
+        method,
+        body,
+        selectors: vec![selector],
+    });
 }
 
 fn parse_entry(entry: &str) -> Result<(String, Option<u64>, Selector), String> {
@@ -251,7 +263,10 @@ fn parse_entry(entry: &str) -> Result<(String, Option<u64>, Selector), String> {
                 None => default_env_name(k),
             };
             check_env(&env)?;
-            Selector::Key { key: k.to_string(), env }
+            Selector::Key {
+                key: k.to_string(),
+                env,
+            }
         }
     };
     Ok((path, version, selector))
@@ -275,7 +290,10 @@ fn check_path(path: &str) -> Result<String, String> {
     if p.starts_with("v1/") {
         return Err("write the path without `/v1/`".into());
     }
-    if let Some(c) = p.chars().find(|c| c.is_whitespace() || c.is_control() || "?#%\\@".contains(*c)) {
+    if let Some(c) = p
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || "?#%\\@".contains(*c))
+    {
         return Err(format!("path has the character {c:?}"));
     }
     if p.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
@@ -312,7 +330,10 @@ mod tests {
     use super::*;
 
     fn key(k: &str, e: &str) -> Selector {
-        Selector::Key { key: k.into(), env: e.into() }
+        Selector::Key {
+            key: k.into(),
+            env: e.into(),
+        }
     }
 
     #[test]
@@ -325,7 +346,13 @@ mod tests {
         let r = parse(spec).unwrap();
         assert_eq!(r.len(), 4, "one request per distinct path and version");
         assert_eq!(r[0].path, "secret/data/ci/hcp");
-        assert_eq!(r[0].selectors, vec![key("client_id", "HCP_CLIENT_ID"), key("client_secret", "HCP_CLIENT_SECRET")]);
+        assert_eq!(
+            r[0].selectors,
+            vec![
+                key("client_id", "HCP_CLIENT_ID"),
+                key("client_secret", "HCP_CLIENT_SECRET")
+            ]
+        );
         assert_eq!(r[1].selectors, vec![Selector::All]);
         assert_eq!((r[2].path.as_str(), r[2].version), ("secret/ci/packer", Some(3)));
         assert_eq!(r[3].selectors, vec![Selector::Preset(Preset::Aws)]);
@@ -334,7 +361,10 @@ mod tests {
     #[test]
     fn default_names_and_separators() {
         let r = parse("kv/app db-password; kv/app api.key\n\n# only a comment\nkv/other x|Y").unwrap();
-        assert_eq!(r[0].selectors, vec![key("db-password", "DB_PASSWORD"), key("api.key", "API_KEY")]);
+        assert_eq!(
+            r[0].selectors,
+            vec![key("db-password", "DB_PASSWORD"), key("api.key", "API_KEY")]
+        );
         assert_eq!(r[1].selectors, vec![key("x", "Y")]);
         assert_eq!(default_env_name("1st"), "_1ST");
     }

@@ -16,12 +16,18 @@ fn order_is_flag_input_env_fallback() {
     ]);
     let c = resolve(&flags(&[("vault-addr", "http://flag:8200")]), &env, NEEDS).unwrap();
     assert_eq!(c.vault_addr, "http://flag:8200");
-    assert_eq!(resolve(&flags(&[]), &env, NEEDS).unwrap().vault_addr, "http://input:8200");
+    assert_eq!(
+        resolve(&flags(&[]), &env, NEEDS).unwrap().vault_addr,
+        "http://input:8200"
+    );
     let mut env2 = env.clone();
     env2.set("INPUT_VAULT-ADDR", "");
     assert_eq!(resolve(&flags(&[]), &env2, NEEDS).unwrap().vault_addr, "http://pv:8200");
     let env3 = Env::from([("VAULT_SERVER_URL", "http://gitlab:8200/"), ("VAULT_TOKEN", "t")]);
-    assert_eq!(resolve(&flags(&[]), &env3, NEEDS).unwrap().vault_addr, "http://gitlab:8200");
+    assert_eq!(
+        resolve(&flags(&[]), &env3, NEEDS).unwrap().vault_addr,
+        "http://gitlab:8200"
+    );
 }
 
 #[test]
@@ -45,8 +51,15 @@ fn gitlab_uses_native_variables() {
     ]);
     let c = resolve(&flags(&[]), &env, NEEDS).unwrap();
     match c.auth {
-        Auth::Jwt { path, role, source: JwtSource::Given { origin, jwt: j } } => {
-            assert_eq!((path.as_str(), role.as_str(), origin.as_str()), ("jwt_gitlab", "images", "VAULT_ID_TOKEN"));
+        Auth::Jwt {
+            path,
+            role,
+            source: JwtSource::Given { origin, jwt: j },
+        } => {
+            assert_eq!(
+                (path.as_str(), role.as_str(), origin.as_str()),
+                ("jwt_gitlab", "images", "VAULT_ID_TOKEN")
+            );
             assert_eq!(j.expose(), jwt);
         }
         other => panic!("{other:?}"),
@@ -78,7 +91,11 @@ fn bad_values_name_their_input() {
 
 #[test]
 fn github_without_id_token_permission() {
-    let env = Env::from([("GITHUB_ACTIONS", "true"), ("VAULT_ADDR", "http://v:8200"), ("INPUT_ROLE", "r")]);
+    let env = Env::from([
+        ("GITHUB_ACTIONS", "true"),
+        ("VAULT_ADDR", "http://v:8200"),
+        ("INPUT_ROLE", "r"),
+    ]);
     let e = resolve(&flags(&[]), &env, NEEDS).unwrap_err();
     assert!(e.to_string().contains("id-token: write"), "{e}");
 }

@@ -2,8 +2,8 @@
 //! and the `GITHUB_ENV`/`GITHUB_OUTPUT` file format.
 
 use crate::error::{Error, Result};
-use crate::secret::Secret;
 use crate::remote::{Failure, retry};
+use crate::secret::Secret;
 
 /// The service name in GitHub failures.
 pub const SERVICE: &str = "GitHub";
@@ -92,10 +92,15 @@ pub fn file_entries<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -
     let mut out = String::new();
     for (name, value) in entries {
         if name.contains(&delim) || name.contains('\n') || name.contains('=') || name.is_empty() {
-            return Err(Error::failed(format!("refusing to write the variable name `{}`", name.escape_debug())));
+            return Err(Error::failed(format!(
+                "refusing to write the variable name `{}`",
+                name.escape_debug()
+            )));
         }
         if value.contains(&delim) {
-            return Err(Error::failed(format!("refusing to write `{name}`: its value contains the delimiter")));
+            return Err(Error::failed(format!(
+                "refusing to write `{name}`: its value contains the delimiter"
+            )));
         }
         out.push_str(&format!("{name}<<{delim}\n{value}\n{delim}\n"));
     }
@@ -110,7 +115,8 @@ pub fn append_file(env: &crate::config::Env, var: &str, text: &str) -> Result<()
         .create(true)
         .open(path)
         .map_err(|e| Error::failed(format!("cannot open {var} ({path}): {e}")))?;
-    f.write_all(text.as_bytes()).map_err(|e| Error::failed(format!("cannot write {var} ({path}): {e}")))
+    f.write_all(text.as_bytes())
+        .map_err(|e| Error::failed(format!("cannot write {var} ({path}): {e}")))
 }
 
 #[cfg(test)]

@@ -55,7 +55,11 @@ pub struct Platform {
 impl Platform {
     /// The platform for `env`; sets the log style.
     pub fn new(kind: Kind, env: Env) -> Platform {
-        crate::log::set_style(if kind == Kind::Github { crate::log::Style::Github } else { crate::log::Style::Plain });
+        crate::log::set_style(if kind == Kind::Github {
+            crate::log::Style::Github
+        } else {
+            crate::log::Style::Plain
+        });
         Platform { kind, env }
     }
 
@@ -63,9 +67,11 @@ impl Platform {
     pub async fn identity_token(&self, source: &JwtSource) -> Result<Secret> {
         let jwt = match source {
             JwtSource::Given { jwt, .. } => jwt.clone(),
-            JwtSource::GithubOidc { url, request_token, audience } => {
-                github::oidc_token(url, request_token, audience.as_deref()).await?
-            }
+            JwtSource::GithubOidc {
+                url,
+                request_token,
+                audience,
+            } => github::oidc_token(url, request_token, audience.as_deref()).await?,
         };
         self.mask(&[jwt.expose()]);
         Ok(jwt)
@@ -78,7 +84,12 @@ impl Platform {
             return;
         }
         let r = Redactor::new(values.iter().copied());
-        github::add_masks(r.patterns().iter().map(String::as_str).chain(values.iter().copied().filter(|v| !v.contains('\n'))));
+        github::add_masks(
+            r.patterns()
+                .iter()
+                .map(String::as_str)
+                .chain(values.iter().copied().filter(|v| !v.contains('\n'))),
+        );
     }
 
     /// Marks the start of a phase (GitHub group, GitLab collapsible section).
@@ -130,7 +141,11 @@ impl Platform {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        if let Some(var) = self.env.get("PACKER_VAULT_ID_TOKEN_VARIABLE").or(self.env.get("INPUT_ID-TOKEN-VARIABLE")) {
+        if let Some(var) = self
+            .env
+            .get("PACKER_VAULT_ID_TOKEN_VARIABLE")
+            .or(self.env.get("INPUT_ID-TOKEN-VARIABLE"))
+        {
             v.push(var.to_string());
         }
         v

@@ -42,7 +42,10 @@ where
             Ok(v) => return Ok(v),
             Err(f) if !f.is_transient() || attempt >= policy.attempts => return Err(f),
             Err(f) => {
-                let exp = policy.base.saturating_mul(1 << (attempt - 1).min(16)).min(policy.max_delay);
+                let exp = policy
+                    .base
+                    .saturating_mul(1 << (attempt - 1).min(16))
+                    .min(policy.max_delay);
                 // Full jitter in [exp/2, exp].
                 let jitter = exp.mul_f64(0.5 + fastrand::f64() / 2.0);
                 let wait = match f.retry_after {

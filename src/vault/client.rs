@@ -30,7 +30,10 @@ pub struct Vault {
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // vaultrs keeps the token as a plain String: never print its client.
-        f.debug_struct("Vault").field("addr", &self.addr).field("token", &self.token).finish()
+        f.debug_struct("Vault")
+            .field("addr", &self.addr)
+            .field("token", &self.token)
+            .finish()
     }
 }
 
@@ -62,7 +65,14 @@ impl Vault {
             },
             settings,
         };
-        Ok(Vault { http, addr, namespace: cfg.vault_namespace.clone(), token: None, rs, policy: Default::default() })
+        Ok(Vault {
+            http,
+            addr,
+            namespace: cfg.vault_namespace.clone(),
+            token: None,
+            rs,
+            policy: Default::default(),
+        })
     }
 
     /// The Vault address.
@@ -88,14 +98,29 @@ impl Vault {
 
     /// One raw request to `/v1/<path>`: the JSON answer of a 2xx (Null for
     /// 204), or a [`Failure`] with Vault's errors. Not retried here.
-    pub(crate) async fn raw(&self, method: reqwest::Method, path: &str, body: Option<&Value>, what: &str) -> Result<Value, Failure> {
+    pub(crate) async fn raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        what: &str,
+    ) -> Result<Value, Failure> {
         Ok(self.raw_full(method, path, body, what).await?.1)
     }
 
     /// Like [`Vault::raw`], and also returns 404 bodies (KV v2 answers a
     /// deleted version with 404 and its metadata).
-    pub(crate) async fn raw_full(&self, method: reqwest::Method, path: &str, body: Option<&Value>, what: &str) -> Result<(u16, Value), Failure> {
-        let mut req = self.http.request(method, format!("{}/v1/{}", self.addr, path)).header("X-Vault-Request", "true");
+    pub(crate) async fn raw_full(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        what: &str,
+    ) -> Result<(u16, Value), Failure> {
+        let mut req = self
+            .http
+            .request(method, format!("{}/v1/{}", self.addr, path))
+            .header("X-Vault-Request", "true");
         if let Some(t) = &self.token {
             let mut v = HeaderValue::from_str(t.expose()).map_err(|_| Failure {
                 service: super::SERVICE,
@@ -113,11 +138,25 @@ impl Vault {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.map_err(|e| Failure::transport(super::SERVICE, what, &e))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| Failure::transport(super::SERVICE, what, &e))?;
         let status = resp.status().as_u16();
-        let retry_after = resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
-        let text = resp.text().await.map_err(|e| Failure::transport(super::SERVICE, what, &e))?;
-        let json: Value = if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| Failure::transport(super::SERVICE, what, &e))?;
+        let json: Value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::Null)
+        };
         if status < 400 || (status == 404 && json.get("data").is_some_and(|d| !d.is_null())) {
             return Ok((status, json));
         }
@@ -126,7 +165,13 @@ impl Vault {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
             .unwrap_or_default();
-        Err(Failure { service: super::SERVICE, what: what.into(), status: Some(status), errors, retry_after })
+        Err(Failure {
+            service: super::SERVICE,
+            what: what.into(),
+            status: Some(status),
+            errors,
+            retry_after,
+        })
     }
 }
 
@@ -136,7 +181,9 @@ pub(crate) fn from_vaultrs(what: &str, e: vaultrs::error::ClientError) -> Failur
     use vaultrs::error::ClientError as V;
     match e {
         V::APIError { code, errors } => Failure::status(super::SERVICE, what, code, errors),
-        V::RestClientError { source: R::ServerResponseError { code, content } } => {
+        V::RestClientError {
+            source: R::ServerResponseError { code, content },
+        } => {
             let errors = content
                 .and_then(|c| serde_json::from_str::<Value>(&c).ok())
                 .and_then(|v| v.get("errors").cloned())
@@ -167,7 +214,8 @@ fn http_client(tls: bool, cfg: &Config) -> Result<reqwest::Client> {
         }));
     if tls {
         if let Some(ca) = &cfg.tls.ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(ca).map_err(|_| Error::input("ca-cert", "not a PEM bundle"))?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(ca).map_err(|_| Error::input("ca-cert", "not a PEM bundle"))?;
             b = b.tls_certs_merge(certs);
         }
         if let Some(id) = &cfg.tls.identity_pem {
@@ -176,12 +224,19 @@ fn http_client(tls: bool, cfg: &Config) -> Result<reqwest::Client> {
             b = b.identity(id);
         }
         if cfg.tls.skip_verify {
-            crate::log::warn("tls-skip-verify is on: the Vault server's certificate is NOT checked; anyone on the path can read your secrets");
+            crate::log::warn(
+                "tls-skip-verify is on: the Vault server's certificate is NOT checked; anyone on the path can read your secrets",
+            );
             b = b.tls_danger_accept_invalid_certs(true);
         }
     } else {
         // Plain http: skip loading the platform's root store.
         b = b.tls_certs_only(Vec::new());
     }
-    b.build().map_err(|e| Error::Failed(format!("cannot set up the HTTP client: {}", crate::remote::error_chain(&e))))
+    b.build().map_err(|e| {
+        Error::Failed(format!(
+            "cannot set up the HTTP client: {}",
+            crate::remote::error_chain(&e)
+        ))
+    })
 }

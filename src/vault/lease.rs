@@ -12,7 +12,12 @@ use tokio::time::Instant;
 /// `auth/token/revoke-self`: revokes the token, its children and its leases.
 pub async fn revoke_self(vault: &Vault) -> Result<(), Failure> {
     let what = "revoke the Vault token (auth/token/revoke-self)";
-    retry::run(vault.policy, || async { vaultrs::token::revoke_self(vault.rs()).await.map_err(|e| from_vaultrs(what, e)) }).await
+    retry::run(vault.policy, || async {
+        vaultrs::token::revoke_self(vault.rs())
+            .await
+            .map_err(|e| from_vaultrs(what, e))
+    })
+    .await
 }
 
 /// `auth/token/renew-self` asking for `increment` seconds; returns the new TTL.
@@ -20,7 +25,9 @@ pub async fn renew_self(vault: &Vault, increment: u64) -> Result<u64, Failure> {
     let what = "renew the Vault token (auth/token/renew-self)";
     let inc = format!("{increment}s");
     let auth = retry::run(vault.policy, || async {
-        vaultrs::token::renew_self(vault.rs(), Some(&inc)).await.map_err(|e| from_vaultrs(what, e))
+        vaultrs::token::renew_self(vault.rs(), Some(&inc))
+            .await
+            .map_err(|e| from_vaultrs(what, e))
     })
     .await?;
     Ok(auth.lease_duration)
@@ -30,7 +37,10 @@ pub async fn renew_self(vault: &Vault, increment: u64) -> Result<u64, Failure> {
 pub async fn renew_lease(vault: &Vault, lease_id: &str, increment: u64, shown: &str) -> Result<u64, Failure> {
     let what = format!("renew the lease of `{shown}`");
     let body = serde_json::json!({"lease_id": lease_id, "increment": increment});
-    let v = retry::run(vault.policy, || vault.raw(reqwest::Method::PUT, "sys/leases/renew", Some(&body), &what)).await?;
+    let v = retry::run(vault.policy, || {
+        vault.raw(reqwest::Method::PUT, "sys/leases/renew", Some(&body), &what)
+    })
+    .await?;
     Ok(v["lease_duration"].as_u64().unwrap_or(0))
 }
 
@@ -77,12 +87,22 @@ impl Renewer {
         }
         let warnings = Arc::new(Mutex::new(Vec::new()));
         for t in tracked.iter().filter(|t| !t.renewable && t.ttl > 0) {
-            push(&warnings, format!("{} is not renewable: it expires {} s after it was issued", t.shown, t.ttl));
+            push(
+                &warnings,
+                format!(
+                    "{} is not renewable: it expires {} s after it was issued",
+                    t.shown, t.ttl
+                ),
+            );
         }
         tracked.retain(|t| t.renewable && t.ttl > 0);
         let renewals = Arc::new(Mutex::new(0));
         let task = tokio::spawn(run(vault, tracked, warnings.clone(), renewals.clone()));
-        Renewer { task, warnings, renewals }
+        Renewer {
+            task,
+            warnings,
+            renewals,
+        }
     }
 
     /// Stops renewing; returns the warnings gathered and how many renewals succeeded.
@@ -105,9 +125,16 @@ fn push(warnings: &Mutex<Vec<String>>, w: String) {
     }
 }
 
-async fn run(vault: Arc<Vault>, mut tracked: Vec<Tracked>, warnings: Arc<Mutex<Vec<String>>>, renewals: Arc<Mutex<u32>>) {
+async fn run(
+    vault: Arc<Vault>,
+    mut tracked: Vec<Tracked>,
+    warnings: Arc<Mutex<Vec<String>>>,
+    renewals: Arc<Mutex<u32>>,
+) {
     loop {
-        let Some(i) = (0..tracked.len()).min_by_key(|&i| tracked[i].next) else { return };
+        let Some(i) = (0..tracked.len()).min_by_key(|&i| tracked[i].next) else {
+            return;
+        };
         tokio::time::sleep_until(tracked[i].next).await;
         let t = &mut tracked[i];
         let res = match &t.lease_id {
@@ -120,7 +147,13 @@ async fn run(vault: Arc<Vault>, mut tracked: Vec<Tracked>, warnings: Arc<Mutex<V
                     *n += 1;
                 }
                 if ttl < t.want {
-                    push(&warnings, format!("{} reached its max TTL: it expires in {ttl} s and cannot be renewed further", t.shown));
+                    push(
+                        &warnings,
+                        format!(
+                            "{} reached its max TTL: it expires in {ttl} s and cannot be renewed further",
+                            t.shown
+                        ),
+                    );
                 }
                 t.ttl = ttl;
                 if ttl < t.want || ttl == 0 {

@@ -47,7 +47,9 @@ pub async fn jwt(vault: &Vault, mount: &str, role: &str, jwt: &Secret) -> Result
 pub async fn lookup(vault: &Vault) -> Result<Login, Failure> {
     let what = "look up the Vault token (auth/token/lookup-self)";
     let info = retry::run(vault.policy, || async {
-        vaultrs::token::lookup_self(vault.rs()).await.map_err(|e| from_vaultrs(what, e))
+        vaultrs::token::lookup_self(vault.rs())
+            .await
+            .map_err(|e| from_vaultrs(what, e))
     })
     .await?;
     Ok(Login {

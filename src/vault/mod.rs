@@ -3,14 +3,12 @@
 //! reqwest client do the rest (mount detection, dynamic secrets, leases).
 
 mod client;
+pub mod lease;
 pub mod login;
 pub mod read;
-pub mod lease;
 
 pub use crate::remote::{Failure, retry};
 pub use client::Vault;
 
 /// The service name in Vault failures.
 pub const SERVICE: &str = "Vault";
-
-

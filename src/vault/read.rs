@@ -103,7 +103,9 @@ pub async fn detect(vault: &Vault, path: &str) -> Result<Option<Mount>, Failure>
         Err(f) => return Err(f),
     };
     let data = &v["data"];
-    let Some(mpath) = data["path"].as_str() else { return Ok(None) };
+    let Some(mpath) = data["path"].as_str() else {
+        return Ok(None);
+    };
     let version = data["options"]["version"].as_str().unwrap_or("1");
     let engine = match data["type"].as_str() {
         Some("kv" | "generic") if version == "2" => Engine::Kv2,
@@ -132,7 +134,11 @@ pub async fn read_all(vault: &Vault, requests: &[Request]) -> Result<Vec<Read>> 
     }
     if !errors.is_empty() {
         let n = errors.len();
-        let head = if n == 1 { String::new() } else { format!("{n} secrets could not be read:\n  ") };
+        let head = if n == 1 {
+            String::new()
+        } else {
+            format!("{n} secrets could not be read:\n  ")
+        };
         return Err(Error::Failed(format!("{head}{}", errors.join("\n  "))));
     }
     check_unique_envs(&reads)?;
@@ -161,7 +167,10 @@ async fn read_one(vault: &Vault, mounts: &Mounts, req: &Request) -> Result<Read,
             read.mount = Some(m.path.clone());
             if m.engine == Engine::Kv1 {
                 if req.version.is_some() {
-                    return Err(format!("`{}`: version pins need KV v2, but `{}` is KV v1", req.path, m.path));
+                    return Err(format!(
+                        "`{}`: version pins need KV v2, but `{}` is KV v1",
+                        req.path, m.path
+                    ));
                 }
                 read.name = Some(rel.to_string());
                 read_kv1(vault, mname, rel, &mut read).await?
@@ -185,7 +194,13 @@ async fn read_one(vault: &Vault, mounts: &Mounts, req: &Request) -> Result<Read,
     Ok(read)
 }
 
-async fn read_kv2(vault: &Vault, mount: &str, name: &str, version: Option<u64>, read: &mut Read) -> Result<Map<String, Value>, String> {
+async fn read_kv2(
+    vault: &Vault,
+    mount: &str,
+    name: &str,
+    version: Option<u64>,
+    read: &mut Read,
+) -> Result<Map<String, Value>, String> {
     use vaultrs::api::kv2::requests::ReadSecretRequest;
     let shown = match version {
         Some(v) => format!("`{}/{name}` version {v}", mount),
@@ -199,7 +214,9 @@ async fn read_kv2(vault: &Vault, mount: &str, name: &str, version: Option<u64>, 
             b.version(Some(v));
         }
         let endpoint = b.build().map_err(|e| Failure::transport(super::SERVICE, &what, &e))?;
-        vaultrs::api::exec_with_result(vault.rs(), endpoint).await.map_err(|e| from_vaultrs(&what, e))
+        vaultrs::api::exec_with_result(vault.rs(), endpoint)
+            .await
+            .map_err(|e| from_vaultrs(&what, e))
     })
     .await
     .map_err(|f| explain(f, &shown))?;
@@ -215,7 +232,9 @@ async fn read_kv1(vault: &Vault, mount: &str, name: &str, read: &mut Read) -> Re
     let shown = format!("`{mount}/{name}`");
     let what = format!("read {shown}");
     let resp = retry::run(vault.policy, || async {
-        vaultrs::kv1::get_raw(vault.rs(), mount, name).await.map_err(|e| from_vaultrs(&what, e))
+        vaultrs::kv1::get_raw(vault.rs(), mount, name)
+            .await
+            .map_err(|e| from_vaultrs(&what, e))
     })
     .await
     .map_err(|f| explain(f, &shown))?;
@@ -233,10 +252,15 @@ async fn read_other(vault: &Vault, req: &Request, read: &mut Read) -> Result<Map
         Method::Get => reqwest::Method::GET,
         Method::Post => reqwest::Method::POST,
     };
-    let body = req.body.clone().or_else(|| (req.method == Method::Post).then(|| Value::Object(Map::new())));
-    let v = retry::run(vault.policy, || vault.raw(method.clone(), &req.path, body.as_ref(), &what))
-        .await
-        .map_err(|f| explain(f, &shown))?;
+    let body = req
+        .body
+        .clone()
+        .or_else(|| (req.method == Method::Post).then(|| Value::Object(Map::new())));
+    let v = retry::run(vault.policy, || {
+        vault.raw(method.clone(), &req.path, body.as_ref(), &what)
+    })
+    .await
+    .map_err(|f| explain(f, &shown))?;
     read.lease_id = v["lease_id"].as_str().filter(|s| !s.is_empty()).map(str::to_string);
     read.lease_duration = v["lease_duration"].as_u64().unwrap_or(0);
     read.renewable = v["renewable"].as_bool().unwrap_or(false);
@@ -280,18 +304,30 @@ pub fn select(path: &str, data: &Map<String, Value>, selectors: &[Selector]) -> 
                     keys.sort();
                     format!("`{path}` has no key `{key}` (keys: {})", keys.join(", "))
                 })?;
-                items.push(Item { env: env.clone(), key: key.clone(), value: Secret::new(v) });
+                items.push(Item {
+                    env: env.clone(),
+                    key: key.clone(),
+                    value: Secret::new(v),
+                });
             }
             Selector::All => {
                 for key in data.keys() {
                     let v = string(key)?.unwrap_or_default();
-                    items.push(Item { env: default_env_name(key), key: key.clone(), value: Secret::new(v) });
+                    items.push(Item {
+                        env: default_env_name(key),
+                        key: key.clone(),
+                        value: Secret::new(v),
+                    });
                 }
             }
             Selector::Preset(p) => {
                 for (key, env, required) in p.keys() {
                     match string(key)? {
-                        Some(v) => items.push(Item { env: env.to_string(), key: key.to_string(), value: Secret::new(v) }),
+                        Some(v) => items.push(Item {
+                            env: env.to_string(),
+                            key: key.to_string(),
+                            value: Secret::new(v),
+                        }),
                         None if *required => return Err(format!("`{path}` has no key `{key}` that the preset needs")),
                         None => {}
                     }

@@ -1,0 +1,549 @@
+//! HCP's API: the resource manager (organization, project) and HCP Packer
+//! 2023-01-01 (versions by fingerprint, channels), with typed answers.
+
+use super::{Endpoints, SERVICE, error_messages, http_client, retry_after};
+use crate::remote::{Failure, retry};
+use crate::secret::Secret;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Status of a version whose build is still running.
+pub const VERSION_RUNNING: &str = "VERSION_RUNNING";
+/// Status of a complete, usable version.
+pub const VERSION_ACTIVE: &str = "VERSION_ACTIVE";
+/// Status of a revoked version.
+pub const VERSION_REVOKED: &str = "VERSION_REVOKED";
+
+/// Resource-manager API prefix.
+const RM: [&str; 2] = ["resource-manager", "2019-12-10"];
+/// Most pages read from one list.
+const MAX_PAGES: usize = 50;
+
+/// An HCP Packer version (an "iteration" in the older API).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Version {
+    /// Version id (ULID), used in portal links.
+    pub id: String,
+    /// The build fingerprint that identifies it within the bucket.
+    #[serde(default)]
+    pub fingerprint: String,
+    /// Display name, e.g. `v3`.
+    #[serde(default)]
+    pub name: String,
+    /// `VERSION_ACTIVE`, `VERSION_RUNNING`, `VERSION_FAILED`, `VERSION_CANCELLED`, `VERSION_REVOKED`, ...
+    #[serde(default)]
+    pub status: String,
+    /// Creation time (RFC 3339).
+    #[serde(default)]
+    pub created_at: String,
+    /// Revocation time when revoked or scheduled for revocation.
+    #[serde(default, deserialize_with = "opt_time")]
+    pub revoke_at: Option<String>,
+    /// One build per Packer source.
+    #[serde(default)]
+    pub builds: Vec<Build>,
+}
+
+impl Version {
+    /// True while Packer is still publishing it.
+    pub fn is_running(&self) -> bool {
+        self.status == VERSION_RUNNING
+    }
+
+    /// True when complete and usable.
+    pub fn is_active(&self) -> bool {
+        self.status == VERSION_ACTIVE
+    }
+}
+
+/// One build of a version (one Packer source on one platform).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Build {
+    /// Packer component, e.g. `amazon-ebs.ubuntu`.
+    #[serde(default)]
+    pub component_type: String,
+    /// Cloud platform, e.g. `aws`.
+    #[serde(default)]
+    pub platform: String,
+    /// `BUILD_DONE`, `BUILD_RUNNING`, `BUILD_FAILED`, ...
+    #[serde(default)]
+    pub status: String,
+    /// Build labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// The images it produced.
+    #[serde(default)]
+    pub artifacts: Vec<Artifact>,
+}
+
+/// One image of a build.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Artifact {
+    /// The platform's id for it, e.g. `ami-0abc123`.
+    #[serde(default)]
+    pub external_identifier: String,
+    /// Region, e.g. `us-east-1`.
+    #[serde(default)]
+    pub region: String,
+}
+
+/// What [`Client::assign_channel`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelAction {
+    /// The channel did not exist and was created on the version.
+    Created,
+    /// The existing channel now points at the version.
+    Updated,
+}
+
+/// Treats null, empty and the zero time as unset.
+fn opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = Option::<String>::deserialize(d)?;
+    Ok(v.filter(|s| !s.trim().is_empty() && !s.starts_with("0001-01-01")))
+}
+
+#[derive(Deserialize, Default)]
+struct Pagination {
+    #[serde(default)]
+    next_page_token: String,
+}
+
+#[derive(Deserialize)]
+struct Organization {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct OrganizationList {
+    #[serde(default)]
+    organizations: Vec<Organization>,
+    #[serde(default)]
+    pagination: Option<Pagination>,
+}
+
+#[derive(Deserialize)]
+struct Project {
+    id: String,
+    #[serde(default)]
+    created_at: String,
+}
+
+#[derive(Deserialize)]
+struct ProjectList {
+    #[serde(default)]
+    projects: Vec<Project>,
+    #[serde(default)]
+    pagination: Option<Pagination>,
+}
+
+#[derive(Deserialize)]
+struct VersionAnswer {
+    #[serde(default)]
+    version: Option<Version>,
+}
+
+/// A logged-in HCP API client.
+#[derive(Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    endpoints: Endpoints,
+    bearer: Secret,
+    /// Retry policy for every call.
+    pub policy: retry::Policy,
+}
+
+impl Client {
+    /// A client that sends `bearer` (from [`super::token`]); makes no request.
+    pub fn new(endpoints: Endpoints, bearer: Secret) -> Result<Client, Failure> {
+        Ok(Client {
+            http: http_client()?,
+            endpoints,
+            bearer,
+            policy: retry::Policy::default(),
+        })
+    }
+
+    /// Gets a token for the service principal and returns a client using it.
+    pub async fn login(endpoints: Endpoints, client_id: &Secret, client_secret: &Secret) -> Result<Client, Failure> {
+        let http = http_client()?;
+        let policy = retry::Policy::default();
+        let bearer = super::auth::token_with(&http, &endpoints, client_id, client_secret, policy).await?;
+        Ok(Client {
+            http,
+            endpoints,
+            bearer,
+            policy,
+        })
+    }
+
+    /// The base URLs in use.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// The organization and project: the given ones, else the only
+    /// organization the principal sees and its oldest project.
+    pub async fn resolve_location(
+        &self,
+        org: Option<&str>,
+        project: Option<&str>,
+    ) -> Result<(String, String), Failure> {
+        let org = match org {
+            Some(o) => o.to_string(),
+            None => self.only_organization().await?,
+        };
+        let project = match project {
+            Some(p) => p.to_string(),
+            None => self.oldest_project(&org).await?,
+        };
+        Ok((org, project))
+    }
+
+    async fn only_organization(&self) -> Result<String, Failure> {
+        let what = "find the HCP organization";
+        let mut orgs = Vec::new();
+        let mut token = String::new();
+        for _ in 0..MAX_PAGES {
+            let mut query = Vec::new();
+            if !token.is_empty() {
+                query.push(("pagination.next_page_token", token.as_str()));
+            }
+            let path = [RM[0], RM[1], "organizations"];
+            let page: OrganizationList = match self.call(Method::GET, &path, &query, None, what).await {
+                Ok(v) => parse(v, what)?,
+                Err(mut f) if f.status == Some(403) => {
+                    f.errors.push("the service principal cannot list organizations: set hcp-organization-id (HCP_ORGANIZATION_ID) and hcp-project-id (HCP_PROJECT_ID)".into());
+                    return Err(f);
+                }
+                Err(f) => return Err(f),
+            };
+            orgs.extend(page.organizations);
+            token = page.pagination.unwrap_or_default().next_page_token;
+            if token.is_empty() || orgs.len() > 1 {
+                break;
+            }
+        }
+        match orgs.as_slice() {
+            [one] if token.is_empty() && !one.id.is_empty() => Ok(one.id.clone()),
+            [] => Err(Failure::status(SERVICE, what, 200, vec!["the service principal sees no organization: set hcp-organization-id (HCP_ORGANIZATION_ID)".into()])),
+            _ => Err(Failure::status(
+                SERVICE,
+                what,
+                200,
+                vec!["the service principal sees more than one organization: set hcp-organization-id (HCP_ORGANIZATION_ID)".into()],
+            )),
+        }
+    }
+
+    async fn oldest_project(&self, org: &str) -> Result<String, Failure> {
+        let what = format!("find the oldest project of HCP organization {org}");
+        let what = what.as_str();
+        let mut projects = Vec::new();
+        let mut token = String::new();
+        for _ in 0..MAX_PAGES {
+            let mut query = vec![("scope.type", "ORGANIZATION"), ("scope.id", org)];
+            if !token.is_empty() {
+                query.push(("pagination.next_page_token", token.as_str()));
+            }
+            let path = [RM[0], RM[1], "projects"];
+            let page: ProjectList = match self.call(Method::GET, &path, &query, None, what).await {
+                Ok(v) => parse(v, what)?,
+                Err(mut f) if f.status == Some(403) => {
+                    f.errors.push("the service principal cannot list the organization's projects (a project-level service principal?): set hcp-project-id (HCP_PROJECT_ID)".into());
+                    return Err(f);
+                }
+                Err(f) => return Err(f),
+            };
+            projects.extend(page.projects.into_iter().filter(|p| !p.id.is_empty()));
+            token = page.pagination.unwrap_or_default().next_page_token;
+            if token.is_empty() {
+                break;
+            }
+        }
+        projects
+            .iter()
+            .min_by_key(|p| {
+                let t = rfc3339(&p.created_at);
+                (t.is_none(), t)
+            })
+            .map(|p| p.id.clone())
+            .ok_or_else(|| {
+                Failure::status(
+                    SERVICE,
+                    what,
+                    200,
+                    vec!["the organization has no project: set hcp-project-id (HCP_PROJECT_ID)".into()],
+                )
+            })
+    }
+
+    /// The version of `bucket` with `fingerprint`, `None` when there is none.
+    pub async fn get_version(
+        &self,
+        org: &str,
+        project: &str,
+        bucket: &str,
+        fingerprint: &str,
+    ) -> Result<Option<Version>, Failure> {
+        let what = format!("look up version {fingerprint} of HCP Packer bucket {bucket}");
+        let path = packer_path(org, project, &["buckets", bucket, "versions", fingerprint]);
+        match self.call(Method::GET, &path, &[], None, &what).await {
+            Ok(v) => {
+                let answer: VersionAnswer = parse(v, &what)?;
+                match answer.version {
+                    Some(v) => Ok(Some(v)),
+                    None => Err(Failure::status(
+                        SERVICE,
+                        &what,
+                        200,
+                        vec!["the answer has no version".into()],
+                    )),
+                }
+            }
+            Err(f) if f.status == Some(404) => Ok(None),
+            Err(f) => Err(f),
+        }
+    }
+
+    /// [`Client::get_version`] every `interval` while the version is
+    /// `VERSION_RUNNING`, for at most `timeout`; returns the last answer.
+    pub async fn wait_version(
+        &self,
+        org: &str,
+        project: &str,
+        bucket: &str,
+        fingerprint: &str,
+        timeout: Duration,
+        interval: Duration,
+    ) -> Result<Option<Version>, Failure> {
+        let start = Instant::now();
+        let mut said = false;
+        loop {
+            let v = self.get_version(org, project, bucket, fingerprint).await?;
+            match &v {
+                Some(ver) if ver.is_running() && start.elapsed() + interval <= timeout => {
+                    if !said {
+                        crate::log::info(&format!(
+                            "HCP Packer version {fingerprint} is still running; waiting up to {timeout:?}"
+                        ));
+                        said = true;
+                    }
+                    tokio::time::sleep(interval).await;
+                }
+                _ => return Ok(v),
+            }
+        }
+    }
+
+    /// Points `channel` of `bucket` at the version with `fingerprint`,
+    /// creating the channel when it does not exist.
+    pub async fn assign_channel(
+        &self,
+        org: &str,
+        project: &str,
+        bucket: &str,
+        channel: &str,
+        fingerprint: &str,
+    ) -> Result<ChannelAction, Failure> {
+        let what = format!("assign channel {channel} of HCP Packer bucket {bucket} to version {fingerprint}");
+        let one = packer_path(org, project, &["buckets", bucket, "channels", channel]);
+        let all = packer_path(org, project, &["buckets", bucket, "channels"]);
+        let patch = json!({ "version_fingerprint": fingerprint, "update_mask": "versionFingerprint" });
+        match self.call(Method::PATCH, &one, &[], Some(&patch), &what).await {
+            Ok(_) => return Ok(ChannelAction::Updated),
+            Err(f) if f.status == Some(404) => {}
+            Err(f) => return Err(f),
+        }
+        let create = json!({ "name": channel, "version_fingerprint": fingerprint });
+        match self.call(Method::POST, &all, &[], Some(&create), &what).await {
+            Ok(_) => Ok(ChannelAction::Created),
+            // Created meanwhile (by another job, or by a retried POST).
+            Err(f) if f.status == Some(409) => {
+                self.call(Method::PATCH, &one, &[], Some(&patch), &what).await?;
+                Ok(ChannelAction::Updated)
+            }
+            Err(f) => Err(f),
+        }
+    }
+
+    /// One API call, retried: the JSON of a 2xx answer, else a [`Failure`]
+    /// with HCP's message (a 404 too: callers decide what it means).
+    async fn call(
+        &self,
+        method: Method,
+        path: &[&str],
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        what: &str,
+    ) -> Result<Value, Failure> {
+        let mut url =
+            reqwest::Url::parse(&self.endpoints.api).map_err(|e| local(what, format!("bad API address: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|_| local(what, "bad API address".into()))?
+            .pop_if_empty()
+            .extend(path);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let mut auth = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", self.bearer.expose()))
+            .map_err(|_| local(what, "the HCP token is not a valid header value".into()))?;
+        auth.set_sensitive(true);
+        let hide = [self.bearer.expose()];
+        retry::run(self.policy, || async {
+            let mut req = self
+                .http
+                .request(method.clone(), url.clone())
+                .header(reqwest::header::AUTHORIZATION, auth.clone())
+                .header(reqwest::header::ACCEPT, "application/json");
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let resp = req.send().await.map_err(|e| Failure::transport(SERVICE, what, &e))?;
+            let status = resp.status().as_u16();
+            let after = retry_after(&resp);
+            let text = resp.text().await.map_err(|e| Failure::transport(SERVICE, what, &e))?;
+            if !(200..300).contains(&status) {
+                let mut f = Failure::status(SERVICE, what, status, error_messages(&text, &hide));
+                f.retry_after = after;
+                return Err(f);
+            }
+            if text.trim().is_empty() {
+                return Ok(Value::Null);
+            }
+            serde_json::from_str(&text)
+                .map_err(|e| Failure::status(SERVICE, what, status, vec![format!("the answer is not JSON: {e}")]))
+        })
+        .await
+    }
+}
+
+/// Path segments `packer/2023-01-01/organizations/{org}/projects/{project}/<rest>`.
+fn packer_path<'a>(org: &'a str, project: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut p = vec!["packer", "2023-01-01", "organizations", org, "projects", project];
+    p.extend_from_slice(rest);
+    p
+}
+
+/// A failure before any request was sent.
+fn local(what: &str, msg: String) -> Failure {
+    Failure {
+        service: SERVICE,
+        what: what.to_string(),
+        status: None,
+        errors: vec![msg],
+        retry_after: None,
+    }
+}
+
+/// Decodes a 2xx answer.
+fn parse<T: DeserializeOwned>(v: Value, what: &str) -> Result<T, Failure> {
+    serde_json::from_value(v).map_err(|e| Failure::status(SERVICE, what, 200, vec![format!("unexpected answer: {e}")]))
+}
+
+/// An RFC 3339 time as (seconds since the epoch, nanoseconds), for ordering.
+fn rfc3339(s: &str) -> Option<(i64, u32)> {
+    let s = s.trim();
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<i64> {
+        let part = s.get(from..to)?;
+        if part.bytes().all(|c| c.is_ascii_digit()) {
+            part.parse().ok()
+        } else {
+            None
+        }
+    };
+    let (y, m, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (hh, mm, ss) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let mut rest = s.get(19..)?;
+    let mut nanos = 0u32;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let mut n = 0u32;
+        for (i, c) in frac.bytes().take(digits).enumerate() {
+            if i < 9 {
+                n = n * 10 + u32::from(c - b'0');
+            }
+        }
+        nanos = n * 10u32.pow(9u32.saturating_sub(digits as u32));
+        rest = frac.get(digits..)?;
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let o = rest.get(1..)?;
+            if o.len() != 5 || o.as_bytes()[2] != b':' {
+                return None;
+            }
+            let (oh, om): (i64, i64) = (o.get(0..2)?.parse().ok()?, o.get(3..5)?.parse().ok()?);
+            sign * (oh * 3600 + om * 60)
+        }
+    };
+    // Days from the civil date (H. Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    Some((days * 86400 + hh * 3600 + mm * 60 + ss - offset, nanos))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_order() {
+        assert_eq!(rfc3339("1970-01-01T00:00:00Z"), Some((0, 0)));
+        assert_eq!(rfc3339("2000-03-01T00:00:00Z"), Some((951868800, 0)));
+        assert_eq!(rfc3339("2021-06-01T12:00:00.5+02:00"), Some((1622541600, 500_000_000)));
+        assert!(rfc3339("2022-01-01T00:00:00.123Z") > rfc3339("2022-01-01T00:00:00Z"));
+        assert!(rfc3339("2022-01-01T00:00:00Z") < rfc3339("2021-12-31T23:00:00-02:00"));
+        assert_eq!(rfc3339("yesterday"), None);
+        assert_eq!(rfc3339("2022-13-01T00:00:00Z"), None);
+    }
+
+    #[test]
+    fn version_json() {
+        let v: VersionAnswer = serde_json::from_value(json!({"version": {
+            "id": "01HABC", "fingerprint": "fp", "name": "v3", "status": "VERSION_ACTIVE",
+            "created_at": "2024-01-01T00:00:00Z", "revoke_at": "0001-01-01T00:00:00Z",
+            "builds": [{"component_type": "amazon-ebs.ubuntu", "platform": "aws", "status": "BUILD_DONE",
+                "labels": {"os": "ubuntu"}, "artifacts": [{"external_identifier": "ami-0abc123", "region": "us-east-1"}]}],
+            "bucket_name": "ignored"
+        }}))
+        .unwrap();
+        let v = v.version.unwrap();
+        assert!(v.is_active() && !v.is_running());
+        assert_eq!(v.revoke_at, None);
+        assert_eq!(v.builds[0].artifacts[0].external_identifier, "ami-0abc123");
+        assert_eq!(v.builds[0].labels["os"], "ubuntu");
+        // grpc-gateway leaves out empty fields.
+        let v: Version = serde_json::from_value(json!({"id": "x"})).unwrap();
+        assert!(v.builds.is_empty() && v.revoke_at.is_none());
+    }
+}

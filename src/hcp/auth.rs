@@ -1,0 +1,80 @@
+//! The client-credentials token for HCP's API.
+
+use super::{Endpoints, SERVICE, error_messages, http_client, retry_after};
+use crate::remote::{Failure, retry};
+use crate::secret::Secret;
+use serde::Deserialize;
+
+/// The audience HCP's token issuer expects.
+pub const AUDIENCE: &str = "https://api.hashicorp.cloud";
+
+/// The token issuer's answer (only what is used).
+#[derive(Deserialize)]
+struct TokenAnswer {
+    #[serde(default)]
+    access_token: Option<String>,
+}
+
+/// Exchanges the service principal's credentials for a bearer token
+/// (`POST <auth>/oauth2/token`, client-credentials grant).
+pub async fn token(ep: &Endpoints, client_id: &Secret, client_secret: &Secret) -> Result<Secret, Failure> {
+    token_with(&http_client()?, ep, client_id, client_secret, retry::Policy::default()).await
+}
+
+/// [`token`] on a given HTTP client and retry policy.
+pub(crate) async fn token_with(
+    http: &reqwest::Client,
+    ep: &Endpoints,
+    client_id: &Secret,
+    client_secret: &Secret,
+    policy: retry::Policy,
+) -> Result<Secret, Failure> {
+    let what = "get an HCP token";
+    let url = format!("{}/oauth2/token", ep.auth);
+    let hide = [client_id.expose(), client_secret.expose()];
+    retry::run(policy, || async {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id.expose()),
+            ("client_secret", client_secret.expose()),
+            ("audience", AUDIENCE),
+        ];
+        let resp = http
+            .post(&url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| Failure::transport(SERVICE, what, &e))?;
+        let status = resp.status().as_u16();
+        let after = retry_after(&resp);
+        let text = resp.text().await.map_err(|e| Failure::transport(SERVICE, what, &e))?;
+        if !(200..300).contains(&status) {
+            let mut errors = Vec::new();
+            if matches!(status, 400 | 401 | 403) {
+                errors.push(
+                    "the client credentials were refused (check HCP_CLIENT_ID and HCP_CLIENT_SECRET)".to_string(),
+                );
+            }
+            errors.extend(error_messages(&text, &hide));
+            let mut f = Failure::status(SERVICE, what, status, errors);
+            f.retry_after = after;
+            return Err(f);
+        }
+        let token = serde_json::from_str::<TokenAnswer>(&text)
+            .ok()
+            .and_then(|a| a.access_token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Failure::status(SERVICE, what, status, vec!["the answer has no access_token".into()]))?;
+        if reqwest::header::HeaderValue::from_str(&token).is_err() {
+            return Err(Failure::status(
+                SERVICE,
+                what,
+                status,
+                vec!["the access_token is not a valid header value".into()],
+            ));
+        }
+        Ok(Secret::new(token))
+    })
+    .await
+}

@@ -1,0 +1,235 @@
+//! HCP Packer: a client-credentials token, the organization and project, the
+//! version a build produced (by fingerprint), channel assignment and the
+//! portal links. Every call has a 5 s connect and 30 s request timeout and is
+//! retried on transient failures; errors carry HCP's message, never a secret.
+
+pub mod api;
+pub mod auth;
+pub mod link;
+
+pub use api::{Artifact, Build, ChannelAction, Client, Version};
+pub use auth::token;
+pub use link::{bucket_url, version_url};
+
+use crate::config::Env;
+use crate::error::Error;
+use crate::platform::Kind;
+use crate::remote::Failure;
+use std::time::Duration;
+
+/// Service name in every [`Failure`] of this module.
+pub const SERVICE: &str = "HCP";
+/// Connect timeout for every HCP request.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Whole-request timeout for every HCP request.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default of `HCP_API_ADDRESS`.
+pub const DEFAULT_API: &str = "https://api.cloud.hashicorp.com";
+/// Default of `HCP_AUTH_URL`.
+pub const DEFAULT_AUTH: &str = "https://auth.idp.hashicorp.com";
+/// Default of `HCP_PORTAL_URL`.
+pub const DEFAULT_PORTAL: &str = "https://portal.cloud.hashicorp.com";
+
+/// Base URLs of HCP: API, token issuer and portal (no trailing `/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// API base, e.g. `https://api.cloud.hashicorp.com`.
+    pub api: String,
+    /// Token issuer base; the token endpoint is `<auth>/oauth2/token`.
+    pub auth: String,
+    /// Portal base for links, e.g. `https://portal.cloud.hashicorp.com`.
+    pub portal: String,
+}
+
+impl Endpoints {
+    /// Reads `HCP_API_ADDRESS`, `HCP_AUTH_URL` and `HCP_PORTAL_URL` (each a
+    /// URL or a bare host, then `https://`), with HCP's public defaults.
+    pub fn from_env(env: &Env) -> Result<Endpoints, Error> {
+        let get = |name: &str, default: &str| base_url(name, env.get(name).unwrap_or(default));
+        Ok(Endpoints {
+            api: get("HCP_API_ADDRESS", DEFAULT_API)?,
+            auth: get("HCP_AUTH_URL", DEFAULT_AUTH)?,
+            portal: get("HCP_PORTAL_URL", DEFAULT_PORTAL)?,
+        })
+    }
+}
+
+/// Normalizes one base URL: a bare host gets `https://`, the trailing `/`
+/// goes; only http(s) URLs with a host and without query or fragment pass.
+fn base_url(name: &str, value: &str) -> Result<String, Error> {
+    let value = value.trim();
+    let bad = |why: &str| {
+        Error::Usage(format!(
+            "{name}: {why} (want a URL such as https://host or a bare host)"
+        ))
+    };
+    let full = if value.contains("://") {
+        value.to_string()
+    } else {
+        format!("https://{value}")
+    };
+    let url = reqwest::Url::parse(&full).map_err(|e| bad(&format!("not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("the scheme must be http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("no query, fragment or credentials allowed"));
+    }
+    Ok(full.trim_end_matches('/').to_string())
+}
+
+/// The default `hcp-fingerprint` of the platform: GitHub
+/// `<GITHUB_SHA:12>-<GITHUB_RUN_ID>-<GITHUB_RUN_ATTEMPT>`, GitLab
+/// `<CI_COMMIT_SHA:12>-<CI_PIPELINE_ID>-<CI_JOB_ID>`; `None` elsewhere or when
+/// a variable is missing.
+pub fn default_fingerprint(env: &Env) -> Option<String> {
+    let [sha, a, b] = match Kind::detect(env) {
+        Kind::Github => ["GITHUB_SHA", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT"],
+        Kind::Gitlab => ["CI_COMMIT_SHA", "CI_PIPELINE_ID", "CI_JOB_ID"],
+        Kind::Local => return None,
+    };
+    let sha: String = env.get(sha)?.trim().chars().take(12).collect();
+    let (a, b) = (env.get(a)?.trim(), env.get(b)?.trim());
+    if sha.is_empty() || a.is_empty() || b.is_empty() {
+        return None;
+    }
+    Some(format!("{sha}-{a}-{b}"))
+}
+
+/// The HTTP client of every HCP call: timeouts, no redirects (a redirect
+/// would resend the client secret or the bearer elsewhere).
+pub(crate) fn http_client() -> Result<reqwest::Client, Failure> {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .user_agent(concat!("packer-vault/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| Failure::transport(SERVICE, "set up the HTTP client for HCP", &e))
+}
+
+/// The messages of an HCP error body: `{"code", "message", "details"}` from
+/// the API, `{"error", "error_description"}` from the token issuer. Nothing
+/// from a body that is not JSON, and every `hide` value replaced by `***`.
+pub(crate) fn error_messages(body: &str, hide: &[&str]) -> Vec<String> {
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(body) else {
+        return Vec::new();
+    };
+    let field = |k: &str| {
+        json.get(k)
+            .and_then(serde_json::Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
+    let mut out = Vec::new();
+    if let Some(m) = field("message") {
+        out.push(m.to_string());
+    }
+    match (field("error"), field("error_description")) {
+        (Some(e), Some(d)) => out.push(format!("{e}: {d}")),
+        (Some(e), None) => out.push(e.to_string()),
+        (None, Some(d)) => out.push(d.to_string()),
+        (None, None) => {}
+    }
+    for m in &mut out {
+        for h in hide.iter().filter(|h| h.len() >= 4) {
+            if m.contains(h) {
+                *m = m.replace(h, "***");
+            }
+        }
+    }
+    out
+}
+
+/// Seconds from a `Retry-After` header.
+pub(crate) fn retry_after(resp: &reqwest::Response) -> Option<u64> {
+    resp.headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_defaults() {
+        let ep = Endpoints::from_env(&Env::default()).unwrap();
+        assert_eq!(ep.api, DEFAULT_API);
+        assert_eq!(ep.auth, DEFAULT_AUTH);
+        assert_eq!(ep.portal, DEFAULT_PORTAL);
+    }
+
+    #[test]
+    fn endpoints_urls_and_bare_hosts() {
+        let env = Env::from([
+            ("HCP_API_ADDRESS", "api.example.com"),
+            ("HCP_AUTH_URL", "http://127.0.0.1:8080/"),
+            ("HCP_PORTAL_URL", "portal.example.com:8443/prefix/"),
+        ]);
+        let ep = Endpoints::from_env(&env).unwrap();
+        assert_eq!(ep.api, "https://api.example.com");
+        assert_eq!(ep.auth, "http://127.0.0.1:8080");
+        assert_eq!(ep.portal, "https://portal.example.com:8443/prefix");
+        // Empty counts as unset.
+        let ep = Endpoints::from_env(&Env::from([("HCP_API_ADDRESS", "")])).unwrap();
+        assert_eq!(ep.api, DEFAULT_API);
+    }
+
+    #[test]
+    fn endpoints_refuse_bad_values() {
+        for bad in ["ftp://x", "https://", "http://h/?q=1", "https://u:p@h", "not a host"] {
+            let err = Endpoints::from_env(&Env::from([("HCP_AUTH_URL", bad)])).unwrap_err();
+            assert!(err.to_string().starts_with("HCP_AUTH_URL: "), "{bad}: {err}");
+            assert!(!err.to_string().contains("u:p"), "{err}");
+        }
+    }
+
+    #[test]
+    fn fingerprints() {
+        let gh = Env::from([
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567"),
+            ("GITHUB_RUN_ID", "9876543210"),
+            ("GITHUB_RUN_ATTEMPT", "2"),
+        ]);
+        assert_eq!(default_fingerprint(&gh).as_deref(), Some("0123456789ab-9876543210-2"));
+        let gl = Env::from([
+            ("GITLAB_CI", "true"),
+            ("CI_COMMIT_SHA", "fedcba9876543210fedcba9876543210fedcba98"),
+            ("CI_PIPELINE_ID", "555001"),
+            ("CI_JOB_ID", "777001"),
+        ]);
+        assert_eq!(default_fingerprint(&gl).as_deref(), Some("fedcba987654-555001-777001"));
+        let local = Env::from([
+            ("GITHUB_SHA", "0123456789abcdef"),
+            ("GITHUB_RUN_ID", "1"),
+            ("GITHUB_RUN_ATTEMPT", "1"),
+        ]);
+        assert_eq!(default_fingerprint(&local), None);
+        let partial = Env::from([("GITLAB_CI", "true"), ("CI_COMMIT_SHA", "abc"), ("CI_PIPELINE_ID", "1")]);
+        assert_eq!(default_fingerprint(&partial), None);
+    }
+
+    #[test]
+    fn error_bodies() {
+        assert_eq!(
+            error_messages(r#"{"code":5,"message":"version not found","details":[]}"#, &[]),
+            ["version not found"]
+        );
+        assert_eq!(
+            error_messages(r#"{"error":"access_denied","error_description":"Unauthorized"}"#, &[]),
+            ["access_denied: Unauthorized"]
+        );
+        assert!(error_messages("<html>bad gateway</html>", &[]).is_empty());
+        assert_eq!(
+            error_messages(r#"{"message":"bad id s3cr3tvalue"}"#, &["s3cr3tvalue"]),
+            ["bad id ***"]
+        );
+    }
+}

@@ -1,0 +1,531 @@
+//! Packer itself: the `packer` on `PATH`, or a pinned version installed from
+//! HashiCorp's releases (`<base>/packer/<v>/`) into a per-version cache. An
+//! install is refused unless the detached OpenPGP signature of
+//! `packer_<v>_SHA256SUMS` verifies against the trusted key and the zip's
+//! SHA-256 matches its line there.
+
+mod verify;
+
+pub use verify::{HASHICORP_FINGERPRINT, Key};
+
+use crate::config::Env;
+use crate::error::{Error, Result};
+use crate::remote::Failure;
+use crate::remote::retry::{self, Policy};
+use sha2::{Digest, Sha256};
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Who answers downloads, in failure messages.
+const SERVICE: &str = "HashiCorp releases";
+/// Where releases come from unless `PACKER_VAULT_RELEASES_URL` says otherwise.
+const DEFAULT_BASE_URL: &str = "https://releases.hashicorp.com";
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Whole-request timeout; a Packer zip is ~20-50 MB.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+/// Largest `SHA256SUMS` or signature accepted.
+const MAX_SMALL: usize = 1 << 20;
+/// Largest zip, and largest extracted binary, accepted.
+const MAX_BIG: usize = 1 << 30;
+/// How long `packer version` may take.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where and how Packer is installed.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Releases server without a trailing slash (`https://releases.hashicorp.com`).
+    pub base_url: String,
+    /// Cache root; binaries go to `<cache_dir>/packer/<v>/<os>_<arch>/packer`.
+    pub cache_dir: PathBuf,
+    /// The key trusted to sign `SHA256SUMS`.
+    pub key: Key,
+}
+
+impl Options {
+    /// Options from the environment: `PACKER_VAULT_RELEASES_URL` (default
+    /// HashiCorp's), the cache under `RUNNER_TOOL_CACHE`, else
+    /// `XDG_CACHE_HOME`, else `$HOME/.cache` (then `/packer-vault`), and the
+    /// key in the file `PACKER_VAULT_RELEASES_KEY` names, else HashiCorp's.
+    pub fn from_env(env: &Env) -> Result<Options> {
+        let base_url = env
+            .get("PACKER_VAULT_RELEASES_URL")
+            .unwrap_or(DEFAULT_BASE_URL)
+            .trim_end_matches('/');
+        if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+            return Err(Error::Usage("PACKER_VAULT_RELEASES_URL: must be an http(s) URL".into()));
+        }
+        let root = env
+            .get("RUNNER_TOOL_CACHE")
+            .map(PathBuf::from)
+            .or_else(|| env.get("XDG_CACHE_HOME").map(PathBuf::from))
+            .or_else(|| env.get("HOME").map(|h| Path::new(h).join(".cache")))
+            .or_else(|| env.get("LOCALAPPDATA").map(PathBuf::from))
+            .unwrap_or_else(std::env::temp_dir);
+        let key = match env.get("PACKER_VAULT_RELEASES_KEY") {
+            Some(file) => {
+                Key::from_file(Path::new(file)).map_err(|e| Error::Usage(format!("PACKER_VAULT_RELEASES_KEY: {e}")))?
+            }
+            None => Key::hashicorp()?,
+        };
+        Ok(Options {
+            base_url: base_url.to_string(),
+            cache_dir: root.join("packer-vault"),
+            key,
+        })
+    }
+}
+
+/// The Packer a run uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installed {
+    /// The executable.
+    pub path: PathBuf,
+    /// Its version, e.g. `1.11.2` (no `v`).
+    pub version: String,
+    /// True when this call downloaded it (false: found on `PATH` or cached).
+    pub installed: bool,
+}
+
+/// The Packer to run: without `version`, the `packer` on `PATH`; with one,
+/// the cached install of that version, downloaded and verified when absent.
+pub async fn ensure(version: Option<&str>, opts: &Options) -> Result<Installed> {
+    let Some(version) = version else {
+        let path = find_on_path(std::env::var_os("PATH")).ok_or_else(|| {
+            Error::input(
+                "packer-version",
+                "packer is not on PATH: install it or set packer-version",
+            )
+        })?;
+        let version = version_of(&path).await?;
+        return Ok(Installed {
+            path,
+            version,
+            installed: false,
+        });
+    };
+    if !is_release_version(version) {
+        return Err(Error::input("packer-version", "must be a version such as 1.11.2"));
+    }
+    let (os, arch) = platform()?;
+    let path = opts
+        .cache_dir
+        .join("packer")
+        .join(version)
+        .join(format!("{os}_{arch}"))
+        .join(exe_name());
+    if cached(&path).await {
+        return Ok(Installed {
+            path,
+            version: version.to_string(),
+            installed: false,
+        });
+    }
+    download(version, os, arch, opts, &path).await?;
+    crate::log::info(&format!(
+        "installed Packer {version} ({os}_{arch}) in {}",
+        path.display()
+    ));
+    Ok(Installed {
+        path,
+        version: version.to_string(),
+        installed: true,
+    })
+}
+
+/// The version `packer version` prints (`Packer v1.6.6` → `1.6.6`).
+pub async fn version_of(packer: &Path) -> Result<String> {
+    let shown = packer.display();
+    let mut attempt = 0;
+    let out = loop {
+        let run = tokio::process::Command::new(packer)
+            .arg("version")
+            .env("CHECKPOINT_DISABLE", "1")
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        match tokio::time::timeout(VERSION_TIMEOUT, run).await {
+            Err(_) => return Err(Error::failed(format!("`{shown} version` did not finish within 30 s"))),
+            // A just-written binary can be briefly busy while a concurrent
+            // fork still holds its write handle.
+            Ok(Err(e)) if text_file_busy(&e) && attempt < 20 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Ok(Err(e)) => return Err(Error::failed(format!("cannot run {shown}: {e}"))),
+            Ok(Ok(out)) => break out,
+        }
+    };
+    if !out.status.success() {
+        return Err(Error::failed(format!("`{shown} version` failed ({})", out.status)));
+    }
+    parse_version(&String::from_utf8_lossy(&out.stdout))
+        .ok_or_else(|| Error::failed(format!("`{shown} version` printed no `Packer v<version>` line")))
+}
+
+/// True when Packer `version` has `packer init` (1.7.0 and later).
+pub fn supports_init(version: &str) -> bool {
+    let mut parts = version
+        .trim_start_matches('v')
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::parse::<u64>);
+    match (parts.next(), parts.next()) {
+        (Some(Ok(major)), Some(Ok(minor))) => (major, minor) >= (1, 7),
+        _ => false,
+    }
+}
+
+/// HashiCorp's names for this machine's OS and architecture
+/// (`linux`/`darwin`/`windows`, `amd64`/`arm64`/`386`/`arm`).
+pub fn platform() -> Result<(&'static str, &'static str)> {
+    use std::env::consts::{ARCH, OS};
+    let os = match OS {
+        "linux" => "linux",
+        "macos" => "darwin",
+        "windows" => "windows",
+        _ => return Err(unsupported(OS, ARCH)),
+    };
+    let arch = match ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "arm" => "arm",
+        _ => return Err(unsupported(OS, ARCH)),
+    };
+    Ok((os, arch))
+}
+
+fn unsupported(os: &str, arch: &str) -> Error {
+    Error::failed(format!(
+        "HashiCorp publishes no Packer for {os}/{arch}: install packer and leave packer-version empty"
+    ))
+}
+
+fn exe_name() -> &'static str {
+    if cfg!(windows) { "packer.exe" } else { "packer" }
+}
+
+/// `X.Y.Z` with an optional `-suffix` (letters, digits, dots): safe as a path part.
+fn is_release_version(v: &str) -> bool {
+    let (core, suffix) = v.split_once('-').unwrap_or((v, "a"));
+    let nums: Vec<&str> = core.split('.').collect();
+    nums.len() == 3
+        && nums
+            .iter()
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        && !suffix.is_empty()
+        && suffix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.')
+}
+
+fn parse_version(out: &str) -> Option<String> {
+    let first = out.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let v = first.strip_prefix("Packer v")?.split_whitespace().next()?;
+    let ok = v.starts_with(|c: char| c.is_ascii_digit())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+'));
+    ok.then(|| v.to_string())
+}
+
+fn find_on_path(path: Option<OsString>) -> Option<PathBuf> {
+    std::env::split_paths(&path?)
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map(|dir| dir.join(exe_name()))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    let Ok(meta) = std::fs::metadata(p) else { return false };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.is_file() && meta.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        meta.is_file()
+    }
+}
+
+fn text_file_busy(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        e.raw_os_error() == Some(libc::ETXTBSY)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
+}
+
+fn sidecar(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".sha256");
+    path.with_file_name(name)
+}
+
+/// True when `path` exists and its SHA-256 matches the `.sha256` sidecar
+/// written at install time.
+async fn cached(path: &Path) -> bool {
+    let path = path.to_path_buf();
+    let check = tokio::task::spawn_blocking(move || {
+        let want = std::fs::read_to_string(sidecar(&path)).ok()?;
+        let mut file = std::fs::File::open(&path).ok()?;
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut file, &mut hasher).ok()?;
+        let got: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        if got == want.trim() {
+            return Some(true);
+        }
+        crate::log::warn(&format!(
+            "{} does not match its .sha256: installing it again",
+            path.display()
+        ));
+        Some(false)
+    });
+    matches!(check.await, Ok(Some(true)))
+}
+
+/// Downloads, verifies and extracts Packer `version` to `dest`.
+async fn download(version: &str, os: &str, arch: &str, opts: &Options, dest: &Path) -> Result<()> {
+    let http = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .user_agent(concat!("packer-vault/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Failure::transport(SERVICE, "set up the HTTP client for HashiCorp releases", &e))?;
+    let base = format!("{}/packer/{version}", opts.base_url);
+    let not_published = || Error::failed(format!("Packer {version} is not published for {os}_{arch}"));
+
+    let sums_name = format!("packer_{version}_SHA256SUMS");
+    let sums = fetch(&http, &base, &sums_name, MAX_SMALL)
+        .await?
+        .ok_or_else(not_published)?;
+    check_signature(&http, &base, &sums_name, &sums, &opts.key).await?;
+
+    let zip_name = format!("packer_{version}_{os}_{arch}.zip");
+    let want = verify::sum_for(&sums, &zip_name).ok_or_else(|| {
+        Error::failed(format!(
+            "{sums_name} has no line for {zip_name}: Packer {version} is not published for {os}_{arch}"
+        ))
+    })?;
+    let zip = fetch(&http, &base, &zip_name, MAX_BIG)
+        .await?
+        .ok_or_else(not_published)?;
+    if verify::sha256_hex(&zip) != want {
+        return Err(Error::failed(format!(
+            "{zip_name} does not match SHA256SUMS: refusing to install"
+        )));
+    }
+    let dest = dest.to_path_buf();
+    tokio::task::spawn_blocking(move || extract(&zip, &zip_name, &dest))
+        .await
+        .map_err(|e| Error::failed(format!("extracting Packer stopped: {e}")))?
+}
+
+/// Verifies the detached signature of `SHA256SUMS`: `.sig`, then
+/// `.72D7468F.sig` (HashiCorp's name for a signature by its current key)
+/// when the first is missing or does not verify.
+async fn check_signature(http: &reqwest::Client, base: &str, sums_name: &str, sums: &[u8], key: &Key) -> Result<()> {
+    if !key.is_hashicorp() {
+        crate::log::warn(&format!(
+            "verifying Packer downloads with the OpenPGP key {} from {}, not HashiCorp's",
+            key.fingerprint(),
+            key.origin()
+        ));
+    }
+    let mut published = false;
+    for suffix in [".sig", ".72D7468F.sig"] {
+        if let Some(sig) = fetch(http, base, &format!("{sums_name}{suffix}"), MAX_SMALL).await? {
+            published = true;
+            if key.verifies(&sig, sums) {
+                return Ok(());
+            }
+        }
+    }
+    let whose = if key.is_hashicorp() {
+        "HashiCorp's key".to_string()
+    } else {
+        format!("the key from {}", key.origin())
+    };
+    Err(Error::failed(if published {
+        format!(
+            "the signature of {sums_name} does not verify against {whose} {}: refusing to install",
+            key.fingerprint()
+        )
+    } else {
+        format!("{sums_name} has no signature (.sig): refusing to install")
+    }))
+}
+
+/// GETs `<base>/<name>` with retries; `None` on 404.
+async fn fetch(http: &reqwest::Client, base: &str, name: &str, limit: usize) -> Result<Option<Vec<u8>>, Failure> {
+    let url = format!("{base}/{name}");
+    let what = format!("download {name}");
+    let (url, what) = (&url, &what);
+    retry::run(Policy::default(), || async move {
+        let transport = |e: reqwest::Error| Failure::transport(SERVICE, what, &e);
+        let mut resp = http.get(url).send().await.map_err(transport)?;
+        let status = resp.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            let mut f = Failure::status(SERVICE, what, status.as_u16(), Vec::new());
+            f.retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()?.trim().parse().ok());
+            return Err(f);
+        }
+        let too_big = || {
+            Failure::status(
+                SERVICE,
+                what,
+                status.as_u16(),
+                vec![format!("larger than {} MiB", limit >> 20)],
+            )
+        };
+        if resp.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_big());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > limit {
+                return Err(too_big());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Some(body))
+    })
+    .await
+}
+
+/// Extracts the `packer` entry of `zip` to `dest` atomically (temp file in
+/// the same directory, mode 755, rename), then writes its `.sha256` sidecar.
+fn extract(zip: &[u8], zip_name: &str, dest: &Path) -> Result<()> {
+    let bad = |e: &dyn std::fmt::Display| Error::failed(format!("{zip_name} cannot be read: {e}"));
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).map_err(|e| bad(&e))?;
+    let mut entry = archive
+        .by_name(exe_name())
+        .map_err(|_| Error::failed(format!("{zip_name} holds no `{}`", exe_name())))?;
+    let mut bytes = Vec::new();
+    (&mut entry)
+        .take(MAX_BIG as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| bad(&e))?;
+    if bytes.len() > MAX_BIG {
+        return Err(bad(&"the packer binary is larger than 1 GiB"));
+    }
+    let dir = dest
+        .parent()
+        .ok_or_else(|| Error::failed(format!("{} has no parent directory", dest.display())))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::failed(format!("cannot create {}: {e}", dir.display())))?;
+    write_atomically(dest, &bytes, true)?;
+    write_atomically(
+        &sidecar(dest),
+        format!("{}\n", verify::sha256_hex(&bytes)).as_bytes(),
+        false,
+    )
+}
+
+fn write_atomically(dest: &Path, bytes: &[u8], executable: bool) -> Result<()> {
+    let name = dest.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dest.with_file_name(format!(".{name}.tmp-{}-{:016x}", std::process::id(), fastrand::u64(..)));
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        #[cfg(unix)]
+        if executable {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
+        }
+        #[cfg(not(unix))]
+        let _ = executable;
+        std::fs::rename(&tmp, dest)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::failed(format!("cannot write {}: {e}", dest.display()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packer_version_parsing_and_init_support() {
+        assert_eq!(parse_version("Packer v1.6.6\n").as_deref(), Some("1.6.6"));
+        assert_eq!(
+            parse_version("Packer v1.11.2\n\nYour version of Packer is out of date!\n").as_deref(),
+            Some("1.11.2")
+        );
+        assert_eq!(
+            parse_version("\nPacker v1.9.0-dev (abc)\n").as_deref(),
+            Some("1.9.0-dev")
+        );
+        assert_eq!(parse_version("packer 1.6.6"), None);
+        assert_eq!(parse_version("Packer v$(rm)"), None);
+        assert!(!supports_init("1.6.6"));
+        assert!(supports_init("1.7.0"));
+        assert!(supports_init("1.11.2"));
+        assert!(supports_init("2.0.0"));
+        assert!(!supports_init("garbage"));
+    }
+
+    #[test]
+    fn packer_release_versions_are_safe_path_parts() {
+        assert!(is_release_version("1.11.2"));
+        assert!(is_release_version("1.10.0-alpha1"));
+        for bad in ["1.2", "1.2.3.4", "../1.2.3", "1.2.3/..", "1.2.3-", "1.2.x", ""] {
+            assert!(!is_release_version(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn packer_options_from_env() {
+        let env = Env::from([
+            ("PACKER_VAULT_RELEASES_URL", "http://127.0.0.1:9/r/"),
+            ("RUNNER_TOOL_CACHE", "/t"),
+            ("HOME", "/h"),
+        ]);
+        let opts = Options::from_env(&env).expect("options");
+        assert_eq!(opts.base_url, "http://127.0.0.1:9/r");
+        assert_eq!(opts.cache_dir, Path::new("/t/packer-vault"));
+        assert!(opts.key.is_hashicorp());
+        let opts = Options::from_env(&Env::from([("XDG_CACHE_HOME", "/x"), ("HOME", "/h")])).expect("options");
+        assert_eq!(opts.base_url, DEFAULT_BASE_URL);
+        assert_eq!(opts.cache_dir, Path::new("/x/packer-vault"));
+        let opts = Options::from_env(&Env::from([("HOME", "/h")])).expect("options");
+        assert_eq!(opts.cache_dir, Path::new("/h/.cache/packer-vault"));
+        let missing = Options::from_env(&Env::from([("PACKER_VAULT_RELEASES_KEY", "/nonexistent/key.asc")]));
+        assert!(matches!(missing, Err(Error::Usage(m)) if m.contains("PACKER_VAULT_RELEASES_KEY")));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn packer_found_on_path_only_when_executable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let empty = tempfile::tempdir().expect("temp dir");
+        let path = std::env::join_paths([empty.path(), dir.path()]).expect("PATH");
+        assert_eq!(find_on_path(Some(path.clone())), None);
+        let packer = dir.path().join("packer");
+        std::fs::write(&packer, "#!/bin/sh\n").expect("write");
+        assert_eq!(find_on_path(Some(path.clone())), None, "not executable");
+        std::fs::set_permissions(&packer, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        assert_eq!(find_on_path(Some(path)), Some(packer));
+        assert_eq!(find_on_path(None), None);
+    }
+
+    #[test]
+    fn packer_platform_is_known_here() {
+        let (os, arch) = platform().expect("a supported test machine");
+        assert!(["linux", "darwin", "windows"].contains(&os));
+        assert!(["amd64", "arm64", "386", "arm"].contains(&arch));
+    }
+}

@@ -1,0 +1,259 @@
+//! Markdown rendering of a [`Report`].
+
+use super::{Report, Status};
+use std::fmt::Write;
+
+/// Largest rendered report in bytes (GitHub's step summary takes 1 MiB).
+pub const MAX_BYTES: usize = 1000 * 1024;
+
+/// The hidden marker that identifies the sticky comment of one
+/// template/bucket pair.
+pub fn marker(template: &str, bucket: Option<&str>) -> String {
+    format!(
+        "<!-- packer-vault:{}:{} -->",
+        template.replace("--", "-"),
+        bucket.unwrap_or("-").replace("--", "-")
+    )
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', "<br>")
+}
+
+fn secs(d: std::time::Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 60.0 {
+        format!("{s:.1} s")
+    } else {
+        format!("{}m {:02}s", d.as_secs() / 60, d.as_secs() % 60)
+    }
+}
+
+/// Renders the report; `marker` goes first (hidden) when given.
+pub fn render(r: &Report, marker: Option<&str>) -> String {
+    let mut o = String::new();
+    if let Some(m) = marker {
+        let _ = writeln!(o, "{m}");
+    }
+    let (icon, word) = match r.status {
+        Status::Success => ("✅", "succeeded"),
+        Status::Failed => ("❌", "failed"),
+        Status::Cancelled => ("⚠️", "was cancelled"),
+    };
+    let _ = writeln!(o, "### {icon} Packer {} of `{}` {word}\n", r.command, cell(&r.template));
+
+    if let Some(h) = &r.hcp {
+        match (&h.version_id, &h.url) {
+            (Some(id), Some(url)) => {
+                let name = h.version_name.as_deref().unwrap_or(id);
+                let _ = writeln!(
+                    o,
+                    "**HCP Packer:** [{} {name}]({url}) in bucket `{}` ({})",
+                    "version",
+                    h.bucket,
+                    h.status.as_deref().unwrap_or("?")
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    o,
+                    "**HCP Packer:** bucket `{}`, no version found for fingerprint `{}`",
+                    h.bucket, h.fingerprint
+                );
+            }
+        }
+        let _ = writeln!(o, "\n- fingerprint: `{}`", h.fingerprint);
+        if let Some((c, action)) = &h.channel {
+            let _ = writeln!(o, "- channel: `{c}` ({action})");
+        }
+        o.push('\n');
+    }
+
+    if !r.artifacts.is_empty() || r.hcp.as_ref().is_some_and(|h| !h.artifacts.is_empty()) {
+        let _ = writeln!(o, "| Build | Artifact | Region | Details |\n|---|---|---|---|");
+        if let Some(h) = r.hcp.as_ref().filter(|h| !h.artifacts.is_empty()) {
+            for (component, region, id) in &h.artifacts {
+                let _ = writeln!(o, "| `{}` | `{}` | {} | HCP |", cell(component), cell(id), cell(region));
+            }
+        } else {
+            for a in &r.artifacts {
+                let (region, id) = match a.id.split_once(':') {
+                    Some((reg, id)) if !reg.is_empty() && !reg.contains(' ') => (reg, id),
+                    _ => ("", a.id.as_str()),
+                };
+                let _ = writeln!(
+                    o,
+                    "| `{}` | `{}` | {} | {} |",
+                    cell(&a.build),
+                    cell(id),
+                    cell(region),
+                    cell(a.description.lines().next().unwrap_or(""))
+                );
+            }
+        }
+        o.push('\n');
+    }
+
+    if !r.findings.is_empty() {
+        let _ = writeln!(o, "**Findings**\n");
+        for f in &r.findings {
+            let _ = writeln!(o, "- {}", cell(f));
+        }
+        o.push('\n');
+    }
+    if !r.errors.is_empty() {
+        let _ = writeln!(o, "**Errors**\n");
+        for e in r.errors.iter().take(20) {
+            let _ = writeln!(o, "- {}", cell(e));
+        }
+        o.push('\n');
+    }
+    if !r.warnings.is_empty() {
+        let _ = writeln!(o, "**Warnings**\n");
+        for w in &r.warnings {
+            let _ = writeln!(o, "- {}", cell(w));
+        }
+        o.push('\n');
+    }
+
+    let _ = writeln!(
+        o,
+        "<details><summary>Secrets: {} values, digest <code>{}</code></summary>\n",
+        r.secrets.len(),
+        r.secrets_digest
+    );
+    let _ = writeln!(
+        o,
+        "Vault role `{}`, token accessor `{}`, policies `{}`\n",
+        cell(&r.role),
+        r.accessor,
+        r.policies.join(", ")
+    );
+    if !r.secrets.is_empty() {
+        let _ = writeln!(
+            o,
+            "| Path | Key | Variable | Engine | Version | Lease TTL |\n|---|---|---|---|---|---|"
+        );
+        for s in &r.secrets {
+            let version = match (s.version, s.locked) {
+                (Some(v), true) => format!("{v} (locked)"),
+                (Some(v), false) => v.to_string(),
+                (None, _) => "–".into(),
+            };
+            let ttl = s.lease_ttl.map(|t| format!("{t} s")).unwrap_or_else(|| "–".into());
+            let _ = writeln!(
+                o,
+                "| `{}` | `{}` | `{}` | {} | {version} | {ttl} |",
+                cell(&s.path),
+                cell(&s.key),
+                s.env,
+                s.engine
+            );
+        }
+    }
+    let _ = writeln!(o, "\n</details>\n");
+
+    if !r.phases.is_empty() {
+        let phases: Vec<String> = r
+            .phases
+            .iter()
+            .map(|p| format!("{} {}{}", p.name, secs(p.duration), if p.ok { "" } else { " ✗" }))
+            .collect();
+        let version = r
+            .packer_version
+            .as_deref()
+            .map(|v| format!("Packer {v} · "))
+            .unwrap_or_default();
+        let _ = writeln!(o, "<sub>{version}{}</sub>\n", phases.join(" · "));
+    }
+
+    if !r.tail.is_empty() {
+        let _ = writeln!(
+            o,
+            "<details><summary>Last lines of Packer's output</summary>\n\n```text"
+        );
+        for l in &r.tail {
+            let _ = writeln!(o, "{}", l.replace("```", "'''"));
+        }
+        let _ = writeln!(o, "```\n</details>\n");
+    }
+    if let Some(url) = &r.run_url {
+        let _ = writeln!(o, "[Run log]({url})");
+    }
+    if o.len() > MAX_BYTES {
+        let mut cut = MAX_BYTES - 64;
+        while !o.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        o.truncate(cut);
+        o.push_str("\n\n… (report truncated)\n");
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::*;
+    use super::*;
+
+    #[test]
+    fn renders_hcp_link_artifacts_and_secrets() {
+        let mut r = Report::new("build", "examples/null");
+        r.hcp = Some(Hcp {
+            bucket: "golden".into(),
+            fingerprint: "abc-1-1".into(),
+            version_id: Some("01HV".into()),
+            version_name: Some("v3".into()),
+            status: Some("VERSION_ACTIVE".into()),
+            url: Some("https://portal/versions/01HV".into()),
+            channel: Some(("dev".into(), "created".into())),
+            artifacts: vec![("amazon-ebs.ubuntu".into(), "us-east-1".into(), "ami-0abc".into())],
+        });
+        r.secrets = vec![SecretRow {
+            path: "secret/ci/hcp".into(),
+            key: "client_id".into(),
+            env: "HCP_CLIENT_ID".into(),
+            engine: "kv2",
+            version: Some(3),
+            locked: true,
+            lease_ttl: None,
+        }];
+        r.secrets_digest = digest(&r.secrets);
+        let md = render(&r, Some(&marker("examples/null", Some("golden"))));
+        assert!(md.starts_with("<!-- packer-vault:examples/null:golden -->"));
+        assert!(md.contains("[version v3](https://portal/versions/01HV)"));
+        assert!(md.contains("`ami-0abc` | us-east-1"));
+        assert!(md.contains("channel: `dev` (created)"));
+        assert!(md.contains("| `secret/ci/hcp` | `client_id` | `HCP_CLIENT_ID` | kv2 | 3 (locked) |"));
+        assert!(md.contains(&r.secrets_digest));
+    }
+
+    #[test]
+    fn digest_ignores_order_and_env_names() {
+        let a = SecretRow {
+            path: "p".into(),
+            key: "k".into(),
+            env: "A".into(),
+            engine: "kv2",
+            version: Some(1),
+            locked: false,
+            lease_ttl: None,
+        };
+        let mut b = a.clone();
+        b.key = "j".into();
+        let mut c = a.clone();
+        c.env = "B".into();
+        assert_eq!(digest(&[a.clone(), b.clone()]), digest(&[b.clone(), a.clone()]));
+        assert_eq!(digest(&[a.clone()]), digest(&[c]));
+        let mut v2 = a.clone();
+        v2.version = Some(2);
+        assert_ne!(digest(&[a]), digest(&[v2]));
+    }
+
+    #[test]
+    fn huge_reports_are_truncated() {
+        let mut r = Report::new("build", "t");
+        r.tail = vec!["x".repeat(1000); 2000];
+        assert!(render(&r, None).len() <= MAX_BYTES);
+    }
+}

@@ -1,0 +1,200 @@
+//! One model of a run, rendered as Markdown for the job summary, the PR/MR
+//! comment and `--report FILE`. It names secrets by path, key and version,
+//! never by value.
+
+mod markdown;
+
+pub use markdown::{marker, render};
+
+use crate::packer::machine::Artifact;
+use crate::vault::read::{Engine, Read};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Everything succeeded.
+    Success,
+    /// Something failed.
+    Failed,
+    /// Cancelled by a signal.
+    Cancelled,
+}
+
+/// One phase of the run and how long it took.
+#[derive(Debug, Clone)]
+pub struct Phase {
+    /// Name, e.g. `packer build`.
+    pub name: String,
+    /// Wall-clock duration.
+    pub duration: Duration,
+    /// Whether it succeeded.
+    pub ok: bool,
+}
+
+/// One secret value, described without its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRow {
+    /// Path as written in the spec.
+    pub path: String,
+    /// Key in the secret.
+    pub key: String,
+    /// Variable it was put in.
+    pub env: String,
+    /// `kv2`, `kv1` or `dynamic`.
+    pub engine: &'static str,
+    /// KV v2 version read.
+    pub version: Option<u64>,
+    /// Whether the version came from the lock file.
+    pub locked: bool,
+    /// Lease TTL in seconds, for leased secrets.
+    pub lease_ttl: Option<u64>,
+}
+
+/// The HCP Packer side of the run.
+#[derive(Debug, Clone, Default)]
+pub struct Hcp {
+    /// Bucket.
+    pub bucket: String,
+    /// Build fingerprint.
+    pub fingerprint: String,
+    /// Version id, once found.
+    pub version_id: Option<String>,
+    /// Version name (`v3`).
+    pub version_name: Option<String>,
+    /// Version status (`VERSION_ACTIVE`).
+    pub status: Option<String>,
+    /// Portal link of the version.
+    pub url: Option<String>,
+    /// Channel promoted to, and whether it was created.
+    pub channel: Option<(String, String)>,
+    /// Artifacts HCP recorded: (component, region, id).
+    pub artifacts: Vec<(String, String, String)>,
+}
+
+/// Everything the summary and comment show.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// `build`, `validate` or `exec`.
+    pub command: String,
+    /// Outcome.
+    pub status: Status,
+    /// Template file or directory.
+    pub template: String,
+    /// Packer version used.
+    pub packer_version: Option<String>,
+    /// Phases in order.
+    pub phases: Vec<Phase>,
+    /// Artifacts Packer reported.
+    pub artifacts: Vec<Artifact>,
+    /// HCP Packer, when enabled.
+    pub hcp: Option<Hcp>,
+    /// Vault role (or `token`).
+    pub role: String,
+    /// Token accessor.
+    pub accessor: String,
+    /// Token policies.
+    pub policies: Vec<String>,
+    /// Secrets read.
+    pub secrets: Vec<SecretRow>,
+    /// Digest over (path, key, version).
+    pub secrets_digest: String,
+    /// Findings of `validate` (fmt, validate errors).
+    pub findings: Vec<String>,
+    /// Warnings (leases, HCP, comments).
+    pub warnings: Vec<String>,
+    /// Errors (redacted).
+    pub errors: Vec<String>,
+    /// Last lines of Packer's output on failure (redacted).
+    pub tail: Vec<String>,
+    /// A link to the CI run, when known.
+    pub run_url: Option<String>,
+}
+
+impl Report {
+    /// An empty report for `command` on `template`.
+    pub fn new(command: &str, template: &str) -> Report {
+        Report {
+            command: command.into(),
+            status: Status::Success,
+            template: template.into(),
+            packer_version: None,
+            phases: Vec::new(),
+            artifacts: Vec::new(),
+            hcp: None,
+            role: String::new(),
+            accessor: String::new(),
+            policies: Vec::new(),
+            secrets: Vec::new(),
+            secrets_digest: String::new(),
+            findings: Vec::new(),
+            warnings: Vec::new(),
+            errors: Vec::new(),
+            tail: Vec::new(),
+            run_url: None,
+        }
+    }
+
+    /// Records the secrets read (names, versions, TTLs) and their digest.
+    pub fn set_secrets(&mut self, reads: &[Read], locked: &dyn Fn(&Read) -> bool) {
+        self.secrets = rows(reads, locked);
+        self.secrets_digest = digest(&self.secrets);
+    }
+}
+
+/// The rows describing `reads`.
+pub fn rows(reads: &[Read], locked: &dyn Fn(&Read) -> bool) -> Vec<SecretRow> {
+    reads
+        .iter()
+        .flat_map(|r| {
+            let engine = match r.engine {
+                Engine::Kv2 => "kv2",
+                Engine::Kv1 => "kv1",
+                Engine::Other => "dynamic",
+            };
+            let path = canonical_path(r);
+            r.items.iter().map(move |i| SecretRow {
+                path: path.clone(),
+                key: i.key.clone(),
+                env: i.env.clone(),
+                engine,
+                version: r.version,
+                locked: locked(r),
+                lease_ttl: (r.lease_duration > 0).then_some(r.lease_duration),
+            })
+        })
+        .collect()
+}
+
+/// The path of a read as `mount/name` (KV v2 without `data/`), so that
+/// `secret/data/x` and `secret/x` describe the same secret.
+pub fn canonical_path(r: &Read) -> String {
+    match (&r.mount, &r.name) {
+        (Some(m), Some(n)) => format!("{m}{n}"),
+        _ => r.path.clone(),
+    }
+}
+
+/// SHA-256 over sorted, distinct `path\tkey\tversion` lines (`-` when
+/// unversioned): equal digests mean the same secret versions were used.
+pub fn digest(rows: &[SecretRow]) -> String {
+    let mut lines: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{}\t{}\t{}\n",
+                r.path,
+                r.key,
+                r.version.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+            )
+        })
+        .collect();
+    lines.sort();
+    lines.dedup();
+    let mut h = Sha256::new();
+    for l in &lines {
+        h.update(l.as_bytes());
+    }
+    format!("sha256:{:x}", h.finalize())
+}

@@ -1,0 +1,483 @@
+//! HCP stand-in: one wiremock server acting as both HCP's token issuer
+//! (`HCP_AUTH_URL`) and its API (`HCP_API_ADDRESS`), with the real shapes.
+//!
+//! * `POST /oauth2/token` (form): client-credentials grant checked against
+//!   the configured id, secret and audience `https://api.hashicorp.cloud`;
+//!   answers `{"access_token", "token_type": "Bearer", "expires_in": 3600}`,
+//!   else 401 `{"error":"access_denied","error_description":"Unauthorized"}`.
+//! * Every API path needs `Authorization: Bearer <access_token>` (else 401
+//!   `{"code":16,"message":"unauthenticated",...}`).
+//! * `GET /resource-manager/2019-12-10/organizations`: one organization.
+//! * `GET /resource-manager/2019-12-10/projects?scope.type=ORGANIZATION&scope.id=<org>`:
+//!   two projects, the newer first ([`HcpStandIn::project_id`] is the oldest);
+//!   403 `{"code":7,"message":"permission denied","details":[]}` after
+//!   [`HcpStandIn::forbid_projects`].
+//! * `GET /packer/2023-01-01/organizations/{org}/projects/{proj}/buckets/{b}/versions/{fp}`:
+//!   `{"version": ...}` following the version's script (see
+//!   [`HcpStandIn::add_version`]), 404 `{"code":5,"message":"version not found","details":[]}`
+//!   for an unknown fingerprint.
+//! * `PATCH .../buckets/{b}/channels/{c}` `{"version_fingerprint", "update_mask"}`:
+//!   404 `channel not found` for a missing channel; `POST .../buckets/{b}/channels`
+//!   `{"name", "version_fingerprint"}` creates it (409 when it exists). Both
+//!   answer 404 `version not found` for an unknown fingerprint.
+//!
+//! Every request is recorded ([`HcpStandIn::requests`]).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use super::bao::block_on;
+
+/// The audience HCP's token issuer expects.
+pub const AUDIENCE: &str = "https://api.hashicorp.cloud";
+/// Component of the builds of scripted versions.
+pub const COMPONENT: &str = "amazon-ebs.ubuntu";
+/// Artifact id of the builds of scripted versions.
+pub const AMI: &str = "ami-0abc123";
+/// Artifact region of the builds of scripted versions.
+pub const REGION: &str = "us-east-1";
+
+const PACKER_PREFIX: &str = "/packer/2023-01-01/organizations/";
+
+/// One request the stand-in saw.
+#[derive(Debug, Clone)]
+pub struct HcpRequest {
+    pub method: String,
+    /// Path, percent-encoded as sent.
+    pub path: String,
+    /// Raw query string, if any.
+    pub query: Option<String>,
+    /// `Authorization` header, if any.
+    pub authorization: Option<String>,
+    /// Body as text.
+    pub body: String,
+    /// Response status given.
+    pub status: u16,
+}
+
+impl HcpRequest {
+    /// The body parsed as JSON (`Null` when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// The body parsed as a form.
+    pub fn form(&self) -> BTreeMap<String, String> {
+        form(&self.body)
+    }
+}
+
+/// A scripted version: the answers of successive GETs (the last repeats).
+#[derive(Debug, Clone)]
+struct Script {
+    answers: Vec<Value>,
+    served: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    forbid_projects: bool,
+    /// (bucket, fingerprint) -> script.
+    versions: BTreeMap<(String, String), Script>,
+    /// (bucket, channel) -> fingerprint.
+    channels: BTreeMap<(String, String), String>,
+    requests: Vec<HcpRequest>,
+}
+
+struct Responder {
+    client_id: String,
+    client_secret: String,
+    access_token: String,
+    org_id: String,
+    project_id: String,
+    newer_project_id: String,
+    state: Arc<Mutex<State>>,
+}
+
+fn error(status: u16, code: u32, message: &str) -> (u16, Value) {
+    (status, json!({ "code": code, "message": message, "details": [] }))
+}
+
+fn form(body: &str) -> BTreeMap<String, String> {
+    reqwest::Url::parse(&format!("http://form.invalid/?{body}"))
+        .map(|u| u.query_pairs().into_owned().collect())
+        .unwrap_or_default()
+}
+
+fn decode(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+impl Responder {
+    fn token(&self, request: &Request) -> (u16, Value) {
+        if request.method.as_str() != "POST" {
+            return error(405, 12, "method not allowed");
+        }
+        let f = form(&String::from_utf8_lossy(&request.body));
+        let ok = f.get("grant_type").map(String::as_str) == Some("client_credentials")
+            && f.get("client_id") == Some(&self.client_id)
+            && f.get("client_secret") == Some(&self.client_secret)
+            && f.get("audience").map(String::as_str) == Some(AUDIENCE);
+        if ok {
+            (
+                200,
+                json!({
+                    "access_token": self.access_token,
+                    "expires_in": 3600,
+                    "scope": "",
+                    "token_type": "Bearer",
+                }),
+            )
+        } else {
+            (
+                401,
+                json!({ "error": "access_denied", "error_description": "Unauthorized" }),
+            )
+        }
+    }
+
+    fn api(&self, request: &Request, state: &mut State) -> (u16, Value) {
+        let bearer = format!("Bearer {}", self.access_token);
+        let auth = request.headers.get("authorization").and_then(|v| v.to_str().ok());
+        if auth != Some(bearer.as_str()) {
+            return error(401, 16, "unauthenticated");
+        }
+        let method = request.method.as_str();
+        let path = request.url.path();
+        match (method, path) {
+            ("GET", "/resource-manager/2019-12-10/organizations") => (
+                200,
+                json!({
+                    "organizations": [{
+                        "id": self.org_id,
+                        "name": "acme",
+                        "state": "ACTIVE",
+                        "created_at": "2021-03-04T05:06:07.890Z",
+                    }],
+                    "pagination": { "next_page_token": "", "previous_page_token": "" },
+                }),
+            ),
+            ("GET", "/resource-manager/2019-12-10/projects") => {
+                if state.forbid_projects {
+                    return error(403, 7, "permission denied");
+                }
+                let q: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
+                if q.get("scope.type").map(String::as_str) != Some("ORGANIZATION")
+                    || q.get("scope.id") != Some(&self.org_id)
+                {
+                    return error(403, 7, "permission denied");
+                }
+                (
+                    200,
+                    json!({
+                        "projects": [
+                            self.project(&self.newer_project_id, "images-2", "2024-05-01T10:00:00.123456Z"),
+                            self.project(&self.project_id, "Default Project", "2021-03-04T05:06:08Z"),
+                        ],
+                        "pagination": { "next_page_token": "", "previous_page_token": "" },
+                    }),
+                )
+            }
+            _ if path.starts_with(PACKER_PREFIX) => self.packer(request, state),
+            _ => error(404, 5, "Not Found"),
+        }
+    }
+
+    fn project(&self, id: &str, name: &str, created_at: &str) -> Value {
+        json!({
+            "id": id,
+            "name": name,
+            "description": "",
+            "parent": { "type": "ORGANIZATION", "id": self.org_id },
+            "state": "ACTIVE",
+            "created_at": created_at,
+        })
+    }
+
+    fn packer(&self, request: &Request, state: &mut State) -> (u16, Value) {
+        let rest = &request.url.path()[PACKER_PREFIX.len()..];
+        let seg: Vec<String> = rest.split('/').map(decode).collect();
+        // {org}/projects/{proj}/buckets/{bucket}/...
+        if seg.len() < 5 || seg[1] != "projects" || seg[3] != "buckets" {
+            return error(404, 5, "Not Found");
+        }
+        if seg[0] != self.org_id || seg[2] != self.project_id {
+            return error(403, 7, "permission denied");
+        }
+        let bucket = seg[4].clone();
+        let tail: Vec<&str> = seg[5..].iter().map(String::as_str).collect();
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        match (request.method.as_str(), tail.as_slice()) {
+            ("GET", ["versions", fp]) => match state.versions.get_mut(&(bucket, fp.to_string())) {
+                None => error(404, 5, "version not found"),
+                Some(script) => {
+                    let i = script.served.min(script.answers.len() - 1);
+                    script.served += 1;
+                    (200, json!({ "version": script.answers[i] }))
+                }
+            },
+            ("PATCH", ["channels", name]) => {
+                let Some(fp) = body.get("version_fingerprint").and_then(Value::as_str) else {
+                    return error(400, 3, "version_fingerprint is required");
+                };
+                if body.get("update_mask").and_then(Value::as_str) != Some("versionFingerprint") {
+                    return error(400, 3, "invalid update_mask");
+                }
+                let key = (bucket.clone(), name.to_string());
+                if !state.channels.contains_key(&key) {
+                    return error(404, 5, "channel not found");
+                }
+                if !state.versions.contains_key(&(bucket.clone(), fp.to_string())) {
+                    return error(404, 5, "version not found");
+                }
+                state.channels.insert(key, fp.to_string());
+                (200, json!({ "channel": channel_json(&bucket, name, fp) }))
+            }
+            ("POST", ["channels"]) => {
+                let name = body.get("name").and_then(Value::as_str).unwrap_or("");
+                let fp = body.get("version_fingerprint").and_then(Value::as_str).unwrap_or("");
+                if name.is_empty() {
+                    return error(400, 3, "name is required");
+                }
+                let key = (bucket.clone(), name.to_string());
+                if state.channels.contains_key(&key) {
+                    return error(409, 6, "channel already exists");
+                }
+                if !fp.is_empty() && !state.versions.contains_key(&(bucket.clone(), fp.to_string())) {
+                    return error(404, 5, "version not found");
+                }
+                state.channels.insert(key, fp.to_string());
+                (200, json!({ "channel": channel_json(&bucket, name, fp) }))
+            }
+            _ => error(404, 5, "Not Found"),
+        }
+    }
+}
+
+fn channel_json(bucket: &str, name: &str, fp: &str) -> Value {
+    json!({
+        "id": format!("01HCHAN{}", name.to_uppercase()),
+        "name": name,
+        "bucket_name": bucket,
+        "author_id": "sp-ci",
+        "managed": false,
+        "restricted": false,
+        "version": { "fingerprint": fp },
+        "created_at": "2024-06-01T00:00:00Z",
+        "updated_at": "2024-06-01T00:00:00Z",
+    })
+}
+
+impl Respond for Responder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut state = self.state.lock().unwrap();
+        let (status, body) = if request.url.path() == "/oauth2/token" {
+            self.token(request)
+        } else {
+            self.api(request, &mut state)
+        };
+        state.requests.push(HcpRequest {
+            method: request.method.to_string(),
+            path: request.url.path().to_owned(),
+            query: request.url.query().map(str::to_owned),
+            authorization: request
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            body: String::from_utf8_lossy(&request.body).into_owned(),
+            status,
+        });
+        ResponseTemplate::new(status).set_body_json(body)
+    }
+}
+
+fn random(len: usize) -> String {
+    std::iter::repeat_with(fastrand::alphanumeric).take(len).collect()
+}
+
+/// A running HCP stand-in (stops when dropped).
+pub struct HcpStandIn {
+    server: MockServer,
+    /// The client id it accepts.
+    pub client_id: String,
+    /// The client secret it accepts.
+    pub client_secret: String,
+    /// The bearer token it issues and accepts.
+    pub access_token: String,
+    /// Its only organization.
+    pub org_id: String,
+    /// The oldest project of the organization (the one to resolve to).
+    pub project_id: String,
+    /// A newer project (listed first).
+    pub newer_project_id: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl HcpStandIn {
+    /// Starts a stand-in with random credentials.
+    pub fn start() -> HcpStandIn {
+        Self::start_with(&format!("hcpid{}", random(16)), &format!("hcpsecret{}", random(32)))
+    }
+
+    /// Starts a stand-in accepting `client_id` / `client_secret` (e.g. a
+    /// fixture's `hcp_latest()` values).
+    pub fn start_with(client_id: &str, client_secret: &str) -> HcpStandIn {
+        let state = Arc::new(Mutex::new(State::default()));
+        let org_id = format!("org-{}", random(12).to_lowercase());
+        let project_id = format!("proj-old-{}", random(12).to_lowercase());
+        let newer_project_id = format!("proj-new-{}", random(12).to_lowercase());
+        let access_token = format!("hcptoken{}", random(40));
+        let responder = Responder {
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.to_owned(),
+            access_token: access_token.clone(),
+            org_id: org_id.clone(),
+            project_id: project_id.clone(),
+            newer_project_id: newer_project_id.clone(),
+            state: state.clone(),
+        };
+        let server = block_on(async {
+            let server = MockServer::start().await;
+            Mock::given(wiremock::matchers::any())
+                .respond_with(responder)
+                .mount(&server)
+                .await;
+            server
+        });
+        HcpStandIn {
+            server,
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.to_owned(),
+            access_token,
+            org_id,
+            project_id,
+            newer_project_id,
+            state,
+        }
+    }
+
+    /// Base URI (`http://127.0.0.1:<port>`), for both `HCP_AUTH_URL` and
+    /// `HCP_API_ADDRESS`.
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// `HCP_AUTH_URL`, `HCP_API_ADDRESS`, `HCP_CLIENT_ID`, `HCP_CLIENT_SECRET`
+    /// for this stand-in.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("HCP_AUTH_URL".into(), self.uri()),
+            ("HCP_API_ADDRESS".into(), self.uri()),
+            ("HCP_CLIENT_ID".into(), self.client_id.clone()),
+            ("HCP_CLIENT_SECRET".into(), self.client_secret.clone()),
+        ]
+    }
+
+    /// Makes the projects list answer 403 (a project-level service principal).
+    pub fn forbid_projects(&self) {
+        self.state.lock().unwrap().forbid_projects = true;
+    }
+
+    /// Adds a version of `bucket` with `fingerprint` whose first `running`
+    /// GETs answer `VERSION_RUNNING` and later ones `VERSION_ACTIVE` with one
+    /// `amazon-ebs.ubuntu` build (`ami-0abc123` in `us-east-1`). Returns its id.
+    pub fn add_version(&self, bucket: &str, fingerprint: &str, running: usize) -> String {
+        let (id, name) = {
+            let state = self.state.lock().unwrap();
+            let n = state.versions.keys().filter(|(b, _)| b == bucket).count() + 1;
+            (format!("01HV{}", random(22).to_uppercase()), format!("v{n}"))
+        };
+        let mut answers = vec![version_json(&id, bucket, fingerprint, &name, "VERSION_RUNNING"); running];
+        answers.push(version_json(&id, bucket, fingerprint, &name, "VERSION_ACTIVE"));
+        self.add_version_answers(bucket, fingerprint, answers);
+        id
+    }
+
+    /// Adds a version answering `answers` (each the `version` object) to
+    /// successive GETs; the last one repeats.
+    pub fn add_version_answers(&self, bucket: &str, fingerprint: &str, answers: Vec<Value>) {
+        assert!(!answers.is_empty(), "a version needs at least one answer");
+        self.state.lock().unwrap().versions.insert(
+            (bucket.to_owned(), fingerprint.to_owned()),
+            Script { answers, served: 0 },
+        );
+    }
+
+    /// Creates `channel` of `bucket` pointing at `fingerprint`.
+    pub fn add_channel(&self, bucket: &str, channel: &str, fingerprint: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .channels
+            .insert((bucket.to_owned(), channel.to_owned()), fingerprint.to_owned());
+    }
+
+    /// The fingerprint `channel` of `bucket` points at, if it exists.
+    pub fn channel(&self, bucket: &str, channel: &str) -> Option<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .channels
+            .get(&(bucket.to_owned(), channel.to_owned()))
+            .cloned()
+    }
+
+    /// Every request seen so far.
+    pub fn requests(&self) -> Vec<HcpRequest> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    /// Requests whose method is `method` and whose path ends with `suffix`.
+    pub fn requests_to(&self, method: &str, suffix: &str) -> Vec<HcpRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == method && r.path.ends_with(suffix))
+            .collect()
+    }
+}
+
+/// A `version` object as HCP Packer 2023-01-01 returns it; `VERSION_RUNNING`
+/// ones have a running build without artifacts.
+pub fn version_json(id: &str, bucket: &str, fingerprint: &str, name: &str, status: &str) -> Value {
+    let running = status == "VERSION_RUNNING";
+    let artifacts = if running {
+        json!([])
+    } else {
+        json!([{
+            "id": "01HART0000000000000000000A",
+            "external_identifier": AMI,
+            "region": REGION,
+            "created_at": "2024-06-01T00:10:00.000Z",
+        }])
+    };
+    json!({
+        "id": id,
+        "bucket_name": bucket,
+        "fingerprint": fingerprint,
+        "name": name,
+        "status": status,
+        "author_id": "sp-ci@0123456789",
+        "created_at": "2024-06-01T00:00:00.000Z",
+        "updated_at": "2024-06-01T00:10:00.000Z",
+        "template_type": "HCL2",
+        "has_descendants": false,
+        "builds": [{
+            "id": "01HBLD0000000000000000000A",
+            "version_id": id,
+            "component_type": COMPONENT,
+            "packer_run_uuid": "5b7b3c4e-0000-4000-8000-000000000000",
+            "platform": "aws",
+            "status": if running { "BUILD_RUNNING" } else { "BUILD_DONE" },
+            "labels": { "os": "ubuntu", "os_version": "24.04" },
+            "artifacts": artifacts,
+            "created_at": "2024-06-01T00:00:00.000Z",
+            "updated_at": "2024-06-01T00:10:00.000Z",
+        }],
+    })
+}
