@@ -10,6 +10,10 @@ use std::path::PathBuf;
 /// What the user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cmd {
+    /// `build [TEMPLATE]`.
+    Build,
+    /// `validate [TEMPLATE]`.
+    Validate,
     /// `exec -- CMD...`.
     Exec {
         /// The command and its arguments.
@@ -56,6 +60,8 @@ pub fn command() -> Command {
         .subcommand_required(true)
         .arg_required_else_help(true)
         .args(inputs)
+        .subcommand(packer_command("build", "log in, read the secrets, run packer init/validate/build with them, record the HCP Packer version, report, revoke"))
+        .subcommand(packer_command("validate", "log in, read the secrets, run packer fmt -check/init/validate, report; no build"))
         .subcommand(
             Command::new("exec")
                 .about("log in, read the secrets, run a command with them in its environment (redacted output, renewal, revocation)")
@@ -72,6 +78,13 @@ pub fn command() -> Command {
                         .help("github: append to GITHUB_ENV; shell: `export` lines for eval; json: an object"),
                 ),
         )
+}
+
+fn packer_command(name: &'static str, about: &'static str) -> Command {
+    Command::new(name)
+        .about(about)
+        .arg(Arg::new("TEMPLATE").help("Packer template file or directory (the `template` input)"))
+        .arg(Arg::new("report").long("report").value_name("FILE").help("also write the Markdown report to FILE"))
 }
 
 /// Parses `args` (with the program name first).
@@ -92,7 +105,12 @@ where
             .map(|v| v.cloned().collect::<Vec<_>>())
             .unwrap_or_default()
     };
+    if let Some(t) = sub.try_get_one::<String>("TEMPLATE").ok().flatten() {
+        flags.insert("template".into(), t.clone());
+    }
     let cmd = match name {
+        "build" => Cmd::Build,
+        "validate" => Cmd::Validate,
         "exec" => Cmd::Exec { argv: strings("argv") },
         "secrets" => Cmd::Secrets {
             format: sub
@@ -154,6 +172,10 @@ mod tests {
         let inv = parse(["packer-vault", "secrets", "--export-env", "--format", "json"]).unwrap();
         assert_eq!(inv.flags["export-env"], "true");
         assert_eq!(inv.cmd, Cmd::Secrets { format: "json".into() });
+        let inv = parse(["packer-vault", "build", "examples/null", "--report", "r.md"]).unwrap();
+        assert_eq!(inv.cmd, Cmd::Build);
+        assert_eq!(inv.flags["template"], "examples/null");
+        assert_eq!(inv.report, Some(PathBuf::from("r.md")));
         command().debug_assert();
     }
 }

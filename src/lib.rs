@@ -53,6 +53,8 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     };
     rt.block_on(async move {
         match inv.cmd {
+            cli::Cmd::Build => run::build(cfg, env, run::Mode::Build, inv.report).await,
+            cli::Cmd::Validate => run::build(cfg, env, run::Mode::Validate, inv.report).await,
             cli::Cmd::Exec { argv } => run::exec(cfg, env, argv).await,
             cli::Cmd::Secrets { format } => match export::Format::from_name(&format) {
                 Some(f) => run::secrets(cfg, env, f).await,

@@ -221,14 +221,14 @@ impl Client {
                 }
                 Err(f) => return Err(f),
             };
-            orgs.extend(page.organizations);
+            orgs.extend(page.organizations.into_iter().filter(|o| !o.id.is_empty()));
             token = page.pagination.unwrap_or_default().next_page_token;
             if token.is_empty() || orgs.len() > 1 {
                 break;
             }
         }
         match orgs.as_slice() {
-            [one] if token.is_empty() && !one.id.is_empty() => Ok(one.id.clone()),
+            [one] if token.is_empty() => Ok(one.id.clone()),
             [] => Err(Failure::status(SERVICE, what, 200, vec!["the service principal sees no organization: set hcp-organization-id (HCP_ORGANIZATION_ID)".into()])),
             _ => Err(Failure::status(
                 SERVICE,

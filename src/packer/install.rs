@@ -11,7 +11,6 @@ pub use verify::{HASHICORP_FINGERPRINT, Key};
 use crate::config::Env;
 use crate::error::{Error, Result};
 use crate::remote::Failure;
-use crate::remote::retry::{self, Policy};
 use sha2::{Digest, Sha256};
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -274,8 +273,7 @@ async fn cached(path: &Path) -> bool {
         let mut file = std::fs::File::open(&path).ok()?;
         let mut hasher = Sha256::new();
         std::io::copy(&mut file, &mut hasher).ok()?;
-        let got: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        if got == want.trim() {
+        if verify::hex_lower(&hasher.finalize()) == want.trim() {
             return Some(true);
         }
         crate::log::warn(&format!(
@@ -299,10 +297,10 @@ async fn download(version: &str, os: &str, arch: &str, opts: &Options, dest: &Pa
     let not_published = || Error::failed(format!("Packer {version} is not published for {os}_{arch}"));
 
     let sums_name = format!("packer_{version}_SHA256SUMS");
-    let sums = fetch(&http, &base, &sums_name, MAX_SMALL)
+    let sums = verify::fetch(&http, &base, &sums_name, MAX_SMALL)
         .await?
         .ok_or_else(not_published)?;
-    check_signature(&http, &base, &sums_name, &sums, &opts.key).await?;
+    verify::check_signature(&http, &base, &sums_name, &sums, &opts.key).await?;
 
     let zip_name = format!("packer_{version}_{os}_{arch}.zip");
     let want = verify::sum_for(&sums, &zip_name).ok_or_else(|| {
@@ -310,7 +308,7 @@ async fn download(version: &str, os: &str, arch: &str, opts: &Options, dest: &Pa
             "{sums_name} has no line for {zip_name}: Packer {version} is not published for {os}_{arch}"
         ))
     })?;
-    let zip = fetch(&http, &base, &zip_name, MAX_BIG)
+    let zip = verify::fetch(&http, &base, &zip_name, MAX_BIG)
         .await?
         .ok_or_else(not_published)?;
     if verify::sha256_hex(&zip) != want {
@@ -322,84 +320,6 @@ async fn download(version: &str, os: &str, arch: &str, opts: &Options, dest: &Pa
     tokio::task::spawn_blocking(move || extract(&zip, &zip_name, &dest))
         .await
         .map_err(|e| Error::failed(format!("extracting Packer stopped: {e}")))?
-}
-
-/// Verifies the detached signature of `SHA256SUMS`: `.sig`, then
-/// `.72D7468F.sig` (HashiCorp's name for a signature by its current key)
-/// when the first is missing or does not verify.
-async fn check_signature(http: &reqwest::Client, base: &str, sums_name: &str, sums: &[u8], key: &Key) -> Result<()> {
-    if !key.is_hashicorp() {
-        crate::log::warn(&format!(
-            "verifying Packer downloads with the OpenPGP key {} from {}, not HashiCorp's",
-            key.fingerprint(),
-            key.origin()
-        ));
-    }
-    let mut published = false;
-    for suffix in [".sig", ".72D7468F.sig"] {
-        if let Some(sig) = fetch(http, base, &format!("{sums_name}{suffix}"), MAX_SMALL).await? {
-            published = true;
-            if key.verifies(&sig, sums) {
-                return Ok(());
-            }
-        }
-    }
-    let whose = if key.is_hashicorp() {
-        "HashiCorp's key".to_string()
-    } else {
-        format!("the key from {}", key.origin())
-    };
-    Err(Error::failed(if published {
-        format!(
-            "the signature of {sums_name} does not verify against {whose} {}: refusing to install",
-            key.fingerprint()
-        )
-    } else {
-        format!("{sums_name} has no signature (.sig): refusing to install")
-    }))
-}
-
-/// GETs `<base>/<name>` with retries; `None` on 404.
-async fn fetch(http: &reqwest::Client, base: &str, name: &str, limit: usize) -> Result<Option<Vec<u8>>, Failure> {
-    let url = format!("{base}/{name}");
-    let what = format!("download {name}");
-    let (url, what) = (&url, &what);
-    retry::run(Policy::default(), || async move {
-        let transport = |e: reqwest::Error| Failure::transport(SERVICE, what, &e);
-        let mut resp = http.get(url).send().await.map_err(transport)?;
-        let status = resp.status();
-        if status == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if !status.is_success() {
-            let mut f = Failure::status(SERVICE, what, status.as_u16(), Vec::new());
-            f.retry_after = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok()?.trim().parse().ok());
-            return Err(f);
-        }
-        let too_big = || {
-            Failure::status(
-                SERVICE,
-                what,
-                status.as_u16(),
-                vec![format!("larger than {} MiB", limit >> 20)],
-            )
-        };
-        if resp.content_length().is_some_and(|n| n > limit as u64) {
-            return Err(too_big());
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
-            if body.len() + chunk.len() > limit {
-                return Err(too_big());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(Some(body))
-    })
-    .await
 }
 
 /// Extracts the `packer` entry of `zip` to `dest` atomically (temp file in

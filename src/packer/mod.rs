@@ -2,3 +2,4 @@
 
 pub mod install;
 pub mod machine;
+pub mod run;

@@ -119,6 +119,34 @@ pub fn append_file(env: &crate::config::Env, var: &str, text: &str) -> Result<()
         .map_err(|e| Error::failed(format!("cannot write {var} ({path}): {e}")))
 }
 
+/// Writes the step outputs: `version-fingerprint`, `version-id`,
+/// `version-url`, `artifacts` (JSON), `token-accessor`, `secrets-digest`.
+pub fn write_outputs(env: &crate::config::Env, report: &crate::report::Report) -> Result<()> {
+    let hcp = report.hcp.as_ref();
+    let artifacts: Vec<serde_json::Value> = match hcp.filter(|h| !h.artifacts.is_empty()) {
+        Some(h) => h
+            .artifacts
+            .iter()
+            .map(|(component, region, id)| serde_json::json!({"build": component, "region": region, "id": id, "source": "hcp"}))
+            .collect(),
+        None => report
+            .artifacts
+            .iter()
+            .map(|a| serde_json::json!({"build": a.build, "builder_id": a.builder_id, "id": a.id, "description": a.description}))
+            .collect(),
+    };
+    let artifacts = serde_json::Value::Array(artifacts).to_string();
+    let pairs = [
+        ("version-fingerprint", hcp.map(|h| h.fingerprint.as_str()).unwrap_or("")),
+        ("version-id", hcp.and_then(|h| h.version_id.as_deref()).unwrap_or("")),
+        ("version-url", hcp.and_then(|h| h.url.as_deref()).unwrap_or("")),
+        ("artifacts", artifacts.as_str()),
+        ("token-accessor", report.accessor.as_str()),
+        ("secrets-digest", report.secrets_digest.as_str()),
+    ];
+    append_file(env, "GITHUB_OUTPUT", &file_entries(pairs)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,3 +161,4 @@ mod tests {
         assert!(file_entries([("A=B", "x")]).is_err());
     }
 }
+

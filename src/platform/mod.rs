@@ -4,8 +4,12 @@
 pub mod github;
 pub mod gitlab;
 
-use crate::config::{Env, JwtSource};
-use crate::error::Result;
+use crate::config::{Config, Env, JwtSource};
+use crate::error::{Error, Result};
+use crate::report::Report;
+use crate::vault::read::Read;
+use std::path::Path;
+use std::time::Duration;
 use crate::redact::Redactor;
 use crate::secret::Secret;
 use std::io::Write;
@@ -149,5 +153,84 @@ impl Platform {
             v.push(var.to_string());
         }
         v
+    }
+
+    /// A link to this CI run, when the platform says.
+    pub fn run_url(&self) -> Option<String> {
+        match self.kind {
+            Kind::Github => Some(format!(
+                "{}/{}/actions/runs/{}",
+                self.env.get("GITHUB_SERVER_URL")?,
+                self.env.get("GITHUB_REPOSITORY")?,
+                self.env.get("GITHUB_RUN_ID")?
+            )),
+            Kind::Gitlab => self.env.get("CI_JOB_URL").map(str::to_string),
+            Kind::Local => None,
+        }
+    }
+
+    /// How long a cancelled command gets to clean up before it is killed:
+    /// GitHub kills the step 10 s after its first signal, so leave time to
+    /// revoke; `PACKER_VAULT_GRACE_SECONDS` overrides.
+    pub fn grace(&self) -> Duration {
+        if let Some(s) = self.env.get("PACKER_VAULT_GRACE_SECONDS").and_then(|s| s.parse().ok()) {
+            return Duration::from_secs(s);
+        }
+        match self.kind {
+            Kind::Github => Duration::from_secs(7),
+            Kind::Gitlab | Kind::Local => Duration::from_secs(25),
+        }
+    }
+
+    /// `export-env`: hands the secrets to later steps (GitHub `GITHUB_ENV`).
+    pub fn export_env(&self, reads: &[Read]) -> Result<()> {
+        if self.kind != Kind::Github {
+            return Err(Error::Usage("export-env works on GitHub Actions only".into()));
+        }
+        let text = github::file_entries(crate::export::pairs(reads))?;
+        github::append_file(&self.env, "GITHUB_ENV", &text)?;
+        crate::log::info(&format!("exported {} variables to later steps (GITHUB_ENV)", crate::export::pairs(reads).len()));
+        Ok(())
+    }
+
+    /// Publishes the report: `--report FILE`, stdout locally, the job
+    /// summary and outputs on GitHub, a report file on GitLab. Never fails
+    /// the run: problems are warnings.
+    pub fn publish(&self, report: &Report, cfg: &Config, file: Option<&Path>) {
+        let bucket = cfg.hcp.bucket.as_deref();
+        // Everything in the report is redacted already; once more, to be sure.
+        let markdown = crate::log::redact(&crate::report::render(report, None));
+        if let Some(f) = file
+            && let Err(e) = std::fs::write(f, &markdown)
+        {
+            crate::log::warn(&format!("cannot write the report to {}: {e}", f.display()));
+        }
+        match self.kind {
+            Kind::Local => {
+                if file.is_none() {
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "\n{markdown}");
+                }
+            }
+            Kind::Github => {
+                if cfg.summary
+                    && let Err(e) = github::append_file(&self.env, "GITHUB_STEP_SUMMARY", &markdown)
+                {
+                    crate::log::warn(&e.to_string());
+                }
+                if let Err(e) = github::write_outputs(&self.env, report) {
+                    crate::log::warn(&e.to_string());
+                }
+            }
+            Kind::Gitlab => {
+                let dir = self.env.get("CI_PROJECT_DIR").unwrap_or(".");
+                let path = Path::new(dir).join("packer-vault-report.md");
+                match std::fs::write(&path, &markdown) {
+                    Ok(()) => crate::log::info(&format!("report written to {} (keep it with `artifacts: paths:`)", path.display())),
+                    Err(e) => crate::log::warn(&format!("cannot write {}: {e}", path.display())),
+                }
+            }
+        }
+        let _ = bucket;
     }
 }

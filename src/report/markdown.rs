@@ -48,8 +48,7 @@ pub fn render(r: &Report, marker: Option<&str>) -> String {
                 let name = h.version_name.as_deref().unwrap_or(id);
                 let _ = writeln!(
                     o,
-                    "**HCP Packer:** [{} {name}]({url}) in bucket `{}` ({})",
-                    "version",
+                    "**HCP Packer:** [version {name}]({url}) in bucket `{}` ({})",
                     h.bucket,
                     h.status.as_deref().unwrap_or("?")
                 );
@@ -244,7 +243,7 @@ mod tests {
         let mut c = a.clone();
         c.env = "B".into();
         assert_eq!(digest(&[a.clone(), b.clone()]), digest(&[b.clone(), a.clone()]));
-        assert_eq!(digest(&[a.clone()]), digest(&[c]));
+        assert_eq!(digest(std::slice::from_ref(&a)), digest(&[c]));
         let mut v2 = a.clone();
         v2.version = Some(2);
         assert_ne!(digest(&[a]), digest(&[v2]));

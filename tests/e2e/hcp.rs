@@ -11,7 +11,7 @@ use packer_vault::secret::Secret;
 use serde_json::json;
 
 use crate::support::block_on;
-use crate::support::hcp::{AMI, COMPONENT, HcpStandIn, REGION};
+use crate::support::hcp::{AMI, COMPONENT, HcpStandIn, REGION, version_json};
 
 fn endpoints(s: &HcpStandIn) -> Endpoints {
     let env = Env::from([
@@ -162,7 +162,8 @@ fn hcp_version_polled_until_active() {
 #[test]
 fn hcp_version_wait_times_out_running() {
     let s = HcpStandIn::start();
-    s.add_version("ubuntu", "still-running", 1_000_000);
+    let running = version_json("01HVRUN", "ubuntu", "still-running", "v1", "VERSION_RUNNING");
+    s.add_version_answers("ubuntu", "still-running", vec![running]);
     let c = client(&s);
     let v = block_on(c.wait_version(
         &s.org_id,

@@ -86,10 +86,7 @@ fn install_verified_release_then_reuse_the_cache() {
         }
     );
     assert_eq!(run(&got.path).trim(), "Packer v9.9.9");
-    assert_eq!(
-        block_on(install::version_of(&got.path)).expect("version"),
-        VERSION
-    );
+    assert_eq!(block_on(install::version_of(&got.path)).expect("version"), VERSION);
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&got.path).expect("stat").permissions().mode();
@@ -103,10 +100,7 @@ fn install_verified_release_then_reuse_the_cache() {
     names.sort();
     assert_eq!(names, ["packer", "packer.sha256"], "no temp files left");
     let requests = rel.requests();
-    assert!(
-        requests.iter().any(|p| p.ends_with(&rel.zip_name)),
-        "{requests:?}"
-    );
+    assert!(requests.iter().any(|p| p.ends_with(&rel.zip_name)), "{requests:?}");
 
     // Second call: the verified cache, no network at all.
     let again = ensure(&opts).expect("cached");
@@ -183,10 +177,7 @@ fn install_reports_an_unpublished_version() {
     let rel = Releases::start(Variant::NotPublished);
     let (opts, _cache) = options(&rel);
     let msg = refused(ensure(&opts));
-    assert_eq!(
-        msg,
-        format!("Packer 9.9.9 is not published for {}", rel.platform)
-    );
+    assert_eq!(msg, format!("Packer 9.9.9 is not published for {}", rel.platform));
 }
 
 #[test]

@@ -1,7 +1,11 @@
 //! The checks behind a Packer install: the trusted OpenPGP key, the detached
-//! signature of `SHA256SUMS`, and a file's SHA-256 against its line there.
+//! signature of `SHA256SUMS` (fetched with retries), and a file's SHA-256
+//! against its line there.
 
+use super::{MAX_SMALL, SERVICE};
 use crate::error::{Error, Result};
+use crate::remote::Failure;
+use crate::remote::retry::{self, Policy};
 use pgp::composed::{Deserializable, DetachedSignature, SignedPublicKey, SignedPublicSubKey};
 use pgp::packet::SignatureType;
 use pgp::types::KeyDetails;
@@ -105,6 +109,95 @@ impl Key {
     }
 }
 
+/// Verifies the detached signature of `SHA256SUMS`: `.sig`, then
+/// `.72D7468F.sig` (HashiCorp's name for a signature by its current key)
+/// when the first is missing or does not verify.
+pub(super) async fn check_signature(
+    http: &reqwest::Client,
+    base: &str,
+    sums_name: &str,
+    sums: &[u8],
+    key: &Key,
+) -> Result<()> {
+    if !key.is_hashicorp() {
+        crate::log::warn(&format!(
+            "verifying Packer downloads with the OpenPGP key {} from {}, not HashiCorp's",
+            key.fingerprint(),
+            key.origin()
+        ));
+    }
+    let mut published = false;
+    for suffix in [".sig", ".72D7468F.sig"] {
+        if let Some(sig) = fetch(http, base, &format!("{sums_name}{suffix}"), MAX_SMALL).await? {
+            published = true;
+            if key.verifies(&sig, sums) {
+                return Ok(());
+            }
+        }
+    }
+    let whose = if key.is_hashicorp() {
+        "HashiCorp's key".to_string()
+    } else {
+        format!("the key from {}", key.origin())
+    };
+    Err(Error::failed(if published {
+        format!(
+            "the signature of {sums_name} does not verify against {whose} {}: refusing to install",
+            key.fingerprint()
+        )
+    } else {
+        format!("{sums_name} has no signature (.sig or .72D7468F.sig): refusing to install")
+    }))
+}
+
+/// GETs `<base>/<name>` with retries; `None` on 404.
+pub(super) async fn fetch(
+    http: &reqwest::Client,
+    base: &str,
+    name: &str,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, Failure> {
+    let url = format!("{base}/{name}");
+    let what = format!("download {name}");
+    let (url, what) = (&url, &what);
+    retry::run(Policy::default(), || async move {
+        let transport = |e: reqwest::Error| Failure::transport(SERVICE, what, &e);
+        let mut resp = http.get(url).send().await.map_err(transport)?;
+        let status = resp.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            let mut f = Failure::status(SERVICE, what, status.as_u16(), Vec::new());
+            f.retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()?.trim().parse().ok());
+            return Err(f);
+        }
+        let too_big = || {
+            Failure::status(
+                SERVICE,
+                what,
+                status.as_u16(),
+                vec![format!("larger than {} MiB", limit >> 20)],
+            )
+        };
+        if resp.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_big());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > limit {
+                return Err(too_big());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Some(body))
+    })
+    .await
+}
+
 /// The SHA-256 that `sums` (a `SHA256SUMS` file: `<hex>  <name>` lines)
 /// lists for `file`, lower-case.
 pub fn sum_for(sums: &[u8], file: &str) -> Option<String> {
@@ -123,7 +216,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex_lower(&Sha256::digest(data))
 }
 
-fn hex_lower(bytes: &[u8]) -> String {
+pub(super) fn hex_lower(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -149,6 +242,67 @@ mod tests {
             .find(|s| hex_upper(s.key.fingerprint().as_bytes()) == "374EC75B485913604A831CC7C820C6D5CD27AB87")
             .expect("the release signing subkey is present");
         assert!(key.can_sign(signer), "the signing subkey is validly bound");
+    }
+
+    /// A real release: `terraform-provider-aws_5.2.0_SHA256SUMS` and its
+    /// detached signature by HashiCorp's subkey 374E C75B ... CD27 AB87
+    /// (2023-06-09), base64-encoded (also checked with `gpg --verify`).
+    const REAL_SUMS_B64: &str = "MGU0ODQ0OWU5ZjI5YjY0NjYzZTdmZjY0MWEzYmExZGE0MzQ2MDg0NjBjMzNhMjBiZGI0NWVmZWIx\
+ZTA2N2Q0YSAgdGVycmFmb3JtLXByb3ZpZGVyLWF3c181LjIuMF9mcmVlYnNkX2FtZDY0LnppcAow\
+ZWM2NTdhMWU1ODYwODczNjhjYzMwNTFjY2I4YmRmNjdlODc2M2U1MGVlY2U3NmI4ZGM0Njk1Zjhk\
+MzQ5ZWJiICB0ZXJyYWZvcm0tcHJvdmlkZXItYXdzXzUuMi4wX3dpbmRvd3NfMzg2LnppcAoxY2Zm\
+NTQxZTc5MjQ3N2M0ZGM4Yjg0MDVhNmY3NmE1NmQxMjkyZTIzZDZmYzM2Nzk5M2VmZWQyYjM5ODhj\
+MjA4ICB0ZXJyYWZvcm0tcHJvdmlkZXItYXdzXzUuMi4wX29wZW5ic2RfYW1kNjQuemlwCjMxMmU3\
+YzBjNTY3NDJjYjgzZDE4Y2IyYTNmMmRhMzVmNGQ5MjQ4MTM1M2IwYWMyYjU0ZDYzMzNkZjkxYzIz\
+OTkgIHRlcnJhZm9ybS1wcm92aWRlci1hd3NfNS4yLjBfb3BlbmJzZF9hcm0uemlwCjM1MmJjOGE3\
+M2ZkYjgyOTMwNmMxNDFmZmZjYjE3MDE3MmM3ODYwYzlmZmYwZTAyMjM5ZWY4Yzc3MWIzNDY4YTMg\
+IHRlcnJhZm9ybS1wcm92aWRlci1hd3NfNS4yLjBfZGFyd2luX2FtZDY0LnppcAo0ZDU0MDNmOGQ1\
+YThkYTRkYjZiY2Y5ZDhiNjBmYzc5MGIyZjJlMWNmNDk0MzhiYjJjM2Y2YzJjY2JmYTY3MmNiICB0\
+ZXJyYWZvcm0tcHJvdmlkZXItYXdzXzUuMi4wX2ZyZWVic2RfYXJtLnppcAo0ZDkwYzlhNzU5Nzc4\
+YTU1Mjc0ZjA1ZjY5YzhiMzhhMmQwZDFkZWY3OTJiYjU1NmFjNjE5NGU1OTc5NjUzZjU1ICB0ZXJy\
+YWZvcm0tcHJvdmlkZXItYXdzXzUuMi4wX2xpbnV4X2FybTY0LnppcAo5MDMzZDAzZTA4OTY3YmYx\
+ZWJiNDIwY2IxZjZlNzc3NTBhN2FhNzUwMzZhNTNhMGI2NzA5ZmRjMTA3YTgyOWQ5ICB0ZXJyYWZv\
+cm0tcHJvdmlkZXItYXdzXzUuMi4wX2ZyZWVic2RfMzg2LnppcAo5YjEyYWY4NTQ4NmE5NmFlZGQ4\
+ZDc5ODRiMGZmODExYTRiNDJlM2Q4OGRhZDFhM2ZiNGMwYjU4MGQwNGZhNDI1ICB0ZXJyYWZvcm0t\
+cHJvdmlkZXItYXdzXzUuMi4wX21hbmlmZXN0Lmpzb24KYThjYmZmZWNmNWYxMjgwODFjZjYyZGJk\
+NmUyZDY4MTA1MDMxZDA4YzM0OTllMzRkY2I2NjkyY2MxNDdkZWM5ZCAgdGVycmFmb3JtLXByb3Zp\
+ZGVyLWF3c181LjIuMF9saW51eF8zODYuemlwCmJmMDc3OGFhMGI1M2UzZTY1YzI1ZmRjNGYxYjYz\
+OWY0MDgyYTAxMjI2NDAwOTU4ZTQxMzU2MzBlMmQxMzJkNTYgIHRlcnJhZm9ybS1wcm92aWRlci1h\
+d3NfNS4yLjBfbGludXhfYXJtLnppcApjOWRhMWFlNjhmYWE0YmM5ZjU4NWQxNzVlYjY2NmNiZmNk\
+ZGFmY2RjZmQ2YTE4ZjNlY2QwNzE2MzFmYjRkNGM1ICB0ZXJyYWZvcm0tcHJvdmlkZXItYXdzXzUu\
+Mi4wX29wZW5ic2RfMzg2LnppcApjYmMwNGVkZDdhODY4Y2YyNzEzZmQzMDFjYTM1N2FkYjk0MDAw\
+M2QwYzAyZjUzNTFjOTg3ZTJhYjZlYWQyYTQ2ICB0ZXJyYWZvcm0tcHJvdmlkZXItYXdzXzUuMi4w\
+X3dpbmRvd3NfYW1kNjQuemlwCmRhZTY0ZjMwNDdmMThmYWJlN2M1ZTlkNmJjY2ZiN2Y0YjQ3OTM5\
+OTRjZWEwOTQ3ZGMxYWMxN2UxOTIyYmY3MTUgIHRlcnJhZm9ybS1wcm92aWRlci1hd3NfNS4yLjBf\
+bGludXhfYW1kNjQuemlwCmY3YmFkMzk4MzQ3OWFmOTViNWIxY2JlNDMzMDVmYTY0OTIyMjJjYzRm\
+MTdhNTEyNjc3ZGZhYjdjOThjYzQ4MGMgIHRlcnJhZm9ybS1wcm92aWRlci1hd3NfNS4yLjBfZGFy\
+d2luX2FybTY0LnppcAo=";
+    const REAL_SIG_B64: &str = "wsFzBAABCAAnBQJkg4UzCRDIIMbVzSerhxYhBDdOx1tIWRNgSoMcx8ggxtXNJ6uHAABwow/8CK+K\
+FeWZemkJ2aC/RMZjlujvyd4vk/JGgK9dCnsvzTPcAqcbNSBRfzQFU6T54MZd3Hf1EcAaTqzpSSf7\
+7sFF6IQBGKEt5bBkqwGc36XX8+KUteq2ZO81Z+pDC4n3ODttUXODi0JUup6dKMMJris7bEwVzgXF\
+Ijp0sypILncmaVgScOF+U7IM4XDKveJuFQ+DwQCKA/64FB7qsd8pi8aUBtCThDxh0Z7xfEfyLULU\
+QIDpma59ve6XgNBkBZLA85ba+SoVn+Tnue3opIeNLxo0ffXckEGuKn5Ez4NJc87J8TwqIsPZZwuR\
+k2jNCQ//pauYUXzPFtM+j10aJyWwtV8GRnHQexMk1OfIT/d5o3lC3daYbcQoEzmMW7eB7bVQ0p7P\
+GuqzoeYFVWqDAIzLO2BJgZE3KB7oeeRjzoagbIaGnara3Q4Cukz0EpZ3uDmqrK/hYe20tbHA2LlE\
+x9d1qo6p7fkFE/ZEihlX2piV+9D6MrgvIthXHmHYiG9uD6KvA6UGXHRn6qmiBSBG8/3Rbh6GrTsx\
+Xn6MMb4aV5AsdW11GJX4SnH3LVLWO7i/em706ths0weld2KkXa1B/gUe6ucFfM0xh3JfIoD6mVh6\
+LISZ9LVjefyodjylJxUWlY8FMkg5UxM1o+SRmAIsxEHiaGrlEQ9HplZa7GxiQ2IQb2lL6NA=";
+
+    fn b64(text: &str) -> Vec<u8> {
+        use base64::Engine;
+        let clean: String = text.split_whitespace().collect();
+        base64::engine::general_purpose::STANDARD.decode(clean).expect("base64")
+    }
+
+    #[test]
+    fn packer_real_hashicorp_signature_verifies_with_the_embedded_key() {
+        let key = Key::hashicorp().expect("the embedded key parses");
+        let (sums, sig) = (b64(REAL_SUMS_B64), b64(REAL_SIG_B64));
+        assert!(key.verifies(&sig, &sums), "HashiCorp's own signature verifies");
+        assert!(sum_for(&sums, "terraform-provider-aws_5.2.0_linux_amd64.zip").is_some());
+        let mut tampered = sums.clone();
+        tampered[0] ^= 1;
+        assert!(!key.verifies(&sig, &tampered), "one changed byte breaks it");
     }
 
     #[test]

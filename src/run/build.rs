@@ -1,0 +1,220 @@
+//! `packer-vault build` and `validate`: secrets from Vault into Packer's
+//! environment, Packer's phases, HCP Packer, the report, revocation.
+
+use super::{fail, unless_cancelled};
+use crate::config::{Config, Env};
+use crate::error::{EXIT_FAILED, Error};
+use crate::packer::install::{self, Options};
+use crate::packer::run::{Packer, PhaseResult};
+use crate::platform::Platform;
+use crate::process::Cancel;
+use crate::report::{Phase, Report, Status};
+use crate::secret::Secret;
+use crate::session::Session;
+use crate::vault::lease::Renewer;
+use crate::vault::read::Read;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Which of the two commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `init`, `validate`, `build`, HCP.
+    Build,
+    /// `fmt -check`, `init`, `validate`.
+    Validate,
+}
+
+/// Runs `build` or `validate`; publishes the report on every path that got
+/// as far as a Vault answer, and revokes the token.
+pub async fn build(cfg: Config, env: Env, mode: Mode, report_file: Option<PathBuf>) -> i32 {
+    let platform = Platform::new(cfg.platform, env.clone());
+    let cancel = match Cancel::install() {
+        Ok(c) => c,
+        Err(e) => return fail(&Error::failed(format!("cannot install signal handlers: {e}"))),
+    };
+    let name = if mode == Mode::Build { "build" } else { "validate" };
+    let mut report = Report::new(name, &cfg.template.display().to_string());
+    report.run_url = platform.run_url();
+
+    let started = Instant::now();
+    let session = match unless_cancelled(&cancel, crate::session::login(&cfg, &platform)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            report.status = Status::Failed;
+            report.errors.push(e.to_string());
+            platform.publish(&report, &cfg, report_file.as_deref());
+            return fail(&e);
+        }
+        Err(s) => return s.exit_code(),
+    };
+    report.role = match &cfg.auth {
+        crate::config::Auth::Jwt { role, .. } => role.clone(),
+        crate::config::Auth::Token(_) => "token".into(),
+    };
+    report.accessor = session.login.accessor.clone();
+    report.policies = session.login.policies.clone();
+    let code = run(&cfg, &env, &platform, &session, &cancel, mode, &mut report, started).await;
+    session.close(&cfg, cfg.export_env).await;
+    platform.publish(&report, &cfg, report_file.as_deref());
+    code
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run(cfg: &Config, env: &Env, platform: &Platform, session: &Session, cancel: &Cancel, mode: Mode, report: &mut Report, started: Instant) -> i32 {
+    let (reads, redactor) = match unless_cancelled(cancel, session.read(cfg, platform)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return failed(report, e),
+        Err(s) => return cancelled(report, s),
+    };
+    report.set_secrets(&reads, &|_| false);
+    report.phases.push(Phase { name: "vault".into(), duration: started.elapsed(), ok: true });
+    if cfg.export_env
+        && let Err(e) = platform.export_env(&reads)
+    {
+        return failed(report, e);
+    }
+
+    let opts = match Options::from_env(env) {
+        Ok(o) => o,
+        Err(e) => return failed(report, e),
+    };
+    let installed = match unless_cancelled(cancel, install::ensure(cfg.packer_version.as_deref(), &opts)).await {
+        Ok(Ok(i)) => i,
+        Ok(Err(e)) => return failed(report, e),
+        Err(s) => return cancelled(report, s),
+    };
+    report.packer_version = Some(installed.version.clone());
+    let fingerprint = cfg.hcp.bucket.as_ref().map(|_| {
+        cfg.hcp.fingerprint.clone().or_else(|| crate::hcp::default_fingerprint(env)).unwrap_or_else(local_fingerprint)
+    });
+    let packer = Packer {
+        path: installed.path.clone(),
+        version: installed.version.clone(),
+        cwd: cfg.working_directory.clone(),
+        template: cfg.template.display().to_string(),
+        env: Packer::environment(packer_env(cfg, &reads, fingerprint.as_deref())),
+        remove: platform.private_vars(),
+        grace: platform.grace(),
+    };
+
+    let renewer = cfg.renew.then(|| Renewer::spawn(session.vault.clone(), &session.login, &reads));
+    let mut phases: Vec<&str> = match mode {
+        Mode::Build => vec!["validate", "build"],
+        Mode::Validate => vec!["fmt", "validate"],
+    };
+    if install::supports_init(&installed.version) {
+        phases.insert(phases.len() - 1, "init");
+    }
+    let mut code = 0;
+    for phase in phases {
+        let title = format!("packer {phase}");
+        platform.section_start(&format!("packer_{phase}"), &title);
+        let stop = platform.stop_commands();
+        let result = match phase {
+            "fmt" => packer.fmt_check(&redactor, cancel).await,
+            "init" => packer.init(&redactor, cancel).await,
+            "validate" => packer.validate(&redactor, cancel).await,
+            _ => packer.build(&cfg.packer_args, &redactor, cancel).await,
+        };
+        platform.resume_commands(stop);
+        platform.section_end(&format!("packer_{phase}"));
+        let result = match result {
+            Ok(r) => r,
+            Err(e) => {
+                code = failed(report, Error::failed(format!("cannot run {}: {e}", packer.path.display())));
+                break;
+            }
+        };
+        code = record_phase(report, &result, phase);
+        if code != 0 {
+            break;
+        }
+    }
+    if let Some(r) = renewer {
+        let (warnings, renewals) = r.stop();
+        report.warnings.extend(warnings);
+        if renewals > 0 {
+            crate::log::info(&format!("renewed the token and leases {renewals} times during the run"));
+        }
+    }
+
+    if code == 0
+        && mode == Mode::Build
+        && let (Some(bucket), Some(fp)) = (&cfg.hcp.bucket, &fingerprint)
+    {
+        platform.section_start("hcp", "HCP Packer");
+        let (hcp, warnings) = super::hcp::record(cfg, env, &reads, bucket, fp, true).await;
+        for w in &warnings {
+            crate::log::warn(w);
+        }
+        report.warnings.extend(warnings);
+        report.hcp = Some(hcp);
+        platform.section_end("hcp");
+    } else if let (Some(bucket), Some(fp)) = (&cfg.hcp.bucket, &fingerprint) {
+        report.hcp = Some(crate::report::Hcp { bucket: bucket.clone(), fingerprint: fp.clone(), ..Default::default() });
+    }
+    code
+}
+
+/// Records one phase; returns the exit code it implies (0 to go on).
+fn record_phase(report: &mut Report, r: &PhaseResult, phase: &str) -> i32 {
+    report.phases.push(Phase { name: r.name.clone(), duration: r.duration, ok: r.ok() });
+    if phase == "build" {
+        report.artifacts = r.outcome.artifacts.clone();
+    }
+    if let Some(s) = r.cancelled {
+        report.tail = r.outcome.tail.clone();
+        return cancelled(report, s);
+    }
+    if r.ok() {
+        return 0;
+    }
+    report.status = Status::Failed;
+    match phase {
+        "fmt" => {
+            let files: Vec<&String> = r.outcome.tail.iter().filter(|l| !l.contains(' ')).collect();
+            report.findings.push(format!(
+                "`packer fmt -check` found unformatted files: {} (run `packer fmt` on them)",
+                files.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        "validate" => {
+            report.findings.extend(r.outcome.tail.iter().filter(|l| !l.trim().is_empty()).cloned());
+        }
+        _ => {
+            report.errors.extend(r.outcome.errors.iter().cloned());
+            report.tail = r.outcome.tail.clone();
+        }
+    }
+    crate::log::error(&format!("{} failed with exit code {}", r.name, r.code));
+    EXIT_FAILED
+}
+
+fn failed(report: &mut Report, e: Error) -> i32 {
+    report.status = Status::Failed;
+    report.errors.push(crate::log::redact(&e.to_string()));
+    fail(&e)
+}
+
+fn cancelled(report: &mut Report, s: crate::process::Signal) -> i32 {
+    report.status = Status::Cancelled;
+    crate::log::warn("cancelled: Packer was asked to stop and clean up");
+    s.exit_code()
+}
+
+/// Packer's variables: the secrets, `PKR_VAR_*` from `packer-vars`, and HCP's.
+fn packer_env(cfg: &Config, reads: &[Read], fingerprint: Option<&str>) -> Vec<(String, Secret)> {
+    let mut env: Vec<(String, Secret)> = reads.iter().flat_map(|r| r.items.iter().map(|i| (i.env.clone(), i.value.clone()))).collect();
+    env.extend(cfg.packer_vars.iter().map(|(k, v)| (format!("PKR_VAR_{k}"), Secret::new(v.clone()))));
+    if let (Some(bucket), Some(fp)) = (&cfg.hcp.bucket, fingerprint) {
+        env.push(("HCP_PACKER_BUCKET_NAME".into(), Secret::new(bucket.clone())));
+        env.push(("HCP_PACKER_BUILD_FINGERPRINT".into(), Secret::new(fp)));
+    }
+    env
+}
+
+fn local_fingerprint() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs();
+    format!("local-{secs}")
+}

@@ -1,0 +1,71 @@
+//! `packer-vault exec -- CMD...`.
+
+use super::{GRACE, fail, unless_cancelled};
+use crate::config::{Config, Env};
+use crate::error::Error;
+use crate::platform::Platform;
+use crate::process::{self, Cancel};
+use crate::session::Session;
+use crate::vault::lease::Renewer;
+
+/// `packer-vault exec -- CMD...`: secrets in CMD's environment, its output
+/// redacted, signals forwarded, the token revoked on every path.
+pub async fn exec(cfg: Config, env: Env, argv: Vec<String>) -> i32 {
+    let platform = Platform::new(cfg.platform, env);
+    let cancel = match Cancel::install() {
+        Ok(c) => c,
+        Err(e) => return fail(&Error::failed(format!("cannot install signal handlers: {e}"))),
+    };
+    let session = match unless_cancelled(&cancel, crate::session::login(&cfg, &platform)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return fail(&e),
+        Err(s) => return s.exit_code(),
+    };
+    let code = exec_in(&cfg, &platform, &session, &cancel, argv).await;
+    session.close(&cfg, false).await;
+    code
+}
+
+async fn exec_in(cfg: &Config, platform: &Platform, session: &Session, cancel: &Cancel, argv: Vec<String>) -> i32 {
+    let (reads, redactor) = match unless_cancelled(cancel, session.read(cfg, platform)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return fail(&e),
+        Err(s) => return s.exit_code(),
+    };
+    let renewer = cfg
+        .renew
+        .then(|| Renewer::spawn(session.vault.clone(), &session.login, &reads));
+    let program = argv.first().cloned().unwrap_or_default();
+    let spec = process::Spec {
+        argv,
+        env: reads
+            .iter()
+            .flat_map(|r| r.items.iter().map(|i| (i.env.clone(), i.value.clone())))
+            .collect(),
+        remove: platform.private_vars(),
+        cwd: None,
+        grace: GRACE,
+    };
+    let stop = platform.stop_commands();
+    let out = process::Sink::redacted(&redactor, tokio::io::stdout());
+    let err = process::Sink::redacted(&redactor, tokio::io::stderr());
+    let result = process::run(spec, cancel, out, err).await;
+    platform.resume_commands(stop);
+    if let Some(r) = renewer {
+        r.stop();
+    }
+    match result {
+        Ok(exit) => match exit.cancelled {
+            Some(s) => {
+                crate::log::warn(&format!(
+                    "cancelled: the command exited with {} after the signal",
+                    exit.code
+                ));
+                s.exit_code()
+            }
+            None => exit.code,
+        },
+        Err(e) => fail(&Error::failed(format!("cannot run `{program}`: {e}"))),
+    }
+}
+

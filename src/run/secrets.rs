@@ -1,0 +1,62 @@
+//! `packer-vault secrets --format F`.
+
+use super::{fail, unless_cancelled};
+use crate::config::{Config, Env};
+use crate::error::{Error, Result};
+use crate::export::{self, Format};
+use crate::platform::{Kind, Platform};
+use crate::process::Cancel;
+use crate::session::Session;
+
+/// `packer-vault secrets --format F`: exports the secrets. The token is kept
+/// when a secret is leased (revoking it would end the lease) or with
+/// `export-env`; otherwise revoked.
+pub async fn secrets(cfg: Config, env: Env, format: Format) -> i32 {
+    let platform = Platform::new(cfg.platform, env);
+    let cancel = match Cancel::install() {
+        Ok(c) => c,
+        Err(e) => return fail(&Error::failed(format!("cannot install signal handlers: {e}"))),
+    };
+    let session = match unless_cancelled(&cancel, crate::session::login(&cfg, &platform)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return fail(&e),
+        Err(s) => return s.exit_code(),
+    };
+    let (code, leased) = match unless_cancelled(&cancel, secrets_in(&cfg, &platform, &session, format)).await {
+        Ok(Ok(leased)) => (0, leased),
+        Ok(Err(e)) => (fail(&e), false),
+        Err(s) => (s.exit_code(), false),
+    };
+    if leased {
+        crate::log::info("some secrets are leased: keeping the token so their leases stay valid until they expire");
+    }
+    session.close(&cfg, leased || cfg.export_env).await;
+    code
+}
+
+async fn secrets_in(cfg: &Config, platform: &Platform, session: &Session, format: Format) -> Result<bool> {
+    let (reads, _) = session.read(cfg, platform).await?;
+    let text = export::render(format, &reads)?;
+    match format {
+        Format::Github => {
+            if platform.kind != Kind::Github {
+                return Err(Error::Usage(
+                    "--format github writes GITHUB_ENV: run it in a GitHub Actions job".into(),
+                ));
+            }
+            crate::platform::github::append_file(&platform.env, "GITHUB_ENV", &text)?;
+            crate::log::info(&format!(
+                "wrote {} variables to GITHUB_ENV",
+                export::pairs(&reads).len()
+            ));
+        }
+        Format::Shell | Format::Json => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(|e| Error::failed(format!("cannot write stdout: {e}")))?;
+        }
+    }
+    Ok(reads.iter().any(|r| r.lease_id.is_some()))
+}
