@@ -84,7 +84,12 @@ fn packer_command(name: &'static str, about: &'static str) -> Command {
     Command::new(name)
         .about(about)
         .arg(Arg::new("TEMPLATE").help("Packer template file or directory (the `template` input)"))
-        .arg(Arg::new("report").long("report").value_name("FILE").help("also write the Markdown report to FILE"))
+        .arg(
+            Arg::new("report")
+                .long("report")
+                .value_name("FILE")
+                .help("also write the Markdown report to FILE"),
+        )
 }
 
 /// Parses `args` (with the program name first).
@@ -125,11 +130,8 @@ where
             ));
         }
     };
-    Ok(Invocation {
-        cmd,
-        flags,
-        report: None,
-    })
+    let report = sub.try_get_one::<String>("report").ok().flatten().map(PathBuf::from);
+    Ok(Invocation { cmd, flags, report })
 }
 
 fn collect(m: &ArgMatches, flags: &mut BTreeMap<String, String>) {

@@ -94,7 +94,14 @@ impl Packer {
     }
 
     /// Runs `packer <args>`; `build` output is read as `-machine-readable`.
-    pub async fn phase(&self, name: &str, args: &[String], machine: bool, redactor: &Redactor, cancel: &Cancel) -> std::io::Result<PhaseResult> {
+    pub async fn phase(
+        &self,
+        name: &str,
+        args: &[String],
+        machine: bool,
+        redactor: &Redactor,
+        cancel: &Cancel,
+    ) -> std::io::Result<PhaseResult> {
         let mut argv = vec![self.path.display().to_string()];
         argv.extend(args.iter().cloned());
         let spec = process::Spec {
@@ -109,9 +116,21 @@ impl Packer {
         let out = if machine {
             Sink::new(MachineFilter::new(redactor, collector.clone()), tokio::io::stdout())
         } else {
-            Sink::new(Recorder { stream: redactor.stream(), lines: lines.clone() }, tokio::io::stdout())
+            Sink::new(
+                Recorder {
+                    stream: redactor.stream(),
+                    lines: lines.clone(),
+                },
+                tokio::io::stdout(),
+            )
         };
-        let err = Sink::new(Recorder { stream: redactor.stream(), lines: lines.clone() }, tokio::io::stderr());
+        let err = Sink::new(
+            Recorder {
+                stream: redactor.stream(),
+                lines: lines.clone(),
+            },
+            tokio::io::stderr(),
+        );
         let started = Instant::now();
         let exit = process::run(spec, cancel, out, err).await?;
         let mut outcome = collector.outcome();
@@ -119,22 +138,49 @@ impl Packer {
         outcome.tail.extend(extra);
         let excess = outcome.tail.len().saturating_sub(super::machine::TAIL_LINES);
         outcome.tail.drain(..excess);
-        Ok(PhaseResult { name: name.into(), code: exit.code, cancelled: exit.cancelled, duration: started.elapsed(), outcome })
+        Ok(PhaseResult {
+            name: name.into(),
+            code: exit.code,
+            cancelled: exit.cancelled,
+            duration: started.elapsed(),
+            outcome,
+        })
     }
 
     /// `packer fmt -check <template>` (exit 3 lists unformatted files).
     pub async fn fmt_check(&self, redactor: &Redactor, cancel: &Cancel) -> std::io::Result<PhaseResult> {
-        self.phase("packer fmt -check", &["fmt".into(), "-check".into(), self.template.clone()], false, redactor, cancel).await
+        self.phase(
+            "packer fmt -check",
+            &["fmt".into(), "-check".into(), self.template.clone()],
+            false,
+            redactor,
+            cancel,
+        )
+        .await
     }
 
     /// `packer init <template>` (Packer 1.7.0 and later).
     pub async fn init(&self, redactor: &Redactor, cancel: &Cancel) -> std::io::Result<PhaseResult> {
-        self.phase("packer init", &["init".into(), self.template.clone()], false, redactor, cancel).await
+        self.phase(
+            "packer init",
+            &["init".into(), self.template.clone()],
+            false,
+            redactor,
+            cancel,
+        )
+        .await
     }
 
     /// `packer validate <template>`.
     pub async fn validate(&self, redactor: &Redactor, cancel: &Cancel) -> std::io::Result<PhaseResult> {
-        self.phase("packer validate", &["validate".into(), self.template.clone()], false, redactor, cancel).await
+        self.phase(
+            "packer validate",
+            &["validate".into(), self.template.clone()],
+            false,
+            redactor,
+            cancel,
+        )
+        .await
     }
 
     /// `packer build -color=false -machine-readable <extra> <template>`.

@@ -161,4 +161,3 @@ mod tests {
         assert!(file_entries([("A=B", "x")]).is_err());
     }
 }
-

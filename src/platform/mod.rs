@@ -6,13 +6,13 @@ pub mod gitlab;
 
 use crate::config::{Config, Env, JwtSource};
 use crate::error::{Error, Result};
+use crate::redact::Redactor;
 use crate::report::Report;
+use crate::secret::Secret;
 use crate::vault::read::Read;
+use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
-use crate::redact::Redactor;
-use crate::secret::Secret;
-use std::io::Write;
 
 /// The CI, detected from the environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,7 +189,10 @@ impl Platform {
         }
         let text = github::file_entries(crate::export::pairs(reads))?;
         github::append_file(&self.env, "GITHUB_ENV", &text)?;
-        crate::log::info(&format!("exported {} variables to later steps (GITHUB_ENV)", crate::export::pairs(reads).len()));
+        crate::log::info(&format!(
+            "exported {} variables to later steps (GITHUB_ENV)",
+            crate::export::pairs(reads).len()
+        ));
         Ok(())
     }
 
@@ -226,7 +229,10 @@ impl Platform {
                 let dir = self.env.get("CI_PROJECT_DIR").unwrap_or(".");
                 let path = Path::new(dir).join("packer-vault-report.md");
                 match std::fs::write(&path, &markdown) {
-                    Ok(()) => crate::log::info(&format!("report written to {} (keep it with `artifacts: paths:`)", path.display())),
+                    Ok(()) => crate::log::info(&format!(
+                        "report written to {} (keep it with `artifacts: paths:`)",
+                        path.display()
+                    )),
                     Err(e) => crate::log::warn(&format!("cannot write {}: {e}", path.display())),
                 }
             }

@@ -61,14 +61,27 @@ pub async fn build(cfg: Config, env: Env, mode: Mode, report_file: Option<PathBu
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn run(cfg: &Config, env: &Env, platform: &Platform, session: &Session, cancel: &Cancel, mode: Mode, report: &mut Report, started: Instant) -> i32 {
+async fn run(
+    cfg: &Config,
+    env: &Env,
+    platform: &Platform,
+    session: &Session,
+    cancel: &Cancel,
+    mode: Mode,
+    report: &mut Report,
+    started: Instant,
+) -> i32 {
     let (reads, redactor) = match unless_cancelled(cancel, session.read(cfg, platform)).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return failed(report, e),
         Err(s) => return cancelled(report, s),
     };
     report.set_secrets(&reads, &|_| false);
-    report.phases.push(Phase { name: "vault".into(), duration: started.elapsed(), ok: true });
+    report.phases.push(Phase {
+        name: "vault".into(),
+        duration: started.elapsed(),
+        ok: true,
+    });
     if cfg.export_env
         && let Err(e) = platform.export_env(&reads)
     {
@@ -86,7 +99,11 @@ async fn run(cfg: &Config, env: &Env, platform: &Platform, session: &Session, ca
     };
     report.packer_version = Some(installed.version.clone());
     let fingerprint = cfg.hcp.bucket.as_ref().map(|_| {
-        cfg.hcp.fingerprint.clone().or_else(|| crate::hcp::default_fingerprint(env)).unwrap_or_else(local_fingerprint)
+        cfg.hcp
+            .fingerprint
+            .clone()
+            .or_else(|| crate::hcp::default_fingerprint(env))
+            .unwrap_or_else(local_fingerprint)
     });
     let packer = Packer {
         path: installed.path.clone(),
@@ -98,7 +115,9 @@ async fn run(cfg: &Config, env: &Env, platform: &Platform, session: &Session, ca
         grace: platform.grace(),
     };
 
-    let renewer = cfg.renew.then(|| Renewer::spawn(session.vault.clone(), &session.login, &reads));
+    let renewer = cfg
+        .renew
+        .then(|| Renewer::spawn(session.vault.clone(), &session.login, &reads));
     let mut phases: Vec<&str> = match mode {
         Mode::Build => vec!["validate", "build"],
         Mode::Validate => vec!["fmt", "validate"],
@@ -122,7 +141,10 @@ async fn run(cfg: &Config, env: &Env, platform: &Platform, session: &Session, ca
         let result = match result {
             Ok(r) => r,
             Err(e) => {
-                code = failed(report, Error::failed(format!("cannot run {}: {e}", packer.path.display())));
+                code = failed(
+                    report,
+                    Error::failed(format!("cannot run {}: {e}", packer.path.display())),
+                );
                 break;
             }
         };
@@ -152,14 +174,22 @@ async fn run(cfg: &Config, env: &Env, platform: &Platform, session: &Session, ca
         report.hcp = Some(hcp);
         platform.section_end("hcp");
     } else if let (Some(bucket), Some(fp)) = (&cfg.hcp.bucket, &fingerprint) {
-        report.hcp = Some(crate::report::Hcp { bucket: bucket.clone(), fingerprint: fp.clone(), ..Default::default() });
+        report.hcp = Some(crate::report::Hcp {
+            bucket: bucket.clone(),
+            fingerprint: fp.clone(),
+            ..Default::default()
+        });
     }
     code
 }
 
 /// Records one phase; returns the exit code it implies (0 to go on).
 fn record_phase(report: &mut Report, r: &PhaseResult, phase: &str) -> i32 {
-    report.phases.push(Phase { name: r.name.clone(), duration: r.duration, ok: r.ok() });
+    report.phases.push(Phase {
+        name: r.name.clone(),
+        duration: r.duration,
+        ok: r.ok(),
+    });
     if phase == "build" {
         report.artifacts = r.outcome.artifacts.clone();
     }
@@ -180,7 +210,9 @@ fn record_phase(report: &mut Report, r: &PhaseResult, phase: &str) -> i32 {
             ));
         }
         "validate" => {
-            report.findings.extend(r.outcome.tail.iter().filter(|l| !l.trim().is_empty()).cloned());
+            report
+                .findings
+                .extend(r.outcome.tail.iter().filter(|l| !l.trim().is_empty()).cloned());
         }
         _ => {
             report.errors.extend(r.outcome.errors.iter().cloned());
@@ -205,8 +237,15 @@ fn cancelled(report: &mut Report, s: crate::process::Signal) -> i32 {
 
 /// Packer's variables: the secrets, `PKR_VAR_*` from `packer-vars`, and HCP's.
 fn packer_env(cfg: &Config, reads: &[Read], fingerprint: Option<&str>) -> Vec<(String, Secret)> {
-    let mut env: Vec<(String, Secret)> = reads.iter().flat_map(|r| r.items.iter().map(|i| (i.env.clone(), i.value.clone()))).collect();
-    env.extend(cfg.packer_vars.iter().map(|(k, v)| (format!("PKR_VAR_{k}"), Secret::new(v.clone()))));
+    let mut env: Vec<(String, Secret)> = reads
+        .iter()
+        .flat_map(|r| r.items.iter().map(|i| (i.env.clone(), i.value.clone())))
+        .collect();
+    env.extend(
+        cfg.packer_vars
+            .iter()
+            .map(|(k, v)| (format!("PKR_VAR_{k}"), Secret::new(v.clone()))),
+    );
     if let (Some(bucket), Some(fp)) = (&cfg.hcp.bucket, fingerprint) {
         env.push(("HCP_PACKER_BUCKET_NAME".into(), Secret::new(bucket.clone())));
         env.push(("HCP_PACKER_BUILD_FINGERPRINT".into(), Secret::new(fp)));
@@ -215,6 +254,9 @@ fn packer_env(cfg: &Config, reads: &[Read], fingerprint: Option<&str>) -> Vec<(S
 }
 
 fn local_fingerprint() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs();
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
     format!("local-{secs}")
 }

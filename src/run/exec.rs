@@ -68,4 +68,3 @@ async fn exec_in(cfg: &Config, platform: &Platform, session: &Session, cancel: &
         Err(e) => fail(&Error::failed(format!("cannot run `{program}`: {e}"))),
     }
 }
-

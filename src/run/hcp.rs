@@ -27,8 +27,19 @@ fn credentials(reads: &[Read], env: &Env) -> Option<(Secret, Secret)> {
 
 /// Looks the version up (and promotes it when `promote`); returns what the
 /// report shows and the warnings.
-pub async fn record(cfg: &Config, env: &Env, reads: &[Read], bucket: &str, fingerprint: &str, promote: bool) -> (report::Hcp, Vec<String>) {
-    let mut out = report::Hcp { bucket: bucket.into(), fingerprint: fingerprint.into(), ..Default::default() };
+pub async fn record(
+    cfg: &Config,
+    env: &Env,
+    reads: &[Read],
+    bucket: &str,
+    fingerprint: &str,
+    promote: bool,
+) -> (report::Hcp, Vec<String>) {
+    let mut out = report::Hcp {
+        bucket: bucket.into(),
+        fingerprint: fingerprint.into(),
+        ..Default::default()
+    };
     let mut warnings = Vec::new();
     if let Err(w) = lookup(cfg, env, reads, &mut out, promote).await {
         warnings.push(w);
@@ -42,7 +53,9 @@ async fn lookup(cfg: &Config, env: &Env, reads: &[Read], out: &mut report::Hcp, 
     )?;
     let endpoints = Endpoints::from_env(env).map_err(|e| format!("HCP Packer: {e}"))?;
     let portal = endpoints.portal.clone();
-    let client = Client::login(endpoints, &id, &secret).await.map_err(|f| format!("HCP Packer: {f}"))?;
+    let client = Client::login(endpoints, &id, &secret)
+        .await
+        .map_err(|f| format!("HCP Packer: {f}"))?;
     let (org, project) = client
         .resolve_location(cfg.hcp.organization_id.as_deref(), cfg.hcp.project_id.as_deref())
         .await
@@ -64,12 +77,26 @@ async fn lookup(cfg: &Config, env: &Env, reads: &[Read], out: &mut report::Hcp, 
     out.artifacts = version
         .builds
         .iter()
-        .flat_map(|b| b.artifacts.iter().map(move |a| (b.component_type.clone(), a.region.clone(), a.external_identifier.clone())))
+        .flat_map(|b| {
+            b.artifacts.iter().map(move |a| {
+                (
+                    b.component_type.clone(),
+                    a.region.clone(),
+                    a.external_identifier.clone(),
+                )
+            })
+        })
         .collect();
-    crate::log::info(&format!("HCP Packer version {} ({}) in bucket `{}`", version.name, version.status, out.bucket));
+    crate::log::info(&format!(
+        "HCP Packer version {} ({}) in bucket `{}`",
+        version.name, version.status, out.bucket
+    ));
     if let Some(channel) = cfg.hcp.channel.as_deref().filter(|_| promote) {
         if !version.is_active() {
-            return Err(format!("HCP Packer: version is {}, not active: channel `{channel}` left as it was", version.status));
+            return Err(format!(
+                "HCP Packer: version is {}, not active: channel `{channel}` left as it was",
+                version.status
+            ));
         }
         let action = client
             .assign_channel(&org, &project, &out.bucket, channel, &out.fingerprint)
@@ -79,7 +106,10 @@ async fn lookup(cfg: &Config, env: &Env, reads: &[Read], out: &mut report::Hcp, 
             ChannelAction::Created => "created",
             ChannelAction::Updated => "updated",
         };
-        crate::log::info(&format!("HCP Packer channel `{channel}` {word}: now on {}", version.name));
+        crate::log::info(&format!(
+            "HCP Packer channel `{channel}` {word}: now on {}",
+            version.name
+        ));
         out.channel = Some((channel.into(), word.into()));
     }
     Ok(())

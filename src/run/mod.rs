@@ -1,12 +1,10 @@
 //! The subcommands, each reading like INTERFACE.md's "What one run does":
 //! platform, identity, login, reads, masks, command, revocation.
 
-
 mod build;
 mod exec;
 mod hcp;
 mod secrets;
-
 
 pub use build::{Mode, build};
 pub use exec::exec;
@@ -22,7 +20,10 @@ use std::time::Duration;
 pub const GRACE: Duration = Duration::from_secs(9);
 
 /// Runs `fut` unless a signal comes first.
-pub(crate) async fn unless_cancelled<T>(cancel: &Cancel, fut: impl Future<Output = T>) -> std::result::Result<T, Signal> {
+pub(crate) async fn unless_cancelled<T>(
+    cancel: &Cancel,
+    fut: impl Future<Output = T>,
+) -> std::result::Result<T, Signal> {
     tokio::select! {
         v = fut => Ok(v),
         s = cancel.cancelled() => Err(s),
@@ -34,4 +35,3 @@ pub fn fail(e: &Error) -> i32 {
     crate::log::error(&e.to_string());
     e.exit_code()
 }
-

@@ -1,8 +1,9 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-mod support_smoke;
-mod exec;
 mod bad_input;
+mod build;
+mod exec;
 mod hcp;
 mod install;
+mod support_smoke;
