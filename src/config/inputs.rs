@@ -302,3 +302,13 @@ mod tests {
         );
     }
 }
+
+/// The README's table of inputs, rendered from [`INPUTS`] (a test keeps the
+/// README in step with it).
+pub fn markdown_table() -> String {
+    let mut out = String::from("| input | fallback | meaning |\n|---|---|---|\n");
+    for i in INPUTS {
+        out.push_str(&format!("| `{}` | {} | {} |\n", i.name, i.fallback, i.doc));
+    }
+    out
+}

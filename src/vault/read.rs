@@ -1,7 +1,6 @@
 //! Reading the secrets of a spec: one concurrent wave, one request per
 //! distinct path, KV version detected per mount (cached, concurrent).
 
-use super::client::from_vaultrs;
 use super::{Failure, Vault, retry};
 use crate::config::spec::{Method, Request, Selector, default_env_name};
 use crate::error::{Error, Result};
@@ -95,7 +94,10 @@ impl Mounts {
 pub async fn detect(vault: &Vault, path: &str) -> Result<Option<Mount>, Failure> {
     let what = format!("find the mount of `{path}`");
     let api = format!("sys/internal/ui/mounts/{path}");
-    let res = retry::run(vault.policy, || vault.raw(reqwest::Method::GET, &api, None, &what)).await;
+    let res = retry::call(vault.policy, super::SERVICE, &what, || {
+        vault.raw(reqwest::Method::GET, &api, None, &what)
+    })
+    .await;
     let v = match res {
         Ok(v) => v,
         // Older servers or stricter policies: read the path as written.
@@ -173,7 +175,7 @@ async fn read_one(vault: &Vault, mounts: &Mounts, req: &Request) -> Result<Read,
                     ));
                 }
                 read.name = Some(rel.to_string());
-                read_kv1(vault, mname, rel, &mut read).await?
+                read_kv1(vault, mname, rel).await?
             } else {
                 let rel = rel.strip_prefix("data/").unwrap_or(rel);
                 if rel.starts_with("metadata/") || rel.is_empty() {
@@ -201,46 +203,42 @@ async fn read_kv2(
     version: Option<u64>,
     read: &mut Read,
 ) -> Result<Map<String, Value>, String> {
-    use vaultrs::api::kv2::requests::ReadSecretRequest;
     let shown = match version {
-        Some(v) => format!("`{}/{name}` version {v}", mount),
-        None => format!("`{}/{name}`", mount),
+        Some(v) => format!("`{mount}/{name}` version {v}"),
+        None => format!("`{mount}/{name}`"),
     };
     let what = format!("read {shown}");
-    let resp = retry::run(vault.policy, || async {
-        let mut b = ReadSecretRequest::builder();
-        b.mount(mount).path(name);
-        if let Some(v) = version {
-            b.version(Some(v));
-        }
-        let endpoint = b.build().map_err(|e| Failure::transport(super::SERVICE, &what, &e))?;
-        vaultrs::api::exec_with_result(vault.rs(), endpoint)
-            .await
-            .map_err(|e| from_vaultrs(&what, e))
+    let api = match version {
+        Some(v) => format!("{mount}/data/{name}?version={v}"),
+        None => format!("{mount}/data/{name}"),
+    };
+    // A deleted or destroyed version is a 404 that still carries metadata.
+    let (_, v) = retry::call(vault.policy, super::SERVICE, &what, || {
+        vault.raw_full(reqwest::Method::GET, &api, None, &what)
     })
     .await
     .map_err(|f| explain(f, &shown))?;
-    read.version = Some(resp.metadata.version);
-    read.created_time = Some(resp.metadata.created_time);
-    match resp.data {
-        Value::Object(m) => Ok(m),
+    let meta = &v["data"]["metadata"];
+    read.version = meta["version"].as_u64();
+    read.created_time = meta["created_time"].as_str().map(str::to_string);
+    match &v["data"]["data"] {
+        Value::Object(m) => Ok(m.clone()),
         _ => Err(format!("{shown}: the version was deleted or destroyed")),
     }
 }
 
-async fn read_kv1(vault: &Vault, mount: &str, name: &str, read: &mut Read) -> Result<Map<String, Value>, String> {
+async fn read_kv1(vault: &Vault, mount: &str, name: &str) -> Result<Map<String, Value>, String> {
     let shown = format!("`{mount}/{name}`");
     let what = format!("read {shown}");
-    let resp = retry::run(vault.policy, || async {
-        vaultrs::kv1::get_raw(vault.rs(), mount, name)
-            .await
-            .map_err(|e| from_vaultrs(&what, e))
+    let api = format!("{mount}/{name}");
+    let v = retry::call(vault.policy, super::SERVICE, &what, || {
+        vault.raw(reqwest::Method::GET, &api, None, &what)
     })
     .await
     .map_err(|f| explain(f, &shown))?;
-    read.lease_duration = resp.lease_duration.max(0) as u64;
-    match resp.data {
-        Value::Object(m) => Ok(m),
+    // KV v1's lease_duration is a refresh hint, not a lease: not reported.
+    match v.get("data") {
+        Some(Value::Object(m)) => Ok(m.clone()),
         _ => Err(format!("{shown}: the answer holds no data map")),
     }
 }
@@ -256,7 +254,7 @@ async fn read_other(vault: &Vault, req: &Request, read: &mut Read) -> Result<Map
         .body
         .clone()
         .or_else(|| (req.method == Method::Post).then(|| Value::Object(Map::new())));
-    let v = retry::run(vault.policy, || {
+    let v = retry::call(vault.policy, super::SERVICE, &what, || {
         vault.raw(method.clone(), &req.path, body.as_ref(), &what)
     })
     .await
