@@ -14,10 +14,17 @@ pub enum Cmd {
     Build,
     /// `validate [TEMPLATE]`.
     Validate,
+    /// `doctor`: explain the setup.
+    Doctor,
     /// `exec -- CMD...`.
     Exec {
         /// The command and its arguments.
         argv: Vec<String>,
+    },
+    /// `lock [--check]`.
+    Lock {
+        /// Report drift without writing.
+        check: bool,
     },
     /// `secrets --format F`.
     Secrets {
@@ -68,6 +75,19 @@ pub fn command() -> Command {
                 .arg(Arg::new("argv").num_args(1..).required(true).last(true).value_name("CMD").help("the command and its arguments, after --")),
         )
         .subcommand(
+            Command::new("lock")
+                .about("resolve every KV v2 secret of the spec to its current version and write packer-vault.lock (paths and versions, never values)")
+                .arg(
+                    Arg::new("check")
+                        .long("check")
+                        .action(ArgAction::SetTrue)
+                        .help("write nothing; list secrets newer than the lock and exit 1 when it is stale"),
+                ),
+        )
+        .subcommand(Command::new("doctor").about(
+            "explain the setup: platform, token claims (unverified), Vault health, login, which secrets are readable (never values), Packer, HCP",
+        ))
+        .subcommand(
             Command::new("secrets")
                 .about("log in, read the secrets and export them; no Packer")
                 .arg(
@@ -115,7 +135,9 @@ where
     }
     let cmd = match name {
         "build" => Cmd::Build,
+        "lock" => Cmd::Lock { check: sub.get_flag("check") },
         "validate" => Cmd::Validate,
+        "doctor" => Cmd::Doctor,
         "exec" => Cmd::Exec { argv: strings("argv") },
         "secrets" => Cmd::Secrets {
             format: sub

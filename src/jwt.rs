@@ -42,18 +42,78 @@ pub fn describe(claims: &Map<String, Value>) -> Vec<String> {
         .iter()
         .filter_map(|k| {
             let v = claims.get(*k)?;
-            let shown = match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
+            let text = match *k {
+                "exp" => format!("{} ({})", shown(v), expiry_note(v)),
+                _ => shown(v),
             };
-            let shown = if *k == "exp" {
-                format!("{shown} ({})", expiry_note(v))
-            } else {
-                shown
-            };
-            Some(format!("{k}={shown}"))
+            Some(format!("{k}={text}"))
         })
         .collect()
+}
+
+/// Lines that explain a failed JWT login: the role and the token's
+/// bound-claim candidates, then what Vault's `errors` point at (the claim
+/// that did not match and its value, the audience, the expiry, the role or
+/// the mount). Claims are not secret; the token is never shown.
+pub fn login_hints(errors: &[String], role: &str, mount: &str, claims: Option<&Map<String, Value>>) -> Vec<String> {
+    let text = errors.join("; ");
+    let claim = |k: &str| claims.and_then(|c| c.get(k)).map(shown);
+    let mut out = vec![match claims {
+        Some(c) => format!("role `{role}` on auth/{mount}; the token's claims: {}", describe(c).join(", ")),
+        None => format!("role `{role}` on auth/{mount}; the identity token's claims are not readable"),
+    }];
+    if let Some(name) = text.split("claim \"").nth(1).and_then(|r| r.split('"').next()) {
+        out.push(match claim(name) {
+            _ if text.contains(&format!("claim \"{name}\" is missing")) => {
+                format!("the role's bound_claims need claim `{name}`, and the token has none")
+            }
+            Some(v) => format!(
+                "claim `{name}` differs: the token has {name}={v}, which the role's bound_claims do not accept"
+            ),
+            None => format!("the role's bound_claims do not accept claim `{name}` (the token has none)"),
+        });
+    }
+    if text.contains("(aud)") || text.contains("audience") {
+        out.push(format!(
+            "the token's aud is {}: it must be one of the role's bound_audiences (set it with `jwt-audience` on GitHub, `id_tokens: <VAR>: aud:` on GitLab)",
+            claim("aud").unwrap_or_else(|| "missing".into())
+        ));
+    }
+    if text.contains("(exp)") || text.contains("expired") {
+        out.push("the identity token has expired: it must be used while it is valid (re-run the job)".into());
+    }
+    if text.contains("(iss)") || text.contains("issuer") {
+        out.push(format!(
+            "the token's iss is {}: the auth method's bound_issuer must equal it",
+            claim("iss").unwrap_or_else(|| "missing".into())
+        ));
+    }
+    if text.contains("bound subject") {
+        out.push(format!(
+            "the token's sub is {}: the role's bound_subject must equal it",
+            claim("sub").unwrap_or_else(|| "missing".into())
+        ));
+    }
+    if text.contains("could not be found") {
+        out.push(format!("no role `{role}` on auth/{mount}: check `role` and `auth-path`"));
+    }
+    if text.contains("signature") {
+        out.push("Vault could not verify the token's signature: check the auth method's jwks_url, oidc_discovery_url or jwt_validation_pubkeys".into());
+    }
+    if text.contains("permission denied") {
+        out.push(format!(
+            "Vault refused auth/{mount}/login: is a JWT auth method mounted at auth/{mount}? (check `auth-path`)"
+        ));
+    }
+    out
+}
+
+/// A claim's value for a message: strings as they are, the rest as JSON.
+fn shown(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 fn expiry_note(exp: &Value) -> String {
@@ -88,5 +148,20 @@ mod tests {
             ]
         );
         assert!(claims("nonsense").is_none());
+    }
+
+    #[test]
+    fn login_hints_name_the_claim_that_differs() {
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"iss":"https://gitlab.example.com","aud":"https://wrong","project_path":"evil/x"}"#);
+        let c = claims(&format!("e30.{payload}.sig")).unwrap();
+        let errors = vec![r#"error validating claims: claim "project_path" does not match any associated bound claim values"#.to_string()];
+        let h = login_hints(&errors, "gitlab", "jwt", Some(&c));
+        assert!(h[0].contains("role `gitlab` on auth/jwt") && h[0].contains("project_path=evil/x"), "{h:?}");
+        assert!(h[1].contains("claim `project_path` differs: the token has project_path=evil/x"), "{h:?}");
+        let h = login_hints(&["invalid audience (aud) claim".into()], "gitlab", "jwt", Some(&c));
+        assert!(h[1].contains("aud is https://wrong") && h[1].contains("jwt-audience"), "{h:?}");
+        let h = login_hints(&[r#"role "x" could not be found"#.into()], "x", "jwt", None);
+        assert!(h[1].contains("no role `x` on auth/jwt"), "{h:?}");
     }
 }

@@ -3,10 +3,12 @@
 
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod export;
 pub mod hcp;
 pub mod jwt;
+pub mod lock;
 pub mod log;
 pub mod packer;
 pub mod platform;
@@ -43,7 +45,8 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
         }
     };
     let env = Env::from_process();
-    let cfg = match config::resolve(&inv.flags, &env, Needs { vault: true }) {
+    let needs = Needs { vault: true, lock_write: matches!(inv.cmd, cli::Cmd::Lock { .. }) };
+    let cfg = match config::resolve(&inv.flags, &env, needs) {
         Ok(c) => c,
         Err(e) => return run::fail(&e),
     };
@@ -55,7 +58,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
         match inv.cmd {
             cli::Cmd::Build => run::build(cfg, env, run::Mode::Build, inv.report).await,
             cli::Cmd::Validate => run::build(cfg, env, run::Mode::Validate, inv.report).await,
+            cli::Cmd::Doctor => doctor::doctor(cfg, env).await,
             cli::Cmd::Exec { argv } => run::exec(cfg, env, argv).await,
+            cli::Cmd::Lock { check } => run::lock(cfg, env, check).await,
             cli::Cmd::Secrets { format } => match export::Format::from_name(&format) {
                 Some(f) => run::secrets(cfg, env, f).await,
                 None => run::fail(&error::Error::input("format", "must be github, shell or json")),

@@ -9,6 +9,7 @@ use crate::secret::Secret;
 use crate::vault::login::{self, Login};
 use crate::vault::read::{self, Read};
 use crate::vault::{Vault, lease};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// A logged-in Vault session.
@@ -19,6 +20,9 @@ pub struct Session {
     pub login: Login,
     /// Whether this run created the token (only then is it revoked).
     pub owned: bool,
+    /// Credentials that are not the session's token but must never be
+    /// printed either: the identity token, or the caller's `VAULT_TOKEN`.
+    pub hidden: Vec<Secret>,
 }
 
 /// Gets an identity token and logs in. Masks the JWT and the Vault token.
@@ -27,10 +31,13 @@ pub async fn login(cfg: &Config, platform: &Platform) -> Result<Session> {
     match &cfg.auth {
         Auth::Jwt { path, role, source } => {
             let jwt = platform.identity_token(source).await?;
+            // From here on every log line, error chain included, hides it.
+            crate::log::set_redactor(Redactor::new([jwt.expose()]));
             let login = login::jwt(&vault, path, role, &jwt)
                 .await
-                .map_err(|f| login_error(f, role, &jwt))?;
+                .map_err(|f| login_error(f, role, path, &jwt))?;
             platform.mask(&[login.token.expose()]);
+            crate::log::set_redactor(Redactor::new([jwt.expose(), login.token.expose()]));
             vault.set_token(login.token.clone());
             crate::log::info(&format!(
                 "logged in to {} with role `{role}` (accessor {}, policies {}, ttl {} s)",
@@ -43,16 +50,19 @@ pub async fn login(cfg: &Config, platform: &Platform) -> Result<Session> {
                 vault: Arc::new(vault),
                 login,
                 owned: true,
+                hidden: vec![jwt],
             })
         }
         Auth::Token(token) => {
             platform.mask(&[token.expose()]);
+            crate::log::set_redactor(Redactor::new([token.expose()]));
             vault.set_token(token.clone());
             // A child token of our own can be revoked, with its leases,
             // without touching the caller's token.
             let (owned, vault) = match child_token(&vault).await? {
                 Some(child) => {
                     platform.mask(&[child.expose()]);
+                    crate::log::set_redactor(Redactor::new([token.expose(), child.expose()]));
                     vault.set_token(child);
                     (true, vault)
                 }
@@ -74,6 +84,7 @@ pub async fn login(cfg: &Config, platform: &Platform) -> Result<Session> {
                 vault: Arc::new(vault),
                 login,
                 owned,
+                hidden: vec![token.clone()],
             })
         }
     }
@@ -84,7 +95,8 @@ pub async fn login(cfg: &Config, platform: &Platform) -> Result<Session> {
 async fn child_token(vault: &Vault) -> Result<Option<Secret>> {
     let body = serde_json::json!({"ttl": "2h", "display_name": "packer-vault", "renewable": true});
     let what = "create a child token (auth/token/create)";
-    match crate::remote::retry::run(vault.policy, || {
+    let policy = vault.policy.within(crate::remote::retry::LOGIN_DEADLINE);
+    match crate::remote::retry::call(policy, crate::vault::SERVICE, what, || {
         vault.raw(reqwest::Method::POST, "auth/token/create", Some(&body), what)
     })
     .await
@@ -96,22 +108,15 @@ async fn child_token(vault: &Vault) -> Result<Option<Secret>> {
 }
 
 /// A login failure with what helps fix a role: Vault's error, the role and
-/// the token's bound-claim candidates (never the token).
-fn login_error(f: crate::vault::Failure, role: &str, jwt: &Secret) -> Error {
+/// the token's bound-claim candidates, and what the error points at (never
+/// the token).
+fn login_error(f: crate::vault::Failure, role: &str, mount: &str, jwt: &Secret) -> Error {
     let mut msg = f.to_string();
-    if matches!(f.status, Some(400 | 403))
-        && let Some(claims) = crate::jwt::claims(jwt.expose())
-    {
-        msg.push_str(&format!(
-            "\n  role `{role}`; the token's claims: {}",
-            crate::jwt::describe(&claims).join(", ")
-        ));
-        if let Some(claim) = f
-            .errors
-            .iter()
-            .find_map(|e| e.split("claim \"").nth(1)?.split('"').next())
-        {
-            msg.push_str(&format!("\n  the role's bound_claims do not accept claim `{claim}`"));
+    if matches!(f.status, Some(400 | 403)) {
+        let claims = crate::jwt::claims(jwt.expose());
+        for line in crate::jwt::login_hints(&f.errors, role, mount, claims.as_ref()) {
+            msg.push_str("\n  ");
+            msg.push_str(&line);
         }
     }
     Error::Failed(msg)
@@ -120,14 +125,41 @@ fn login_error(f: crate::vault::Failure, role: &str, jwt: &Secret) -> Error {
 impl Session {
     /// Reads every secret of the spec in one wave and masks all values.
     pub async fn read(&self, cfg: &Config, platform: &Platform) -> Result<(Vec<Read>, Redactor)> {
-        let reads = read::read_all(&self.vault, &cfg.requests).await?;
-        let values: Vec<&str> = reads
-            .iter()
-            .flat_map(|r| r.items.iter().map(|i| i.value.expose()))
-            .collect();
+        self.read_locked(cfg, platform).await.map(|(reads, redactor, _)| (reads, redactor))
+    }
+
+    /// Like [`Session::read`], honouring the lock file: also returns the
+    /// `mount/path` of every secret whose version came from the lock.
+    pub async fn read_locked(&self, cfg: &Config, platform: &Platform) -> Result<(Vec<Read>, Redactor, BTreeSet<String>)> {
+        let mounts = read::Mounts::default();
+        let (requests, locked, pins) = match &cfg.lock_file {
+            Some(path) => {
+                let lock = crate::lock::LockFile::load(path)?;
+                let p = crate::lock::pin(&self.vault, &mounts, &cfg.requests, &lock, cfg.locked).await?;
+                crate::log::info(&format!("{}: {} secrets pinned", path.display(), p.locked.len()));
+                (p.requests, p.locked, p.pins)
+            }
+            None if cfg.locked => {
+                return Err(Error::input("locked", format!("no lock file at {}: run `packer-vault lock`", cfg.lock_path.display())));
+            }
+            None => (cfg.requests.clone(), BTreeSet::new(), Vec::new()),
+        };
+        let (reads, redactor) = match self.read_requests(&mounts, &requests, platform).await {
+            Ok(r) => r,
+            Err(e) => return Err(crate::lock::diagnose(&self.vault, &pins).await.unwrap_or(e)),
+        };
+        Ok((reads, redactor, locked))
+    }
+
+    /// Reads `requests` as given (no lock), masks every value, sets the log
+    /// redactor and logs what was read (names and versions, never values).
+    pub async fn read_requests(&self, mounts: &read::Mounts, requests: &[crate::config::spec::Request], platform: &Platform) -> Result<(Vec<Read>, Redactor)> {
+        let reads = read::read_all_with(&self.vault, mounts, requests).await?;
+        let values: Vec<&str> = reads.iter().flat_map(|r| r.items.iter().map(|i| i.value.expose())).collect();
         platform.mask(&values);
         let mut all: Vec<&str> = values.clone();
         all.push(self.login.token.expose());
+        all.extend(self.hidden.iter().map(Secret::expose));
         let redactor = Redactor::new(all.iter().filter(|v| !v.is_empty()));
         crate::log::set_redactor(redactor.clone());
         let n: usize = reads.iter().map(|r| r.items.len()).sum();

@@ -276,6 +276,16 @@ pub fn find(name: &str) -> Option<&'static Input> {
     INPUTS.iter().find(|i| i.name == name)
 }
 
+/// The README's table of inputs, rendered from [`INPUTS`] (a test keeps the
+/// README in step with it).
+pub fn markdown_table() -> String {
+    let mut out = String::from("| input | fallback | meaning |\n|---|---|---|\n");
+    for i in INPUTS {
+        out.push_str(&format!("| `{}` | {} | {} |\n", i.name, i.fallback, i.doc));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,14 +311,4 @@ mod tests {
             Some("INPUT_VAULT-ADDR")
         );
     }
-}
-
-/// The README's table of inputs, rendered from [`INPUTS`] (a test keeps the
-/// README in step with it).
-pub fn markdown_table() -> String {
-    let mut out = String::from("| input | fallback | meaning |\n|---|---|---|\n");
-    for i in INPUTS {
-        out.push_str(&format!("| `{}` | {} | {} |\n", i.name, i.fallback, i.doc));
-    }
-    out
 }

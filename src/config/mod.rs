@@ -182,6 +182,8 @@ pub struct Config {
     pub revoke: bool,
     /// Lock file to honour.
     pub lock_file: Option<PathBuf>,
+    /// Where `packer-vault lock` reads and writes the lock.
+    pub lock_path: PathBuf,
     /// Fail on KV secrets missing from the lock.
     pub locked: bool,
     /// Selected environment.
@@ -305,6 +307,8 @@ pub fn parse_bool(v: &str) -> Option<bool> {
 pub struct Needs {
     /// The subcommand logs in to Vault.
     pub vault: bool,
+    /// The subcommand writes the lock file (so it may not exist yet).
+    pub lock_write: bool,
 }
 
 /// Resolves and validates every input. `flags` holds the inputs given as CLI
@@ -413,15 +417,18 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
         return Err(Error::input("hcp-channel", "needs `hcp-bucket`"));
     }
 
-    let lock_file = match src.text("lock-file")? {
-        Some(p) => {
-            let p = PathBuf::from(p);
-            if !p.is_file() {
-                return Err(Error::input("lock-file", format!("{}: no such file", p.display())));
-            }
-            Some(p)
+    // The lock lives beside the config file (or in the working directory of
+    // the run when there is none), unless `lock-file` names it.
+    let explicit_lock = src.text("lock-file")?.map(PathBuf::from);
+    let lock_path = explicit_lock.clone().unwrap_or_else(|| {
+        let dir = src.file.as_ref().and_then(|f| Path::new(&f.path).parent().map(Path::to_path_buf)).unwrap_or_default();
+        dir.join(crate::lock::FILE_NAME)
+    });
+    let lock_file = match explicit_lock {
+        Some(p) if !p.is_file() && !needs.lock_write => {
+            return Err(Error::input("lock-file", format!("{}: no such file", p.display())));
         }
-        None => Some(PathBuf::from("packer-vault.lock")).filter(|p| p.is_file()),
+        _ => Some(lock_path.clone()).filter(|p| p.is_file()),
     };
     let working_directory = PathBuf::from(src.text("working-directory")?.unwrap_or_else(|| ".".into()));
     if !working_directory.is_dir() {
@@ -452,6 +459,7 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
         renew: src.flag("renew", true)?,
         revoke: src.flag("revoke", true)?,
         lock_file,
+        lock_path,
         locked: src.flag("locked", false)?,
         environment: src.text("environment")?,
     })

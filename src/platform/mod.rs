@@ -197,9 +197,9 @@ impl Platform {
     }
 
     /// Publishes the report: `--report FILE`, stdout locally, the job
-    /// summary and outputs on GitHub, a report file on GitLab. Never fails
+    /// summary and outputs on GitHub, a report file and the MR note on GitLab. Never fails
     /// the run: problems are warnings.
-    pub fn publish(&self, report: &Report, cfg: &Config, file: Option<&Path>) {
+    pub async fn publish(&self, report: &Report, cfg: &Config, file: Option<&Path>) {
         let bucket = cfg.hcp.bucket.as_deref();
         // Everything in the report is redacted already; once more, to be sure.
         let markdown = crate::log::redact(&crate::report::render(report, None));
@@ -215,27 +215,8 @@ impl Platform {
                     let _ = writeln!(out, "\n{markdown}");
                 }
             }
-            Kind::Github => {
-                if cfg.summary
-                    && let Err(e) = github::append_file(&self.env, "GITHUB_STEP_SUMMARY", &markdown)
-                {
-                    crate::log::warn(&e.to_string());
-                }
-                if let Err(e) = github::write_outputs(&self.env, report) {
-                    crate::log::warn(&e.to_string());
-                }
-            }
-            Kind::Gitlab => {
-                let dir = self.env.get("CI_PROJECT_DIR").unwrap_or(".");
-                let path = Path::new(dir).join("packer-vault-report.md");
-                match std::fs::write(&path, &markdown) {
-                    Ok(()) => crate::log::info(&format!(
-                        "report written to {} (keep it with `artifacts: paths:`)",
-                        path.display()
-                    )),
-                    Err(e) => crate::log::warn(&format!("cannot write {}: {e}", path.display())),
-                }
-            }
+            Kind::Github => github::publish(&self.env, report, cfg, &markdown).await,
+            Kind::Gitlab => gitlab::publish(&self.env, report, cfg, &markdown).await,
         }
         let _ = bucket;
     }

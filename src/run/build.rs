@@ -43,7 +43,7 @@ pub async fn build(cfg: Config, env: Env, mode: Mode, report_file: Option<PathBu
         Ok(Err(e)) => {
             report.status = Status::Failed;
             report.errors.push(e.to_string());
-            platform.publish(&report, &cfg, report_file.as_deref());
+            platform.publish(&report, &cfg, report_file.as_deref()).await;
             return fail(&e);
         }
         Err(s) => return s.exit_code(),
@@ -56,7 +56,7 @@ pub async fn build(cfg: Config, env: Env, mode: Mode, report_file: Option<PathBu
     report.policies = session.login.policies.clone();
     let code = run(&cfg, &env, &platform, &session, &cancel, mode, &mut report, started).await;
     session.close(&cfg, cfg.export_env).await;
-    platform.publish(&report, &cfg, report_file.as_deref());
+    platform.publish(&report, &cfg, report_file.as_deref()).await;
     code
 }
 
@@ -71,12 +71,12 @@ async fn run(
     report: &mut Report,
     started: Instant,
 ) -> i32 {
-    let (reads, redactor) = match unless_cancelled(cancel, session.read(cfg, platform)).await {
+    let (reads, redactor, locked) = match unless_cancelled(cancel, session.read_locked(cfg, platform)).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return failed(report, e),
         Err(s) => return cancelled(report, s),
     };
-    report.set_secrets(&reads, &|_| false);
+    report.set_secrets(&reads, &|r| locked.contains(&crate::report::canonical_path(r)));
     report.phases.push(Phase {
         name: "vault".into(),
         duration: started.elapsed(),

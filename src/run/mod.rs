@@ -4,10 +4,12 @@
 mod build;
 mod exec;
 mod hcp;
+mod lock;
 mod secrets;
 
 pub use build::{Mode, build};
 pub use exec::exec;
+pub use lock::lock;
 pub use secrets::secrets;
 
 use crate::error::Error;

@@ -1,5 +1,6 @@
 //! The Vault client: one reqwest client (timeouts, TLS, same-scheme redirects,
-//! DNS without the system resolver) shared by vaultrs and raw requests.
+//! DNS without the system resolver) shared by vaultrs and raw requests. The
+//! run's calls are raw requests: they keep `Retry-After` for the retries.
 
 use super::Failure;
 use crate::config::Config;
@@ -91,7 +92,10 @@ impl Vault {
         self.token.as_ref()
     }
 
-    /// The vaultrs client (token and namespace applied).
+    /// The vaultrs client (token and namespace applied), for endpoints where
+    /// its typed API helps; the run's own calls use [`Vault::raw`], which
+    /// keeps `Retry-After` and 404 bodies.
+    #[allow(dead_code, reason = "kept for vaultrs-typed endpoints")]
     pub(crate) fn rs(&self) -> &VaultClient {
         &self.rs
     }
@@ -117,6 +121,35 @@ impl Vault {
         body: Option<&Value>,
         what: &str,
     ) -> Result<(u16, Value), Failure> {
+        let (status, retry_after, json) = self.send(method, path, body, what).await?;
+        if status < 400 || (status == 404 && json.get("data").is_some_and(|d| !d.is_null())) {
+            return Ok((status, json));
+        }
+        let errors = json
+            .get("errors")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default();
+        Err(Failure {
+            service: super::SERVICE,
+            what: what.into(),
+            status: Some(status),
+            errors,
+            retry_after,
+        })
+    }
+
+    /// One request to `/v1/<path>`: status, `Retry-After` seconds and the
+    /// JSON body (Null when empty or not JSON), whatever the status. Fails
+    /// only when no answer came. Redirects (standby to active node) are
+    /// followed by the client, same scheme only.
+    pub(crate) async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        what: &str,
+    ) -> Result<(u16, Option<u64>, Value), Failure> {
         let mut req = self
             .http
             .request(method, format!("{}/v1/{}", self.addr, path))
@@ -157,25 +190,12 @@ impl Vault {
         } else {
             serde_json::from_str(&text).unwrap_or(Value::Null)
         };
-        if status < 400 || (status == 404 && json.get("data").is_some_and(|d| !d.is_null())) {
-            return Ok((status, json));
-        }
-        let errors = json
-            .get("errors")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-            .unwrap_or_default();
-        Err(Failure {
-            service: super::SERVICE,
-            what: what.into(),
-            status: Some(status),
-            errors,
-            retry_after,
-        })
+        Ok((status, retry_after, json))
     }
 }
 
-/// Maps a vaultrs error to a [`Failure`].
+/// Maps a vaultrs error to a [`Failure`] (for calls made through [`Vault::rs`]).
+#[allow(dead_code, reason = "kept for vaultrs-typed endpoints")]
 pub(crate) fn from_vaultrs(what: &str, e: vaultrs::error::ClientError) -> Failure {
     use rustify::errors::ClientError as R;
     use vaultrs::error::ClientError as V;

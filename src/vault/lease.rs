@@ -1,8 +1,8 @@
 //! Keeping the token and leases alive while a command runs, and revoking
 //! the token (and with it every lease it created) at the end.
 
-use super::client::from_vaultrs;
-use super::{Failure, Vault, retry};
+use super::{Failure, SERVICE, Vault, retry};
+use reqwest::Method;
 use crate::vault::login::Login;
 use crate::vault::read::Read;
 use std::sync::{Arc, Mutex};
@@ -10,35 +10,35 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// `auth/token/revoke-self`: revokes the token, its children and its leases.
+/// Retried within [`retry::CLEANUP_DEADLINE`]: it runs last, also when the
+/// job is being cancelled.
 pub async fn revoke_self(vault: &Vault) -> Result<(), Failure> {
     let what = "revoke the Vault token (auth/token/revoke-self)";
-    retry::run(vault.policy, || async {
-        vaultrs::token::revoke_self(vault.rs())
-            .await
-            .map_err(|e| from_vaultrs(what, e))
+    let policy = vault.policy.within(retry::CLEANUP_DEADLINE);
+    retry::call(policy, SERVICE, what, || {
+        vault.raw(Method::POST, "auth/token/revoke-self", None, what)
     })
     .await
+    .map(|_| ())
 }
 
 /// `auth/token/renew-self` asking for `increment` seconds; returns the new TTL.
 pub async fn renew_self(vault: &Vault, increment: u64) -> Result<u64, Failure> {
     let what = "renew the Vault token (auth/token/renew-self)";
-    let inc = format!("{increment}s");
-    let auth = retry::run(vault.policy, || async {
-        vaultrs::token::renew_self(vault.rs(), Some(&inc))
-            .await
-            .map_err(|e| from_vaultrs(what, e))
+    let body = serde_json::json!({"increment": format!("{increment}s")});
+    let v = retry::call(vault.policy, SERVICE, what, || {
+        vault.raw(Method::POST, "auth/token/renew-self", Some(&body), what)
     })
     .await?;
-    Ok(auth.lease_duration)
+    Ok(v["auth"]["lease_duration"].as_u64().unwrap_or(0))
 }
 
 /// `PUT sys/leases/renew`; returns the new lease duration.
 pub async fn renew_lease(vault: &Vault, lease_id: &str, increment: u64, shown: &str) -> Result<u64, Failure> {
     let what = format!("renew the lease of `{shown}`");
     let body = serde_json::json!({"lease_id": lease_id, "increment": increment});
-    let v = retry::run(vault.policy, || {
-        vault.raw(reqwest::Method::PUT, "sys/leases/renew", Some(&body), &what)
+    let v = retry::call(vault.policy, SERVICE, &what, || {
+        vault.raw(Method::PUT, "sys/leases/renew", Some(&body), &what)
     })
     .await?;
     Ok(v["lease_duration"].as_u64().unwrap_or(0))

@@ -1,8 +1,9 @@
 //! Logging in: JWT/OIDC role login, or an existing token (looked up).
 
-use super::client::from_vaultrs;
-use super::{Failure, Vault, retry};
+use super::{Failure, SERVICE, Vault, retry};
 use crate::secret::Secret;
+use reqwest::Method;
+use serde_json::{Value, json};
 
 /// A Vault token and what Vault said about it.
 #[derive(Debug, Clone)]
@@ -19,44 +20,57 @@ pub struct Login {
     pub renewable: bool,
 }
 
-/// `POST auth/<mount>/login {role, jwt}`, retried on transient failures.
+/// `POST auth/<mount>/login {role, jwt}`, retried on transient failures
+/// (honouring `Retry-After`) within [`retry::LOGIN_DEADLINE`].
 pub async fn jwt(vault: &Vault, mount: &str, role: &str, jwt: &Secret) -> Result<Login, Failure> {
     let what = format!("login with role `{role}` on auth/{mount}");
-    let auth = retry::run(vault.policy, || async {
-        vaultrs::auth::oidc::login(vault.rs(), mount, jwt.expose(), Some(role.to_string()))
-            .await
-            .map_err(|e| from_vaultrs(&what, e))
+    let path = format!("auth/{mount}/login");
+    let body = json!({"role": role, "jwt": jwt.expose()});
+    let policy = vault.policy.within(retry::LOGIN_DEADLINE);
+    let v = retry::call(policy, SERVICE, &what, || {
+        vault.raw(Method::POST, &path, Some(&body), &what)
     })
     .await?;
-    let mut policies = auth.token_policies.clone();
-    for p in auth.policies {
+    let auth = &v["auth"];
+    let token = auth["client_token"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Failure::status(SERVICE, &what, 200, vec!["the answer has no auth.client_token".into()]))?;
+    let mut policies = strings(&auth["token_policies"]);
+    for p in strings(&auth["policies"]) {
         if !policies.contains(&p) {
             policies.push(p);
         }
     }
     Ok(Login {
-        token: Secret::new(auth.client_token),
-        accessor: auth.accessor,
+        token: Secret::new(token),
+        accessor: auth["accessor"].as_str().unwrap_or_default().to_string(),
         policies,
-        ttl: auth.lease_duration,
-        renewable: auth.renewable,
+        ttl: auth["lease_duration"].as_u64().unwrap_or(0),
+        renewable: auth["renewable"].as_bool().unwrap_or(false),
     })
 }
 
 /// Uses the token already set on `vault`: `auth/token/lookup-self`.
 pub async fn lookup(vault: &Vault) -> Result<Login, Failure> {
     let what = "look up the Vault token (auth/token/lookup-self)";
-    let info = retry::run(vault.policy, || async {
-        vaultrs::token::lookup_self(vault.rs())
-            .await
-            .map_err(|e| from_vaultrs(what, e))
+    let policy = vault.policy.within(retry::LOGIN_DEADLINE);
+    let v = retry::call(policy, SERVICE, what, || {
+        vault.raw(Method::GET, "auth/token/lookup-self", None, what)
     })
     .await?;
+    let data = &v["data"];
     Ok(Login {
         token: vault.token().cloned().unwrap_or_default(),
-        accessor: info.accessor,
-        policies: info.policies,
-        ttl: info.ttl,
-        renewable: info.renewable.unwrap_or(false),
+        accessor: data["accessor"].as_str().unwrap_or_default().to_string(),
+        policies: strings(&data["policies"]),
+        ttl: data["ttl"].as_u64().unwrap_or(0),
+        renewable: data["renewable"].as_bool().unwrap_or(false),
     })
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default()
 }

@@ -1,10 +1,12 @@
 //! Vault (or OpenBao): login, reads in one concurrent wave, renewal and
-//! revocation. vaultrs does the endpoints it covers; raw requests on the same
-//! reqwest client do the rest (mount detection, dynamic secrets, leases).
+//! revocation. Every call is a raw request on one reqwest client (timeouts,
+//! same-scheme redirects), retried by [`retry::call`]: transport errors, 412,
+//! 429 and 5xx again (honouring `Retry-After`), other 4xx never.
 
 mod client;
 pub mod lease;
 pub mod login;
+pub mod probe;
 pub mod read;
 
 pub use crate::remote::{Failure, retry};

@@ -124,8 +124,12 @@ pub async fn detect(vault: &Vault, path: &str) -> Result<Option<Mount>, Failure>
 /// Reads every request concurrently. All failures are reported together,
 /// each naming its path (and key), never a value.
 pub async fn read_all(vault: &Vault, requests: &[Request]) -> Result<Vec<Read>> {
-    let mounts = Mounts::default();
-    let results = join_all(requests.iter().map(|r| read_one(vault, &mounts, r))).await;
+    read_all_with(vault, &Mounts::default(), requests).await
+}
+
+/// [`read_all`] reusing a mount cache filled earlier (e.g. by the lock).
+pub async fn read_all_with(vault: &Vault, mounts: &Mounts, requests: &[Request]) -> Result<Vec<Read>> {
+    let results = join_all(requests.iter().map(|r| read_one(vault, mounts, r))).await;
     let mut reads = Vec::new();
     let mut errors = Vec::new();
     for r in results {

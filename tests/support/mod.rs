@@ -13,10 +13,13 @@
 pub mod bao;
 pub mod fixture;
 pub mod github;
+pub mod github_api;
 pub mod gitlab;
+pub mod gitlab_api;
 pub mod hcp;
 pub mod jwt;
 pub mod leak;
+pub mod proxy;
 pub mod releases;
 
 use std::borrow::BorrowMut;

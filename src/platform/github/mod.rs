@@ -1,13 +1,21 @@
 //! GitHub Actions: the OIDC token, `::add-mask::`, workflow-command control,
-//! and the `GITHUB_ENV`/`GITHUB_OUTPUT` file format.
+//! the `GITHUB_ENV`/`GITHUB_OUTPUT` file format, the job summary and (in
+//! [`comment`]) the sticky pull-request comment.
 
+pub mod comment;
+
+use crate::config::{Config, Env};
 use crate::error::{Error, Result};
 use crate::remote::{Failure, retry};
+use crate::report::Report;
 use crate::secret::Secret;
+use std::io::Write;
 
 /// The service name in GitHub failures.
 pub const SERVICE: &str = "GitHub";
-use std::io::Write;
+
+/// GitHub's limit on one step's job summary, in bytes.
+pub const MAX_SUMMARY_BYTES: usize = 1024 * 1024;
 
 /// Requests an OIDC token from GitHub (`&audience=` when given), retried on
 /// 5xx and network errors.
@@ -91,7 +99,8 @@ pub fn file_entries<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -
     let delim = format!("ghadelimiter_{}", uuid::Uuid::new_v4());
     let mut out = String::new();
     for (name, value) in entries {
-        if name.contains(&delim) || name.contains('\n') || name.contains('=') || name.is_empty() {
+        let bad_name = name.is_empty() || name.contains(['\n', '\r', '=']) || name.contains("<<");
+        if bad_name || name.contains(&delim) {
             return Err(Error::failed(format!(
                 "refusing to write the variable name `{}`",
                 name.escape_debug()
@@ -108,7 +117,7 @@ pub fn file_entries<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -
 }
 
 /// Appends `text` to the file named by the variable `var` (GITHUB_ENV, ...).
-pub fn append_file(env: &crate::config::Env, var: &str, text: &str) -> Result<()> {
+pub fn append_file(env: &Env, var: &str, text: &str) -> Result<()> {
     let path = env.get(var).ok_or_else(|| Error::failed(format!("{var} is not set")))?;
     let mut f = std::fs::OpenOptions::new()
         .append(true)
@@ -121,7 +130,7 @@ pub fn append_file(env: &crate::config::Env, var: &str, text: &str) -> Result<()
 
 /// Writes the step outputs: `version-fingerprint`, `version-id`,
 /// `version-url`, `artifacts` (JSON), `token-accessor`, `secrets-digest`.
-pub fn write_outputs(env: &crate::config::Env, report: &crate::report::Report) -> Result<()> {
+pub fn write_outputs(env: &Env, report: &Report) -> Result<()> {
     let hcp = report.hcp.as_ref();
     let artifacts: Vec<serde_json::Value> = match hcp.filter(|h| !h.artifacts.is_empty()) {
         Some(h) => h
@@ -147,6 +156,35 @@ pub fn write_outputs(env: &crate::config::Env, report: &crate::report::Report) -
     append_file(env, "GITHUB_OUTPUT", &file_entries(pairs)?)
 }
 
+/// Publishes the report on GitHub: the job summary (when `summary`), the
+/// step outputs, and the sticky PR comment as `comment` says. `markdown` is
+/// the rendered, redacted report. Never fails the run: problems are warnings.
+pub async fn publish(env: &Env, report: &Report, cfg: &Config, markdown: &str) {
+    if cfg.summary
+        && let Err(e) = append_file(env, "GITHUB_STEP_SUMMARY", &cap(markdown, MAX_SUMMARY_BYTES))
+    {
+        crate::log::warn(&e.to_string());
+    }
+    if let Err(e) = write_outputs(env, report) {
+        crate::log::warn(&e.to_string());
+    }
+    comment::publish(env, report, cfg).await;
+}
+
+/// `text` cut on a character boundary so that it, with a closing note, fits
+/// in `max` bytes.
+pub fn cap(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    const NOTE: &str = "\n\n… (report truncated)\n";
+    let mut cut = max.saturating_sub(NOTE.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{NOTE}", &text[..cut])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +197,31 @@ mod tests {
         assert!(a.starts_with("A<<ghadelimiter_"));
         assert!(a.contains("\none\ntwo\nghadelimiter_"));
         assert!(file_entries([("A=B", "x")]).is_err());
+        assert!(file_entries([("A<<B", "x")]).is_err());
+        assert!(file_entries([("", "x")]).is_err());
+    }
+
+    #[test]
+    fn a_value_with_delimiter_text_stays_one_value() {
+        let evil = "a\nghadelimiter_00000000-0000-0000-0000-000000000000\nEVIL<<X\nowned\nX\nB=1";
+        let text = file_entries([("A", evil), ("C", "c")]).unwrap();
+        // Parse as the runner does: NAME<<DELIM, lines until DELIM.
+        let mut lines = text.lines();
+        let mut got = Vec::new();
+        while let Some(head) = lines.next() {
+            let (name, delim) = head.split_once("<<").unwrap();
+            let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delim).collect();
+            got.push((name.to_string(), value.join("\n")));
+        }
+        assert_eq!(got, vec![("A".to_string(), evil.to_string()), ("C".into(), "c".into())]);
+    }
+
+    #[test]
+    fn cap_keeps_small_texts_and_cuts_on_char_boundaries() {
+        assert_eq!(cap("short", 100), "short");
+        let long = "é".repeat(1000);
+        let cut = cap(&long, 101);
+        assert!(cut.len() <= 101, "{}", cut.len());
+        assert!(cut.ends_with("(report truncated)\n"));
     }
 }

@@ -1,0 +1,287 @@
+//! `packer-vault.lock`: which version of each KV v2 secret a commit builds
+//! with, never the values, the way Cargo.lock pins dependencies.
+
+use crate::config::spec::{Method, Request};
+use crate::error::{Error, Result};
+use crate::vault::Vault;
+use crate::vault::read::{Engine, Mounts, Read};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// The lock file's default name.
+pub const FILE_NAME: &str = "packer-vault.lock";
+/// The format version this binary writes and reads.
+pub const FORMAT: u32 = 1;
+
+/// One pinned KV v2 secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// Mount path with its trailing `/` (`secret/`).
+    pub mount: String,
+    /// Secret path inside the mount, without `data/`.
+    pub path: String,
+    /// The pinned version.
+    pub version: u64,
+    /// When that version was written (from Vault).
+    #[serde(default)]
+    pub created_time: String,
+}
+
+impl Entry {
+    /// `mount/path`, as reports and messages show it.
+    pub fn key(&self) -> String {
+        format!("{}{}", self.mount, self.path)
+    }
+}
+
+/// A secret of the spec that cannot be pinned, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unlockable {
+    /// The path as written in the spec.
+    pub path: String,
+    /// Why it cannot be pinned.
+    pub reason: String,
+}
+
+/// The lock file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockFile {
+    /// Format version.
+    pub lock_version: u32,
+    /// `secrets-digest` of a build made from this lock.
+    #[serde(default)]
+    pub digest: String,
+    /// Pinned secrets, sorted by mount and path.
+    #[serde(default)]
+    pub secrets: Vec<Entry>,
+    /// Secrets of the spec that cannot be pinned.
+    #[serde(default)]
+    pub not_lockable: Vec<Unlockable>,
+}
+
+impl LockFile {
+    /// Reads and checks a lock file; a malformed one is a usage error naming
+    /// the input `lock-file`.
+    pub fn load(path: &Path) -> Result<LockFile> {
+        let shown = path.display();
+        let text = crate::config::file::read_text(path).map_err(|e| Error::input("lock-file", format!("{shown}: {e}")))?;
+        let lock: LockFile = serde_saphyr::from_str(&text).map_err(|e| {
+            Error::input("lock-file", format!("{shown} is malformed: {}", e.to_string().lines().next().unwrap_or_default()))
+        })?;
+        if lock.lock_version != FORMAT {
+            return Err(Error::input("lock-file", format!("{shown}: lock-version {} is not {FORMAT}", lock.lock_version)));
+        }
+        let mut seen = BTreeSet::new();
+        for e in &lock.secrets {
+            if e.version == 0 {
+                return Err(Error::input("lock-file", format!("{shown}: `{}` has version 0 (versions start at 1)", e.key())));
+            }
+            if !e.mount.ends_with('/') || e.mount.len() < 2 || e.path.is_empty() || e.path.starts_with('/') {
+                return Err(Error::input("lock-file", format!("{shown}: `{}` is not a mount/ and a path", e.key())));
+            }
+            if !seen.insert(e.key()) {
+                return Err(Error::input("lock-file", format!("{shown}: `{}` is listed twice", e.key())));
+            }
+        }
+        Ok(lock)
+    }
+
+    /// The entry for `mount` + `path`.
+    pub fn get(&self, mount: &str, path: &str) -> Option<&Entry> {
+        self.secrets.iter().find(|e| e.mount == mount && e.path == path)
+    }
+
+    /// The file's text: a header, then stable, sorted YAML.
+    pub fn render(&self) -> String {
+        let mut secrets = self.secrets.clone();
+        secrets.sort_by_key(Entry::key);
+        let mut out = String::from(
+            "# packer-vault.lock: the version of each KV v2 secret that builds of this commit use.\n\
+             # It holds no secret values, only paths and versions. Update it with `packer-vault lock`;\n\
+             # check it with `packer-vault lock --check`.\n",
+        );
+        out.push_str(&format!("lock-version: {FORMAT}\ndigest: {}\n", self.digest));
+        out.push_str(if secrets.is_empty() { "secrets: []\n" } else { "secrets:\n" });
+        for e in &secrets {
+            out.push_str(&format!(
+                "  - mount: {}\n    path: {}\n    version: {}\n    created_time: {}\n",
+                quote(&e.mount),
+                quote(&e.path),
+                e.version,
+                quote(&e.created_time)
+            ));
+        }
+        if !self.not_lockable.is_empty() {
+            out.push_str("not-lockable:\n");
+            for u in &self.not_lockable {
+                out.push_str(&format!("  - path: {}\n    reason: {}\n", quote(&u.path), quote(&u.reason)));
+            }
+        }
+        out
+    }
+
+    /// Builds the lock from what a read of the spec returned.
+    pub fn from_reads(reads: &[Read], digest: String) -> LockFile {
+        let mut lock = LockFile { lock_version: FORMAT, digest, ..Default::default() };
+        for r in reads {
+            match (r.engine, &r.mount, &r.name, r.version) {
+                (Engine::Kv2, Some(m), Some(n), Some(v)) => {
+                    if lock.get(m, n).is_none() {
+                        lock.secrets.push(Entry { mount: m.clone(), path: n.clone(), version: v, created_time: r.created_time.clone().unwrap_or_default() });
+                    }
+                }
+                (Engine::Kv1, ..) => lock.not_lockable.push(Unlockable { path: r.path.clone(), reason: "KV v1 keeps no versions".into() }),
+                _ => lock.not_lockable.push(Unlockable { path: r.path.clone(), reason: "dynamic secret: every read issues a new credential".into() }),
+            }
+        }
+        lock.secrets.sort_by_key(Entry::key);
+        lock
+    }
+}
+
+/// YAML double-quoted string.
+fn quote(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+/// A version pinned by the lock, for diagnostics.
+#[derive(Debug, Clone)]
+pub struct Pin {
+    /// Mount path (`secret/`).
+    pub mount: String,
+    /// Path in the mount.
+    pub path: String,
+    /// Locked version.
+    pub version: u64,
+}
+
+/// The spec's requests with the lock applied.
+#[derive(Debug)]
+pub struct Pinned {
+    /// Requests, KV v2 ones carrying their locked version.
+    pub requests: Vec<Request>,
+    /// `mount/path` of every secret whose version came from the lock.
+    pub locked: BTreeSet<String>,
+    /// The pins, to explain a failed read.
+    pub pins: Vec<Pin>,
+}
+
+/// Applies `lock` to `requests`: KV v2 reads get the locked version; an
+/// explicit `@N` must agree with it; with `locked`, a KV v2 secret missing
+/// from the lock is an error. Detects mounts (filling `mounts`), reads nothing.
+pub async fn pin(vault: &Vault, mounts: &Mounts, requests: &[Request], lock: &LockFile, locked: bool) -> Result<Pinned> {
+    let mut out = Pinned { requests: Vec::new(), locked: BTreeSet::new(), pins: Vec::new() };
+    let found = futures_util::future::join_all(requests.iter().map(|r| mounts.find(vault, &r.path))).await;
+    for (req, mount) in requests.iter().zip(found) {
+        let mut req = req.clone();
+        let mount = mount?;
+        if let Some(m) = mount.filter(|m| m.engine == Engine::Kv2 && req.method == Method::Get) {
+            let rel = &req.path[m.path.len()..];
+            let name = rel.strip_prefix("data/").unwrap_or(rel).to_string();
+            let key = format!("{}{name}", m.path);
+            match (req.version, lock.get(&m.path, &name)) {
+                (Some(v), Some(e)) if v != e.version => {
+                    return Err(Error::input(
+                        "secrets",
+                        format!("`{}` pins version {v} but packer-vault.lock has version {} for `{key}`: change one of them", req.path, e.version),
+                    ));
+                }
+                (_, Some(e)) => {
+                    req.version = Some(e.version);
+                    out.locked.insert(key);
+                    out.pins.push(Pin { mount: m.path.clone(), path: name, version: e.version });
+                }
+                (None, None) if locked => {
+                    return Err(Error::input(
+                        "locked",
+                        format!("`{key}` is not in packer-vault.lock and `locked` is on: run `packer-vault lock` and commit the lock"),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        out.requests.push(req);
+    }
+    Ok(out)
+}
+
+/// Explains a failed read of locked versions: which one was deleted or
+/// destroyed, and what to do. `None` when every locked version is readable.
+pub async fn diagnose(vault: &Vault, pins: &[Pin]) -> Option<Error> {
+    for p in pins {
+        let api = format!("{}data/{}?version={}", p.mount, p.path, p.version);
+        let key = format!("{}{}", p.mount, p.path);
+        let what = format!("check version {} of `{key}`", p.version);
+        let res = vault.raw_full(reqwest::Method::GET, &api, None, &what).await;
+        let meta = match &res {
+            Ok((404, body)) => body["data"]["metadata"].clone(),
+            Err(f) if f.status == Some(404) => {
+                return Some(Error::failed(format!(
+                    "`{key}` has no version {} (locked in packer-vault.lock): run `packer-vault lock` to lock the current version",
+                    p.version
+                )));
+            }
+            _ => continue,
+        };
+        if meta["destroyed"].as_bool() == Some(true) {
+            return Some(Error::failed(format!(
+                "`{key}` version {} (locked in packer-vault.lock) was destroyed: run `packer-vault lock` to move to the current version",
+                p.version
+            )));
+        }
+        if meta["deletion_time"].as_str().is_some_and(|t| !t.is_empty()) {
+            return Some(Error::failed(format!(
+                "`{key}` version {v} (locked in packer-vault.lock) was deleted: undelete it (`vault kv undelete -mount={m} -versions={v} {path}`) or run `packer-vault lock` to move on",
+                v = p.version,
+                m = p.mount.trim_end_matches('/'),
+                path = p.path
+            )));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_then_load_round_trips() {
+        let lock = LockFile {
+            lock_version: FORMAT,
+            digest: "sha256:abc".into(),
+            secrets: vec![
+                Entry { mount: "secret/".into(), path: "ci/z".into(), version: 2, created_time: "2026-01-01T00:00:00Z".into() },
+                Entry { mount: "secret/".into(), path: "ci/a: \"odd\"".into(), version: 7, created_time: String::new() },
+            ],
+            not_lockable: vec![Unlockable { path: "aws/creds/x".into(), reason: "dynamic".into() }],
+        };
+        let text = lock.render();
+        assert!(text.starts_with("# packer-vault.lock"));
+        assert!(text.find("ci/a").unwrap() < text.find("ci/z").unwrap(), "sorted");
+        let dir = std::env::temp_dir().join(format!("pv-lock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("packer-vault.lock");
+        std::fs::write(&path, &text).unwrap();
+        let back = LockFile::load(&path).unwrap();
+        assert_eq!(back.get("secret/", "ci/a: \"odd\"").map(|e| e.version), Some(7));
+        assert_eq!(back.digest, "sha256:abc");
+        for (bad, want) in [
+            ("lock-version: 1\nsecrets:\n  - mount: secret/\n    path: x\n    version: 0\n", "version 0"),
+            ("lock-version: 1\nsecrets:\n  - mount: secret/\n    path: x\n    version: two\n", "malformed"),
+            ("lock-version: 2\n", "lock-version 2"),
+            ("lock-version: 1\nsecret: []\n", "malformed"),
+            ("lock-version: 1\nsecrets:\n  - {mount: a/, path: x, version: 1}\n  - {mount: a/, path: x, version: 2}\n", "twice"),
+        ] {
+            std::fs::write(&path, bad).unwrap();
+            let e = LockFile::load(&path).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            assert!(e.to_string().contains("lock-file") && e.to_string().contains(want), "{bad}: {e}");
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

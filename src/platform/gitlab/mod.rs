@@ -1,0 +1,135 @@
+//! GitLab CI: collapsible log sections, the report file the job keeps as an
+//! artifact, and the sticky merge-request note. GitLab cannot mask a value
+//! at runtime, so nothing here ever prints one.
+
+mod api;
+mod note;
+
+use crate::config::{CommentMode, Config, Env};
+use crate::report::{Report, Status};
+use std::path::Path;
+
+/// The report file written into `CI_PROJECT_DIR` (keep it with `artifacts: paths:`).
+pub const REPORT_FILE: &str = "packer-vault-report.md";
+
+/// What to create when the MR note cannot be posted.
+pub const TOKEN_HELP: &str = "create a project access token with the `api` scope and the Reporter role, \
+     store it as a masked CI/CD variable PACKER_VAULT_GITLAB_TOKEN";
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A section name GitLab accepts (`[A-Za-z0-9_.-]`).
+fn section_name(id: &str) -> String {
+    id.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '_' })
+        .collect()
+}
+
+/// The escape sequence that opens a collapsed section:
+/// `\e[0Ksection_start:<unix>:<name>[collapsed=true]\r\e[0K<title>`.
+pub fn section_start(id: &str, title: &str) -> String {
+    let title: String = title.chars().filter(|c| !c.is_control()).collect();
+    format!(
+        "\x1b[0Ksection_start:{}:{}[collapsed=true]\r\x1b[0K{title}\n",
+        now(),
+        section_name(id)
+    )
+}
+
+/// The escape sequence that closes a section: `\e[0Ksection_end:<unix>:<name>\r\e[0K`.
+pub fn section_end(id: &str) -> String {
+    format!("\x1b[0Ksection_end:{}:{}\r\x1b[0K\n", now(), section_name(id))
+}
+
+/// Publishes the report: `packer-vault-report.md` in `CI_PROJECT_DIR`
+/// (unless `summary` is off) and, as `comment` says, the sticky MR note. `markdown` is the rendered,
+/// redacted report. Never fails the run: problems are warnings.
+pub async fn publish(env: &Env, report: &Report, cfg: &Config, markdown: &str) {
+    if cfg.summary {
+        write_report(env, markdown);
+    }
+    let failed = report.status != Status::Success;
+    let Some(want) = Want::decide(cfg.comment, failed, note::mr_pipeline(env).is_some()) else {
+        return;
+    };
+    let Some(token) = cfg.gitlab_token.as_ref().filter(|t| !t.is_empty()) else {
+        if want != Want::UpdateOnly {
+            crate::log::warn(&format!(
+                "no MR note: `gitlab-token` is not set (CI_JOB_TOKEN cannot post notes); to enable it, {TOKEN_HELP}"
+            ));
+        }
+        return;
+    };
+    let marker = crate::report::marker(&report.template, cfg.hcp.bucket.as_deref());
+    let body = crate::log::redact(&crate::report::render(report, Some(&marker)));
+    note::publish(env, token, &marker, &body, want).await;
+}
+
+/// Writes `packer-vault-report.md` into `CI_PROJECT_DIR`.
+fn write_report(env: &Env, markdown: &str) {
+    let dir = env.get("CI_PROJECT_DIR").unwrap_or(".");
+    let path = Path::new(dir).join(REPORT_FILE);
+    match std::fs::write(&path, markdown) {
+        Ok(()) => crate::log::info(&format!(
+            "report written to {} (keep it with `artifacts: paths: [{REPORT_FILE}]`)",
+            path.display()
+        )),
+        Err(e) => crate::log::warn(&format!("cannot write {}: {e}", path.display())),
+    }
+}
+
+/// Whether and how to write the note.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Want {
+    /// Upsert on the MR of this MR pipeline only.
+    MrPipeline,
+    /// Upsert on this pipeline's MR, or the MR the commit belongs to.
+    Anywhere,
+    /// Only bring an existing note up to date (`on-failure` after a success).
+    UpdateOnly,
+}
+
+impl Want {
+    /// `auto`: MR pipelines only; `always`: also branch pipelines whose commit
+    /// belongs to an MR; `on-failure`: a failed run posts like `always`, a
+    /// successful one only updates a note an earlier failure left.
+    fn decide(mode: CommentMode, failed: bool, in_mr_pipeline: bool) -> Option<Want> {
+        match mode {
+            CommentMode::Never => None,
+            CommentMode::Auto => in_mr_pipeline.then_some(Want::MrPipeline),
+            CommentMode::Always => Some(Want::Anywhere),
+            CommentMode::OnFailure if failed => Some(Want::Anywhere),
+            CommentMode::OnFailure => Some(Want::UpdateOnly),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_follow_gitlab_syntax() {
+        let s = section_start("packer build", "packer build\x1b[31m");
+        assert!(s.starts_with("\x1b[0Ksection_start:"), "{s:?}");
+        assert!(s.ends_with(":packer_build[collapsed=true]\r\x1b[0Kpacker build[31m\n"), "{s:?}");
+        let e = section_end("packer build");
+        assert!(e.starts_with("\x1b[0Ksection_end:") && e.ends_with(":packer_build\r\x1b[0K\n"), "{e:?}");
+    }
+
+    #[test]
+    fn comment_modes() {
+        use CommentMode::*;
+        assert_eq!(Want::decide(Auto, false, true), Some(Want::MrPipeline));
+        assert_eq!(Want::decide(Auto, true, false), None);
+        assert_eq!(Want::decide(Never, true, true), None);
+        assert_eq!(Want::decide(Always, false, false), Some(Want::Anywhere));
+        assert_eq!(Want::decide(OnFailure, true, false), Some(Want::Anywhere));
+        assert_eq!(Want::decide(OnFailure, false, true), Some(Want::UpdateOnly));
+    }
+}

@@ -1,0 +1,102 @@
+//! `packer-vault lock [--check]`: pin the spec's KV v2 secrets to their
+//! current versions, or report how far Vault has moved past the lock.
+
+use super::{fail, unless_cancelled};
+use crate::config::{Config, Env};
+use crate::error::{EXIT_FAILED, EXIT_OK, Error, Result};
+use crate::lock::{LockFile, Pin};
+use crate::platform::Platform;
+use crate::process::Cancel;
+use crate::session::Session;
+use crate::vault::read::Mounts;
+use std::io::Write;
+
+/// Runs `lock` (writes the lock) or `lock --check` (writes nothing; exit 1
+/// when stale). The token is revoked either way.
+pub async fn lock(cfg: Config, env: Env, check: bool) -> i32 {
+    let platform = Platform::new(cfg.platform, env);
+    let cancel = match Cancel::install() {
+        Ok(c) => c,
+        Err(e) => return fail(&Error::failed(format!("cannot install signal handlers: {e}"))),
+    };
+    let session = match unless_cancelled(&cancel, crate::session::login(&cfg, &platform)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return fail(&e),
+        Err(s) => return s.exit_code(),
+    };
+    let code = match unless_cancelled(&cancel, lock_in(&cfg, &platform, &session, check)).await {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => fail(&e),
+        Err(s) => s.exit_code(),
+    };
+    session.close(&cfg, false).await;
+    code
+}
+
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", crate::log::redact(line));
+}
+
+async fn lock_in(cfg: &Config, platform: &Platform, session: &Session, check: bool) -> Result<i32> {
+    let old = match &cfg.lock_file {
+        Some(p) => Some(LockFile::load(p)?),
+        None => None,
+    };
+    // The spec as written: the latest versions (or explicit @N pins).
+    let (reads, _) = session.read_requests(&Mounts::default(), &cfg.requests, platform).await?;
+    let rows = crate::report::rows(&reads, &|_| true);
+    let new = LockFile::from_reads(&reads, crate::report::digest(&rows));
+    let path = cfg.lock_path.display();
+    for u in &new.not_lockable {
+        say(&format!("{}: not lockable ({})", u.path, u.reason));
+    }
+    if !check {
+        for e in &new.secrets {
+            let was = match old.as_ref().and_then(|o| o.get(&e.mount, &e.path)) {
+                Some(o) if o.version != e.version => format!(" (was v{})", o.version),
+                Some(_) => String::new(),
+                None => " (new)".into(),
+            };
+            say(&format!("{}: v{}{was}", e.key(), e.version));
+        }
+        for o in old.iter().flat_map(|o| o.secrets.iter()).filter(|o| new.get(&o.mount, &o.path).is_none()) {
+            say(&format!("{}: dropped (no longer in the spec)", o.key()));
+        }
+        std::fs::write(&cfg.lock_path, new.render()).map_err(|e| Error::failed(format!("cannot write {path}: {e}")))?;
+        say(&format!("wrote {path}: {} secrets pinned, secrets-digest {}", new.secrets.len(), new.digest));
+        return Ok(EXIT_OK);
+    }
+
+    let old = old.ok_or_else(|| Error::input("lock-file", format!("no lock file at {path}: run `packer-vault lock` first")))?;
+    let mut stale = 0;
+    for e in &new.secrets {
+        match old.get(&e.mount, &e.path) {
+            None => {
+                stale += 1;
+                say(&format!("{}: not in the lock (current v{})", e.key(), e.version));
+            }
+            Some(o) if o.version != e.version => {
+                stale += 1;
+                let pin = Pin { mount: o.mount.clone(), path: o.path.clone(), version: o.version };
+                let still = match crate::lock::diagnose(&session.vault, &[pin]).await {
+                    None => format!("v{} still readable", o.version),
+                    Some(err) => err.to_string(),
+                };
+                say(&format!("{}: locked v{}, current v{} ({still})", e.key(), o.version, e.version));
+            }
+            Some(_) => say(&format!("{}: v{} up to date", e.key(), e.version)),
+        }
+    }
+    for o in old.secrets.iter().filter(|o| new.get(&o.mount, &o.path).is_none()) {
+        stale += 1;
+        say(&format!("{}: in the lock but no longer in the spec", o.key()));
+    }
+    if stale > 0 {
+        say(&format!("{path} is stale: {stale} secrets differ; run `packer-vault lock` to update it"));
+        Ok(EXIT_FAILED)
+    } else {
+        say(&format!("{path} is up to date ({} secrets, secrets-digest {})", old.secrets.len(), old.digest));
+        Ok(EXIT_OK)
+    }
+}

@@ -1,0 +1,285 @@
+//! `action.yml` against the binary: its inputs are exactly the inputs table,
+//! each reaches the binary as the `INPUT_*` variable it reads, the outputs
+//! are the six the binary writes, the step `exec`s the launcher; and every
+//! example workflow uses only inputs that exist.
+
+use packer_vault::config::inputs::INPUTS;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// The outputs the binary writes to `GITHUB_OUTPUT`.
+pub const OUTPUTS: [&str; 6] = [
+    "version-fingerprint",
+    "version-id",
+    "version-url",
+    "artifacts",
+    "token-accessor",
+    "secrets-digest",
+];
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn yaml(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()))
+}
+
+/// `action.yml`, parsed.
+pub fn action() -> Value {
+    yaml(&repo().join("action.yml"))
+}
+
+fn the_step(action: &Value) -> &Value {
+    let steps = action["runs"]["steps"].as_array().expect("runs.steps");
+    assert_eq!(steps.len(), 1, "one step, so that nothing runs after a cancelled build");
+    &steps[0]
+}
+
+fn keys(v: &Value) -> Vec<String> {
+    v.as_object()
+        .unwrap_or_else(|| panic!("not a map: {v}"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+/// The step environment the runner builds from `action.yml` for a `uses:`
+/// step with these `with:` values: every input of the step's `env:` map, as
+/// given or else its default (`${{ github.token }}` being `github_token`),
+/// else empty, exactly as the runner evaluates `${{ inputs.<name> }}`.
+pub fn step_env(with: &[(&str, &str)], github_token: &str) -> Vec<(String, String)> {
+    let action = action();
+    let env = the_step(&action)["env"].as_object().expect("step env").clone();
+    env.into_iter()
+        .map(|(var, expr)| {
+            let expr = expr.as_str().unwrap_or_default();
+            let name = expr
+                .trim()
+                .strip_prefix("${{ inputs.")
+                .and_then(|e| e.strip_suffix(" }}"))
+                .unwrap_or_else(|| panic!("{var}: `{expr}` is not an input expression"));
+            let value = match with.iter().find(|(k, _)| *k == name) {
+                Some((_, v)) => v.to_string(),
+                None => match action["inputs"][name]["default"].as_str() {
+                    Some("${{ github.token }}") => github_token.to_string(),
+                    Some(d) => d.to_string(),
+                    None => String::new(),
+                },
+            };
+            (var, value)
+        })
+        .collect()
+}
+
+#[test]
+fn action_inputs_are_the_inputs_table_plus_command() {
+    let action = action();
+    assert_eq!(action["runs"]["using"], "composite");
+    let got = keys(&action["inputs"]);
+    let mut want: Vec<String> = vec!["command".into()];
+    want.extend(INPUTS.iter().map(|i| i.name.to_string()));
+    assert_eq!(got, want, "action.yml inputs, in the table's order");
+    for input in INPUTS {
+        let spec = &action["inputs"][input.name];
+        let description = spec["description"].as_str().unwrap_or_default();
+        assert!(
+            description.to_lowercase().starts_with(&input.doc.to_lowercase()),
+            "{}: the description starts with the table's doc ({:?})",
+            input.name,
+            input.doc
+        );
+        assert_eq!(
+            spec["required"], false,
+            "{}: nothing is required by the runner",
+            input.name
+        );
+        // A default would shadow the config file and PACKER_VAULT_* (an input
+        // comes first): only the token, which nothing else can give, has one.
+        match input.name {
+            "github-token" => assert_eq!(spec["default"], "${{ github.token }}"),
+            other => assert!(spec.get("default").is_none(), "{other} must not have a default"),
+        }
+    }
+    assert_eq!(action["inputs"]["command"]["default"], "build");
+}
+
+#[test]
+fn every_input_reaches_the_binary_as_its_input_variable() {
+    let action = action();
+    let step = the_step(&action);
+    assert_eq!(step["shell"], "bash");
+    let env = step["env"].as_object().expect("step env");
+    let mut want: BTreeSet<String> = INPUTS.iter().map(|i| i.input_var()).collect();
+    want.insert("INPUT_COMMAND".into());
+    assert_eq!(env.keys().cloned().collect::<BTreeSet<_>>(), want);
+    for input in INPUTS {
+        assert_eq!(
+            env[&input.input_var()],
+            format!("${{{{ inputs.{} }}}}", input.name),
+            "{} maps to {}",
+            input.name,
+            input.input_var()
+        );
+    }
+    assert_eq!(env["INPUT_COMMAND"], "${{ inputs.command }}");
+
+    let script = step["run"].as_str().expect("run");
+    assert!(
+        !script.contains("${{"),
+        "no expression inside the script (script injection): {script}"
+    );
+    let last = script.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    assert_eq!(
+        last.trim(),
+        r#"exec "$GITHUB_ACTION_PATH/dist/packer-vault" "$INPUT_COMMAND""#,
+        "the step execs the launcher, so the runner's signals reach the binary"
+    );
+    let launcher = repo().join("dist/packer-vault");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&launcher).expect("dist/packer-vault").permissions(),
+    );
+    assert!(mode & 0o111 != 0, "dist/packer-vault is executable");
+}
+
+#[test]
+fn outputs_are_the_six_the_binary_writes() {
+    let action = action();
+    let id = the_step(&action)["id"]
+        .as_str()
+        .expect("the step has an id")
+        .to_string();
+    assert_eq!(keys(&action["outputs"]), OUTPUTS.to_vec());
+    for name in OUTPUTS {
+        let out = &action["outputs"][name];
+        assert_eq!(out["value"], format!("${{{{ steps.{id}.outputs.{name} }}}}"));
+        assert!(out["description"].as_str().is_some_and(|d| !d.is_empty()), "{name}");
+    }
+}
+
+/// Runs the step's script as the runner does (`bash -e {0}` with the step's
+/// environment) against a stand-in launcher that records its pid and args.
+fn run_script(command: &str) -> (std::process::Output, u32, PathBuf) {
+    let action = action();
+    let script = the_step(&action)["run"].as_str().expect("run").to_string();
+    let dir = crate::support::scratch_dir("action_script");
+    std::fs::create_dir_all(dir.join("dist")).unwrap();
+    let launcher = dir.join("dist/packer-vault");
+    std::fs::write(&launcher, "#!/bin/sh\necho \"$$ $*\" > \"$(dirname \"$0\")/ran\"\n").unwrap();
+    std::fs::set_permissions(&launcher, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let file = dir.join("step.sh");
+    std::fs::write(&file, script).unwrap();
+    let child = std::process::Command::new("bash")
+        .args(["--noprofile", "--norc", "-eo", "pipefail"])
+        .arg(&file)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("GITHUB_ACTION_PATH", &dir)
+        .env("INPUT_COMMAND", command)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("bash");
+    let pid = child.id();
+    (child.wait_with_output().expect("wait"), pid, dir.join("dist/ran"))
+}
+
+#[test]
+fn the_step_execs_the_launcher_with_the_command() {
+    let (out, pid, ran) = run_script("validate");
+    assert!(out.status.success(), "{out:?}");
+    let ran = std::fs::read_to_string(ran).expect("the launcher ran");
+    assert_eq!(
+        ran.trim(),
+        format!("{pid} validate"),
+        "bash was replaced by the launcher (same pid), so signals reach it"
+    );
+    for bad in ["secrets", "exec", "build; id", ""] {
+        let (out, _, ran) = run_script(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {out:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("must be build or validate"));
+        assert!(!ran.exists(), "{bad:?} never reaches the binary");
+    }
+}
+
+fn examples() -> Vec<PathBuf> {
+    let dir = repo().join("examples/github");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn example_workflows_use_only_existing_inputs() {
+    let action = action();
+    let inputs = keys(&action["inputs"]);
+    let files = examples();
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned())
+        .collect();
+    for want in ["validate-pr.yml", "build-main.yml", "environments.yml", "matrix.yml"] {
+        assert!(names.iter().any(|n| n == want), "examples/github/{want} exists");
+    }
+    for path in &files {
+        let wf = yaml(path);
+        let shown = path.display();
+        assert!(
+            wf.get("on").is_some() || wf.get("true").is_some(),
+            "{shown}: has triggers"
+        );
+        let jobs = wf["jobs"].as_object().unwrap_or_else(|| panic!("{shown}: jobs"));
+        let mut uses = 0;
+        for (job_name, job) in jobs {
+            let perms = if job.get("permissions").is_some() {
+                &job["permissions"]
+            } else {
+                &wf["permissions"]
+            };
+            for step in job["steps"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{shown}: {job_name}: steps"))
+            {
+                let Some(target) = step["uses"].as_str() else { continue };
+                if !target.starts_with("acme/packer-vault-action@") {
+                    continue;
+                }
+                uses += 1;
+                assert_eq!(perms["id-token"], "write", "{shown}: {job_name}: id-token: write");
+                assert_eq!(perms["contents"], "read", "{shown}: {job_name}: contents: read");
+                assert_eq!(
+                    perms["pull-requests"], "write",
+                    "{shown}: {job_name}: pull-requests: write"
+                );
+                let with = step["with"].as_object().cloned().unwrap_or_default();
+                for key in with.keys() {
+                    assert!(inputs.contains(key), "{shown}: {job_name}: unknown input `{key}`");
+                }
+                if let Some(cmd) = with.get("command") {
+                    assert!(
+                        matches!(cmd.as_str(), Some("build" | "validate")),
+                        "{shown}: command {cmd}"
+                    );
+                }
+            }
+        }
+        assert!(uses > 0, "{shown}: uses the action");
+    }
+    let matrix = yaml(&repo().join("examples/github/matrix.yml"));
+    let strategy = &matrix["jobs"]["images"]["strategy"];
+    assert!(
+        strategy["max-parallel"].as_u64().is_some_and(|n| n > 0),
+        "matrix.yml batches with max-parallel"
+    );
+    let validate = yaml(&repo().join("examples/github/validate-pr.yml"));
+    assert!(
+        validate["on"].get("pull_request").is_some(),
+        "validate-pr.yml runs on pull_request"
+    );
+}
