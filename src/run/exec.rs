@@ -11,15 +11,9 @@ use crate::vault::lease::Renewer;
 /// `packer-vault exec -- CMD...`: secrets in CMD's environment, its output
 /// redacted, signals forwarded, the token revoked on every path.
 pub async fn exec(cfg: Config, env: Env, argv: Vec<String>) -> i32 {
-    let platform = Platform::new(cfg.platform, env);
-    let cancel = match Cancel::install() {
-        Ok(c) => c,
-        Err(e) => return fail(&Error::failed(format!("cannot install signal handlers: {e}"))),
-    };
-    let session = match unless_cancelled(&cancel, crate::session::login(&cfg, &platform)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return fail(&e),
-        Err(s) => return s.exit_code(),
+    let (platform, cancel, session) = match super::start(&cfg, env).await {
+        Ok(started) => started,
+        Err(code) => return code,
     };
     let code = exec_in(&cfg, &platform, &session, &cancel, argv).await;
     session.close(&cfg, false).await;

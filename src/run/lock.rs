@@ -6,7 +6,6 @@ use crate::config::{Config, Env};
 use crate::error::{EXIT_FAILED, EXIT_OK, Error, Result};
 use crate::lock::{LockFile, Pin};
 use crate::platform::Platform;
-use crate::process::Cancel;
 use crate::session::Session;
 use crate::vault::read::Mounts;
 use std::io::Write;
@@ -14,15 +13,9 @@ use std::io::Write;
 /// Runs `lock` (writes the lock) or `lock --check` (writes nothing; exit 1
 /// when stale). The token is revoked either way.
 pub async fn lock(cfg: Config, env: Env, check: bool) -> i32 {
-    let platform = Platform::new(cfg.platform, env);
-    let cancel = match Cancel::install() {
-        Ok(c) => c,
-        Err(e) => return fail(&Error::failed(format!("cannot install signal handlers: {e}"))),
-    };
-    let session = match unless_cancelled(&cancel, crate::session::login(&cfg, &platform)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return fail(&e),
-        Err(s) => return s.exit_code(),
+    let (platform, cancel, session) = match super::start(&cfg, env).await {
+        Ok(started) => started,
+        Err(code) => return code,
     };
     let code = match unless_cancelled(&cancel, lock_in(&cfg, &platform, &session, check)).await {
         Ok(Ok(code)) => code,
@@ -44,7 +37,9 @@ async fn lock_in(cfg: &Config, platform: &Platform, session: &Session, check: bo
         None => None,
     };
     // The spec as written: the latest versions (or explicit @N pins).
-    let (reads, _) = session.read_requests(&Mounts::default(), &cfg.requests, platform).await?;
+    let (reads, _) = session
+        .read_requests(&Mounts::default(), &cfg.requests, platform)
+        .await?;
     let rows = crate::report::rows(&reads, &|_| true);
     let new = LockFile::from_reads(&reads, crate::report::digest(&rows));
     let path = cfg.lock_path.display();
@@ -60,15 +55,28 @@ async fn lock_in(cfg: &Config, platform: &Platform, session: &Session, check: bo
             };
             say(&format!("{}: v{}{was}", e.key(), e.version));
         }
-        for o in old.iter().flat_map(|o| o.secrets.iter()).filter(|o| new.get(&o.mount, &o.path).is_none()) {
+        for o in old
+            .iter()
+            .flat_map(|o| o.secrets.iter())
+            .filter(|o| new.get(&o.mount, &o.path).is_none())
+        {
             say(&format!("{}: dropped (no longer in the spec)", o.key()));
         }
         std::fs::write(&cfg.lock_path, new.render()).map_err(|e| Error::failed(format!("cannot write {path}: {e}")))?;
-        say(&format!("wrote {path}: {} secrets pinned, secrets-digest {}", new.secrets.len(), new.digest));
+        say(&format!(
+            "wrote {path}: {} secrets pinned, secrets-digest {}",
+            new.secrets.len(),
+            new.digest
+        ));
         return Ok(EXIT_OK);
     }
 
-    let old = old.ok_or_else(|| Error::input("lock-file", format!("no lock file at {path}: run `packer-vault lock` first")))?;
+    let old = old.ok_or_else(|| {
+        Error::input(
+            "lock-file",
+            format!("no lock file at {path}: run `packer-vault lock` first"),
+        )
+    })?;
     let mut stale = 0;
     for e in &new.secrets {
         match old.get(&e.mount, &e.path) {
@@ -78,12 +86,21 @@ async fn lock_in(cfg: &Config, platform: &Platform, session: &Session, check: bo
             }
             Some(o) if o.version != e.version => {
                 stale += 1;
-                let pin = Pin { mount: o.mount.clone(), path: o.path.clone(), version: o.version };
+                let pin = Pin {
+                    mount: o.mount.clone(),
+                    path: o.path.clone(),
+                    version: o.version,
+                };
                 let still = match crate::lock::diagnose(&session.vault, &[pin]).await {
                     None => format!("v{} still readable", o.version),
                     Some(err) => err.to_string(),
                 };
-                say(&format!("{}: locked v{}, current v{} ({still})", e.key(), o.version, e.version));
+                say(&format!(
+                    "{}: locked v{}, current v{} ({still})",
+                    e.key(),
+                    o.version,
+                    e.version
+                ));
             }
             Some(_) => say(&format!("{}: v{} up to date", e.key(), e.version)),
         }
@@ -93,10 +110,16 @@ async fn lock_in(cfg: &Config, platform: &Platform, session: &Session, check: bo
         say(&format!("{}: in the lock but no longer in the spec", o.key()));
     }
     if stale > 0 {
-        say(&format!("{path} is stale: {stale} secrets differ; run `packer-vault lock` to update it"));
+        say(&format!(
+            "{path} is stale: {stale} secrets differ; run `packer-vault lock` to update it"
+        ));
         Ok(EXIT_FAILED)
     } else {
-        say(&format!("{path} is up to date ({} secrets, secrets-digest {})", old.secrets.len(), old.digest));
+        say(&format!(
+            "{path} is up to date ({} secrets, secrets-digest {})",
+            old.secrets.len(),
+            old.digest
+        ));
         Ok(EXIT_OK)
     }
 }

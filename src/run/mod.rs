@@ -12,8 +12,11 @@ pub use exec::exec;
 pub use lock::lock;
 pub use secrets::secrets;
 
+use crate::config::{Config, Env};
 use crate::error::Error;
+use crate::platform::Platform;
 use crate::process::{Cancel, Signal};
+use crate::session::Session;
 use std::future::Future;
 use std::time::Duration;
 
@@ -29,6 +32,18 @@ pub(crate) async fn unless_cancelled<T>(
     tokio::select! {
         v = fut => Ok(v),
         s = cancel.cancelled() => Err(s),
+    }
+}
+
+/// Starts a run: the platform, the signal handlers, the Vault login.
+/// `Err` holds the exit code of a run that ends here.
+pub(crate) async fn start(cfg: &Config, env: Env) -> Result<(Platform, Cancel, Session), i32> {
+    let platform = Platform::new(cfg.platform, env);
+    let cancel = Cancel::install().map_err(|e| fail(&Error::failed(format!("cannot install signal handlers: {e}"))))?;
+    match unless_cancelled(&cancel, crate::session::login(cfg, &platform)).await {
+        Ok(Ok(session)) => Ok((platform, cancel, session)),
+        Ok(Err(e)) => Err(fail(&e)),
+        Err(s) => Err(s.exit_code()),
     }
 }
 

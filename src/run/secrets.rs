@@ -5,22 +5,15 @@ use crate::config::{Config, Env};
 use crate::error::{Error, Result};
 use crate::export::{self, Format};
 use crate::platform::{Kind, Platform};
-use crate::process::Cancel;
 use crate::session::Session;
 
 /// `packer-vault secrets --format F`: exports the secrets. The token is kept
 /// when a secret is leased (revoking it would end the lease) or with
 /// `export-env`; otherwise revoked.
 pub async fn secrets(cfg: Config, env: Env, format: Format) -> i32 {
-    let platform = Platform::new(cfg.platform, env);
-    let cancel = match Cancel::install() {
-        Ok(c) => c,
-        Err(e) => return fail(&Error::failed(format!("cannot install signal handlers: {e}"))),
-    };
-    let session = match unless_cancelled(&cancel, crate::session::login(&cfg, &platform)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return fail(&e),
-        Err(s) => return s.exit_code(),
+    let (platform, cancel, session) = match super::start(&cfg, env).await {
+        Ok(started) => started,
+        Err(code) => return code,
     };
     let (code, leased) = match unless_cancelled(&cancel, secrets_in(&cfg, &platform, &session, format)).await {
         Ok(Ok(leased)) => (0, leased),
