@@ -1,6 +1,8 @@
 //! packer-vault: Vault/OpenBao secrets for Packer builds in CI. See
 //! INTERFACE.md for the contract; the flow of one run lives in [`run`].
 
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod config;
 pub mod doctor;
