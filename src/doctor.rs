@@ -207,6 +207,11 @@ async fn login(cfg: &Config, platform: &Platform, list: &mut Checklist) -> Optio
             let text = e.to_string();
             let mut lines = text.lines().map(|l| l.trim().to_string());
             let head = lines.next().unwrap_or_default();
+            // The label already says what was attempted.
+            let head = match head.strip_prefix("login with role `") {
+                Some(rest) => rest.split_once(": ").map_or(head.clone(), |(_, r)| r.to_string()),
+                None => head,
+            };
             list.add(Mark::Fail, &what, &head, &lines.collect::<Vec<_>>());
             None
         }
@@ -228,8 +233,9 @@ async fn secrets(cfg: &Config, vault: &Vault, hidden: &[Secret], list: &mut Chec
         .collect();
     all.extend(vault.token().map(Secret::expose));
     crate::log::set_redactor(Redactor::new(all.into_iter().filter(|v| !v.is_empty())));
-    for p in &probes {
-        let what = format!("secret `{}`", p.path);
+    for (p, req) in probes.iter().zip(&cfg.requests) {
+        let pin = req.version.map(|v| format!("@{v}")).unwrap_or_default();
+        let what = format!("secret `{}{pin}`", p.path);
         let (mark, detail) = match &p.outcome {
             Outcome::Readable { engine, version, keys } => {
                 let kind = match (engine, version) {

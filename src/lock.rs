@@ -67,9 +67,14 @@ impl LockFile {
     /// Reads and checks a lock file; a malformed one is a usage error naming
     /// the input `lock-file`.
     pub fn load(path: &Path) -> Result<LockFile> {
-        let shown = path.display();
+        let shown = path.display().to_string();
         let text = crate::config::file::read_text(path).map_err(|e| Error::input("lock-file", format!("{shown}: {e}")))?;
-        let lock: LockFile = serde_saphyr::from_str(&text).map_err(|e| {
+        Self::parse(&text, &shown)
+    }
+
+    /// Parses and checks lock file text; `shown` names the file in messages.
+    pub fn parse(text: &str, shown: &str) -> Result<LockFile> {
+        let lock: LockFile = serde_saphyr::from_str(text).map_err(|e| {
             Error::input("lock-file", format!("{shown} is malformed: {}", e.to_string().lines().next().unwrap_or_default()))
         })?;
         if lock.lock_version != FORMAT {

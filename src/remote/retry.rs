@@ -111,11 +111,12 @@ where
         };
         match result {
             Ok(v) => return Ok(v),
-            Err(f) if !f.is_transient() || attempt >= policy.attempts => return Err(f),
+            Err(f) if !f.is_transient() => return Err(f),
+            Err(f) if attempt >= policy.attempts => return Err(gave_up(f, attempt, start)),
             Err(f) => {
                 let wait = policy.wait(attempt, f.retry_after);
                 if start.elapsed() + wait > policy.deadline {
-                    return Err(f);
+                    return Err(gave_up(f, attempt, start));
                 }
                 crate::log::warn(&format!(
                     "{f}; retrying in {} ms (attempt {}/{})",
@@ -128,6 +129,17 @@ where
             }
         }
     }
+}
+
+/// The last failure, noting how long it was retried (when it was).
+fn gave_up(mut f: Failure, attempts: u32, start: Instant) -> Failure {
+    if attempts > 1 {
+        f.errors.push(format!(
+            "gave up after {attempts} attempts in {:.1} s",
+            start.elapsed().as_secs_f64()
+        ));
+    }
+    f
 }
 
 #[cfg(test)]

@@ -125,10 +125,9 @@ async fn capabilities(vault: &Vault, req: &Request) -> Outcome {
     if caps.iter().any(|c| needed.contains(&c.as_str())) {
         Outcome::Allowed { capabilities: caps }
     } else {
-        Outcome::Denied(format!(
-            "the token's policies give {} on it",
-            if caps.is_empty() { "nothing".into() } else { caps.join(", ") }
-        ))
+        let verb = if req.method == Method::Get { "read" } else { "update" };
+        let caps = if caps.is_empty() { "none".into() } else { caps.join(", ") };
+        Outcome::Denied(format!("the token's policies do not allow {verb} (capabilities: {caps})"))
     }
 }
 

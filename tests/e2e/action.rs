@@ -8,6 +8,9 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+/// What the action's `command` input accepts.
+pub const COMMANDS: [&str; 5] = ["build", "validate", "lock", "lock --check", "doctor"];
+
 /// The outputs the binary writes to `GITHUB_OUTPUT`.
 pub const OUTPUTS: [&str; 6] = [
     "version-fingerprint",
@@ -38,12 +41,29 @@ fn the_step(action: &Value) -> &Value {
     &steps[0]
 }
 
-fn keys(v: &Value) -> Vec<String> {
+fn keys(v: &Value) -> BTreeSet<String> {
     v.as_object()
         .unwrap_or_else(|| panic!("not a map: {v}"))
         .keys()
         .cloned()
         .collect()
+}
+
+/// Positions of `  <name>:` lines in action.yml's text (the parsed map
+/// loses the order), to check that `names` appear in this order.
+fn in_order(names: &[&str]) {
+    let text = std::fs::read_to_string(repo().join("action.yml")).expect("action.yml");
+    let at: Vec<usize> = names
+        .iter()
+        .map(|n| {
+            text.find(&format!("\n  {n}:\n"))
+                .unwrap_or_else(|| panic!("`{n}` in action.yml"))
+        })
+        .collect();
+    assert!(
+        at.windows(2).all(|w| w[0] < w[1]),
+        "action.yml lists {names:?} in this order"
+    );
 }
 
 /// The step environment the runner builds from `action.yml` for a `uses:`
@@ -79,9 +99,12 @@ fn action_inputs_are_the_inputs_table_plus_command() {
     let action = action();
     assert_eq!(action["runs"]["using"], "composite");
     let got = keys(&action["inputs"]);
-    let mut want: Vec<String> = vec!["command".into()];
-    want.extend(INPUTS.iter().map(|i| i.name.to_string()));
-    assert_eq!(got, want, "action.yml inputs, in the table's order");
+    let mut want: BTreeSet<String> = INPUTS.iter().map(|i| i.name.to_string()).collect();
+    want.insert("command".into());
+    assert_eq!(got, want, "action.yml inputs = the inputs table + command");
+    let mut order = vec!["command"];
+    order.extend(INPUTS.iter().map(|i| i.name));
+    in_order(&order);
     for input in INPUTS {
         let spec = &action["inputs"][input.name];
         let description = spec["description"].as_str().unwrap_or_default();
@@ -104,6 +127,10 @@ fn action_inputs_are_the_inputs_table_plus_command() {
         }
     }
     assert_eq!(action["inputs"]["command"]["default"], "build");
+    let doc = action["inputs"]["command"]["description"].as_str().unwrap_or_default();
+    for c in COMMANDS {
+        assert!(doc.contains(&format!("`{c}`")), "command's description names `{c}`");
+    }
 }
 
 #[test]
@@ -134,7 +161,7 @@ fn every_input_reaches_the_binary_as_its_input_variable() {
     let last = script.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
     assert_eq!(
         last.trim(),
-        r#"exec "$GITHUB_ACTION_PATH/dist/packer-vault" "$INPUT_COMMAND""#,
+        r#"exec "$GITHUB_ACTION_PATH/dist/packer-vault" "$@""#,
         "the step execs the launcher, so the runner's signals reach the binary"
     );
     let launcher = repo().join("dist/packer-vault");
@@ -151,7 +178,11 @@ fn outputs_are_the_six_the_binary_writes() {
         .as_str()
         .expect("the step has an id")
         .to_string();
-    assert_eq!(keys(&action["outputs"]), OUTPUTS.to_vec());
+    assert_eq!(
+        keys(&action["outputs"]),
+        OUTPUTS.iter().map(|o| o.to_string()).collect()
+    );
+    in_order(&OUTPUTS);
     for name in OUTPUTS {
         let out = &action["outputs"][name];
         assert_eq!(out["value"], format!("${{{{ steps.{id}.outputs.{name} }}}}"));
@@ -188,18 +219,28 @@ fn run_script(command: &str) -> (std::process::Output, u32, PathBuf) {
 
 #[test]
 fn the_step_execs_the_launcher_with_the_command() {
-    let (out, pid, ran) = run_script("validate");
-    assert!(out.status.success(), "{out:?}");
-    let ran = std::fs::read_to_string(ran).expect("the launcher ran");
-    assert_eq!(
-        ran.trim(),
-        format!("{pid} validate"),
-        "bash was replaced by the launcher (same pid), so signals reach it"
-    );
-    for bad in ["secrets", "exec", "build; id", ""] {
+    for command in COMMANDS {
+        let (out, pid, ran) = run_script(command);
+        assert!(out.status.success(), "{out:?}");
+        let ran = std::fs::read_to_string(ran).expect("the launcher ran");
+        assert_eq!(
+            ran.trim(),
+            format!("{pid} {command}"),
+            "bash was replaced by the launcher (same pid), so signals reach it"
+        );
+    }
+    for bad in [
+        "secrets",
+        "exec",
+        "secrets --format shell",
+        "build; id",
+        "$(id)",
+        "lock  --check",
+        "",
+    ] {
         let (out, _, ran) = run_script(bad);
         assert_eq!(out.status.code(), Some(2), "{bad:?}: {out:?}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("must be build or validate"));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("must be build, validate"));
         assert!(!ran.exists(), "{bad:?} never reaches the binary");
     }
 }
@@ -252,18 +293,21 @@ fn example_workflows_use_only_existing_inputs() {
                 }
                 uses += 1;
                 assert_eq!(perms["id-token"], "write", "{shown}: {job_name}: id-token: write");
-                assert_eq!(perms["contents"], "read", "{shown}: {job_name}: contents: read");
-                assert_eq!(
-                    perms["pull-requests"], "write",
-                    "{shown}: {job_name}: pull-requests: write"
-                );
+                // lock-check.yml pushes a branch: it needs `contents: write`.
+                if !path.ends_with("lock-check.yml") {
+                    assert_eq!(perms["contents"], "read", "{shown}: {job_name}: contents: read");
+                    assert_eq!(
+                        perms["pull-requests"], "write",
+                        "{shown}: {job_name}: pull-requests: write"
+                    );
+                }
                 let with = step["with"].as_object().cloned().unwrap_or_default();
                 for key in with.keys() {
                     assert!(inputs.contains(key), "{shown}: {job_name}: unknown input `{key}`");
                 }
                 if let Some(cmd) = with.get("command") {
                     assert!(
-                        matches!(cmd.as_str(), Some("build" | "validate")),
+                        cmd.as_str().is_some_and(|c| COMMANDS.contains(&c)),
                         "{shown}: command {cmd}"
                     );
                 }

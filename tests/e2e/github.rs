@@ -385,7 +385,8 @@ fn export_env_cannot_be_injected_through_a_value() {
 fn a_push_comments_on_its_pull_request_only_with_always() {
     let f = Fixture::new("github_push");
     let oidc = GithubOidc::start("request-token-github-push");
-    let api = GithubApi::start(GITHUB_TOKEN);
+    // GitHub Enterprise Server: the API, and its pagination links, under /api/v3.
+    let api = GithubApi::start_enterprise(GITHUB_TOKEN);
     let sha = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
     api.add_commit_pull(sha, 41, "closed");
     api.add_commit_pull(sha, 42, "open");
@@ -424,6 +425,11 @@ fn a_push_comments_on_its_pull_request_only_with_always() {
     let lists = api.requests_to("GET", "/issues/42/comments");
     assert_eq!(lists.len(), 2, "the marker is on page 2: {lists:?}");
     assert!(lists[1].query.as_deref().is_some_and(|q| q.contains("page=2")));
+    assert!(
+        api.requests()
+            .iter()
+            .all(|r| r.path.starts_with("/api/v3/repos/acme/images/"))
+    );
     assert!(api.requests_to("POST", "/comments").is_empty(), "no new comment");
     let comments = api.comments_on(42);
     assert_eq!(comments.len(), 131);
@@ -440,4 +446,71 @@ fn a_push_comments_on_its_pull_request_only_with_always() {
         api.comments_on(41).is_empty(),
         "the open pull request, not the closed one"
     );
+}
+
+#[test]
+fn a_job_without_id_token_write_fails_saying_so_and_the_pr_hears_of_it() {
+    let f = Fixture::new("github_oidc_403");
+    let oidc = GithubOidc::start("the-current-request-token");
+    let api = GithubApi::start(GITHUB_TOKEN);
+    let dir = support::scratch_dir("github_oidc_403");
+    let (mut cmd, _) = job(&f, &oidc, &api, &dir, &[("command", "validate")]);
+    // What the token service answers a request token it does not accept.
+    cmd.env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "a-stale-request-token");
+    let out = support::run(cmd);
+    out.assert_code(1);
+    let error = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("::error"))
+        .unwrap_or_else(|| panic!("an error annotation:\n{}", out.stderr));
+    assert!(error.contains("permissions: id-token: write"), "{error}");
+    assert!(error.contains("fork"), "{error}");
+    assert_eq!(oidc.requests().len(), 1, "a 403 is not retried");
+    let comments = api.comments_on(42);
+    assert_eq!(comments.len(), 1, "the pull request hears of the failure");
+    assert!(
+        comments[0].body.contains("failed") && comments[0].body.contains("id-token: write"),
+        "{}",
+        comments[0].body
+    );
+}
+
+#[test]
+fn the_oidc_request_is_retried_on_5xx() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let f = Fixture::new("github_oidc_502");
+    let jwt = support::jwt::sign(&support::jwt::github_claims(&f.github_aud, &json!({})));
+    let server = support::block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(502).set_body_string("<html><body>502 Bad Gateway</body></html>"))
+            .up_to_n_times(2)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "value": jwt })))
+            .with_priority(2)
+            .mount(&server)
+            .await;
+        server
+    });
+    let oidc = GithubOidc::start("unused");
+    let api = GithubApi::start(GITHUB_TOKEN);
+    let dir = support::scratch_dir("github_oidc_502");
+    let (mut cmd, _) = job(&f, &oidc, &api, &dir, &[("command", "validate"), ("comment", "never")]);
+    cmd.env(
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        format!("{}/idtoken?api-version=2.0", server.uri()),
+    );
+    let out = support::run(cmd);
+    out.assert_success();
+    let requests = support::block_on(server.received_requests()).unwrap_or_default();
+    assert_eq!(requests.len(), 3, "two 502s, then the token");
+    assert_eq!(out.stderr.matches("retrying").count(), 2, "{}", out.stderr);
+    assert!(oidc.requests().is_empty());
+    f.assert_no_secret(&shown(&out));
+    assert!(revoked(&accessor(&out)));
 }

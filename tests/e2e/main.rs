@@ -14,3 +14,5 @@ mod demo;
 mod docs;
 mod faults;
 mod lock;
+mod doctor;
+mod leaks;

@@ -18,6 +18,8 @@
 //!
 //! Only the repository [`REPOSITORY`] exists. Every request is recorded
 //! ([`GithubApi::requests`]); comments live in [`GithubApi::comments`].
+//! [`GithubApi::start_enterprise`] serves the same under `/api/v3`, as
+//! GitHub Enterprise Server does (`GITHUB_API_URL=https://HOST/api/v3`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -73,6 +75,9 @@ struct State {
 
 struct Responder {
     token: String,
+    /// Path prefix of every route: `` or `/api/v3`.
+    prefix: String,
+    /// `http://127.0.0.1:<port><prefix>`.
     base: String,
     state: Arc<Mutex<State>>,
 }
@@ -177,7 +182,7 @@ impl Responder {
             return message(401, "Bad credentials", "https://docs.github.com/rest");
         }
         let path = request.url.path().to_string();
-        let Some(rest) = path.strip_prefix(&format!("/repos/{REPOSITORY}/")) else {
+        let Some(rest) = path.strip_prefix(&format!("{}/repos/{REPOSITORY}/", self.prefix)) else {
             return not_found();
         };
         let seg: Vec<&str> = rest.split('/').collect();
@@ -320,18 +325,30 @@ pub struct GithubApi {
     server: MockServer,
     /// The token it accepts (`github-token`).
     pub token: String,
+    prefix: String,
     state: Arc<Mutex<State>>,
 }
 
 impl GithubApi {
-    /// Starts a stand-in accepting `token`.
+    /// Starts a stand-in accepting `token`, as api.github.com.
     pub fn start(token: &str) -> GithubApi {
+        Self::start_at(token, "")
+    }
+
+    /// Starts a stand-in accepting `token`, as GitHub Enterprise Server
+    /// (every route under `/api/v3`).
+    pub fn start_enterprise(token: &str) -> GithubApi {
+        Self::start_at(token, "/api/v3")
+    }
+
+    fn start_at(token: &str, prefix: &str) -> GithubApi {
         let state = Arc::new(Mutex::new(State::default()));
         let server = block_on(async {
             let server = MockServer::start().await;
             let responder = Responder {
                 token: token.to_owned(),
-                base: server.uri(),
+                prefix: prefix.to_owned(),
+                base: format!("{}{prefix}", server.uri()),
                 state: state.clone(),
             };
             Mock::given(wiremock::matchers::any())
@@ -343,13 +360,15 @@ impl GithubApi {
         GithubApi {
             server,
             token: token.to_owned(),
+            prefix: prefix.to_owned(),
             state,
         }
     }
 
-    /// Base URI (`http://127.0.0.1:<port>`), for `GITHUB_API_URL`.
+    /// Base URI (`http://127.0.0.1:<port>`, plus `/api/v3` for Enterprise),
+    /// for `GITHUB_API_URL`.
     pub fn uri(&self) -> String {
-        self.server.uri()
+        format!("{}{}", self.server.uri(), self.prefix)
     }
 
     /// Makes creating and editing comments answer 403.

@@ -121,15 +121,19 @@ impl Responder {
             return message(404, "404 Not Found");
         };
         let parts: Vec<&str> = rest.split('/').collect();
-        let project = percent_encoding::percent_decode_str(parts[0]).decode_utf8_lossy().into_owned();
+        let project = percent_encoding::percent_decode_str(parts[0])
+            .decode_utf8_lossy()
+            .into_owned();
         if project != PROJECT_ID.to_string() && project != PROJECT_PATH {
             return message(404, "404 Project Not Found");
         }
         let method = req.method.as_str();
         match (method, &parts[1..]) {
-            ("GET", ["repository", "commits", sha, "merge_requests"]) => {
-                (200, Value::Array(state.commits.get(*sha).cloned().unwrap_or_default()), Vec::new())
-            }
+            ("GET", ["repository", "commits", sha, "merge_requests"]) => (
+                200,
+                Value::Array(state.commits.get(*sha).cloned().unwrap_or_default()),
+                Vec::new(),
+            ),
             (_, ["merge_requests", iid, "notes", rest @ ..]) => {
                 let Some(iid) = iid.parse::<u64>().ok().filter(|i| state.notes.contains_key(i)) else {
                     return message(404, "404 Not found");
@@ -153,7 +157,8 @@ impl Responder {
                     },
                     ("PUT", [id]) => {
                         let notes = state.notes.entry(iid).or_default();
-                        let found = notes.iter_mut().find(|n| n["id"].to_string() == *id);
+                        let id = id.parse::<u64>().ok();
+                        let found = notes.iter_mut().find(|n| id.is_some() && n["id"].as_u64() == id);
                         match (found, body) {
                             (Some(n), Some(b)) => {
                                 n["body"] = json!(b);
@@ -174,7 +179,11 @@ impl Responder {
     /// One page of `notes` with GitLab's pagination headers.
     fn list(&self, req: &Request, notes: &[Value]) -> (u16, Value, Vec<(String, String)>) {
         let q: BTreeMap<String, String> = req.url.query_pairs().into_owned().collect();
-        let per_page = q.get("per_page").and_then(|v| v.parse().ok()).unwrap_or(20usize).clamp(1, 100);
+        let per_page = q
+            .get("per_page")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20usize)
+            .clamp(1, 100);
         let page = q.get("page").and_then(|v| v.parse().ok()).unwrap_or(1usize).max(1);
         let mut sorted = notes.to_vec();
         if q.get("sort").map(String::as_str) != Some("asc") {
@@ -182,8 +191,16 @@ impl Responder {
         }
         let total_pages = sorted.len().div_ceil(per_page).max(1);
         let items: Vec<Value> = sorted.into_iter().skip((page - 1) * per_page).take(per_page).collect();
-        let next = if page < total_pages { (page + 1).to_string() } else { String::new() };
-        let prev = if page > 1 { (page - 1).to_string() } else { String::new() };
+        let next = if page < total_pages {
+            (page + 1).to_string()
+        } else {
+            String::new()
+        };
+        let prev = if page > 1 {
+            (page - 1).to_string()
+        } else {
+            String::new()
+        };
         let headers = vec![
             ("x-page".to_string(), page.to_string()),
             ("x-per-page".to_string(), per_page.to_string()),
@@ -191,7 +208,10 @@ impl Responder {
             ("x-total-pages".to_string(), total_pages.to_string()),
             ("x-next-page".to_string(), next),
             ("x-prev-page".to_string(), prev),
-            ("link".to_string(), format!("<{}{}>; rel=\"first\"", self.base, req.url.path())),
+            (
+                "link".to_string(),
+                format!("<{}{}>; rel=\"first\"", self.base, req.url.path()),
+            ),
         ];
         (200, Value::Array(items), headers)
     }
@@ -239,7 +259,11 @@ impl GitlabApi {
             base: server.uri(),
             state: state.clone(),
         };
-        block_on(Mock::given(wiremock::matchers::any()).respond_with(responder).mount(&server));
+        block_on(
+            Mock::given(wiremock::matchers::any())
+                .respond_with(responder)
+                .mount(&server),
+        );
         let api = GitlabApi {
             server,
             token: token.to_owned(),
@@ -281,7 +305,13 @@ impl GitlabApi {
             "sha": sha,
             "web_url": format!("https://gitlab.example.com/{PROJECT_PATH}/-/merge_requests/{iid}"),
         });
-        self.state.lock().unwrap().commits.entry(sha.to_owned()).or_default().push(mr);
+        self.state
+            .lock()
+            .unwrap()
+            .commits
+            .entry(sha.to_owned())
+            .or_default()
+            .push(mr);
     }
 
     /// Adds a note to MR `iid` as if someone wrote it; returns its id.

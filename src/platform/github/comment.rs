@@ -23,6 +23,9 @@ const PER_PAGE: u32 = 100;
 const MAX_PAGES: usize = 100;
 /// Time the whole comment step may take.
 const BUDGET: Duration = Duration::from_secs(60);
+/// ... after a cancellation: the runner kills the step 10 s after its first
+/// signal, and Packer's cleanup and the revocation came first.
+const CANCELLED_BUDGET: Duration = Duration::from_secs(2);
 
 /// Whether and how to write the comment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,10 +158,15 @@ pub async fn publish(env: &Env, report: &Report, cfg: &Config) {
             Err(f) => crate::log::warn(&explain(&f)),
         }
     };
-    if tokio::time::timeout(BUDGET, work).await.is_err() {
+    let budget = if report.status == Status::Cancelled {
+        CANCELLED_BUDGET
+    } else {
+        BUDGET
+    };
+    if tokio::time::timeout(budget, work).await.is_err() {
         crate::log::warn(&format!(
             "no PR comment: GitHub did not answer within {} s",
-            BUDGET.as_secs()
+            budget.as_secs()
         ));
     }
 }

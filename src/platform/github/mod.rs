@@ -49,14 +49,24 @@ pub async fn oidc_token(url: &str, request_token: &Secret, audience: Option<&str
                 .unwrap_or_default();
             return Err(Failure::status(SERVICE, what, status, vec![msg]));
         }
-        serde_json::from_str(&text).map_err(|e| Failure::transport(SERVICE, what, &e))
+        // A 200 that is not JSON (a proxy's page) will not get better.
+        serde_json::from_str(&text)
+            .map_err(|e| Failure::status(SERVICE, what, status, vec![format!("the answer is not JSON ({e})")]))
     })
     .await
     .map_err(|f| match f.status {
-        Some(401 | 403) => Error::failed(format!(
-            "{what}: GitHub answered {}: the job needs `permissions: id-token: write` (fork pull requests get no token)",
-            f.status.unwrap_or(0)
-        )),
+        Some(status @ (401 | 403)) => {
+            let said: Vec<&str> = f.errors.iter().map(|e| e.trim()).filter(|e| !e.is_empty()).collect();
+            let said = if said.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", said.join("; "))
+            };
+            Error::failed(format!(
+                "{what}: GitHub answered {status}{said}: the job needs `permissions: id-token: write` \
+                 (pull requests from forks get no token)"
+            ))
+        }
         _ => Error::failed(f.to_string()),
     })?;
     match body["value"].as_str() {

@@ -84,7 +84,8 @@ impl Api {
             path.pop_if_empty().extend(segments);
         }
         if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
         url
     }
@@ -117,7 +118,8 @@ impl Api {
     }
 
     fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, Failure> {
-        serde_json::from_str(text).map_err(|e| Failure::status(SERVICE, what, 200, vec![format!("unexpected answer: {e}")]))
+        serde_json::from_str(text)
+            .map_err(|e| Failure::status(SERVICE, what, 200, vec![format!("unexpected answer: {e}")]))
     }
 
     /// The id of the first (oldest) non-system note whose body starts with
@@ -136,7 +138,10 @@ impl Api {
             let url = self.url(&["projects", project, "merge_requests", &iid, "notes"], &query);
             let (headers, text) = self.send(reqwest::Method::GET, url, None, &what).await?;
             let notes: Vec<Note> = Self::parse(&text, &what)?;
-            if let Some(n) = notes.iter().find(|n| !n.system && n.body.trim_start().starts_with(marker)) {
+            if let Some(n) = notes
+                .iter()
+                .find(|n| !n.system && n.body.trim_start().starts_with(marker))
+            {
                 return Ok(Some(n.id));
             }
             let next = headers
@@ -182,7 +187,10 @@ impl Api {
     /// `GET /projects/:id/repository/commits/:sha/merge_requests`.
     pub async fn commit_merge_requests(&self, project: &str, sha: &str) -> Result<Vec<MergeRequest>, Failure> {
         let what = format!("find the merge requests of commit {sha} in project {project}");
-        let url = self.url(&["projects", project, "repository", "commits", sha, "merge_requests"], &[]);
+        let url = self.url(
+            &["projects", project, "repository", "commits", sha, "merge_requests"],
+            &[],
+        );
         let (_, text) = self.send(reqwest::Method::GET, url, None, &what).await?;
         Self::parse(&text, &what)
     }
@@ -214,7 +222,10 @@ mod tests {
     #[test]
     fn urls_encode_project_paths() -> Result<(), String> {
         let api = Api::new("https://gitlab.example.com/api/v4/", &Secret::new("glpat-x"))?;
-        let url = api.url(&["projects", "acme/images", "merge_requests", "42", "notes"], &[("page", "2".into())]);
+        let url = api.url(
+            &["projects", "acme/images", "merge_requests", "42", "notes"],
+            &[("page", "2".into())],
+        );
         assert_eq!(
             url.as_str(),
             "https://gitlab.example.com/api/v4/projects/acme%2Fimages/merge_requests/42/notes?page=2"
@@ -227,7 +238,10 @@ mod tests {
     #[test]
     fn messages_of_every_shape() {
         assert_eq!(message(r#"{"message":"401 Unauthorized"}"#), "401 Unauthorized");
-        assert_eq!(message(r#"{"message":{"note":["is too long"]}}"#), r#"{"note":["is too long"]}"#);
+        assert_eq!(
+            message(r#"{"message":{"note":["is too long"]}}"#),
+            r#"{"note":["is too long"]}"#
+        );
         assert_eq!(
             message(r#"{"error":"insufficient_scope","error_description":"needs api"}"#),
             "insufficient_scope: needs api"

@@ -26,7 +26,13 @@ fn now() -> u64 {
 /// A section name GitLab accepts (`[A-Za-z0-9_.-]`).
 fn section_name(id: &str) -> String {
     id.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_.-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -47,8 +53,9 @@ pub fn section_end(id: &str) -> String {
 }
 
 /// Publishes the report: `packer-vault-report.md` in `CI_PROJECT_DIR`
-/// (unless `summary` is off) and, as `comment` says, the sticky MR note. `markdown` is the rendered,
-/// redacted report. Never fails the run: problems are warnings.
+/// (unless `summary` is off) and, as `comment` says, the sticky MR note.
+/// `markdown` is the rendered, redacted report. Never fails the run:
+/// problems are warnings.
 pub async fn publish(env: &Env, report: &Report, cfg: &Config, markdown: &str) {
     if cfg.summary {
         write_report(env, markdown);
@@ -60,14 +67,28 @@ pub async fn publish(env: &Env, report: &Report, cfg: &Config, markdown: &str) {
     let Some(token) = cfg.gitlab_token.as_ref().filter(|t| !t.is_empty()) else {
         if want != Want::UpdateOnly {
             crate::log::warn(&format!(
-                "no MR note: `gitlab-token` is not set (CI_JOB_TOKEN cannot post notes); to enable it, {TOKEN_HELP}"
+                "no MR note: `gitlab-token` is not set (CI_JOB_TOKEN cannot post notes); to enable it, {TOKEN_HELP} \
+                 (or set `comment: never` to silence this)"
             ));
         }
         return;
     };
-    let marker = crate::report::marker(&report.template, cfg.hcp.bucket.as_deref());
+    let marker = crate::report::marker(&project_relative(env, &report.template), cfg.hcp.bucket.as_deref());
     let body = crate::log::redact(&crate::report::render(report, Some(&marker)));
     note::publish(env, token, &marker, &body, want).await;
+}
+
+/// `template` relative to `CI_PROJECT_DIR` when it lies inside: the
+/// checkout's absolute path differs between runners, the marker must not.
+fn project_relative(env: &Env, template: &str) -> String {
+    let Some(dir) = env.get("CI_PROJECT_DIR") else {
+        return template.to_string();
+    };
+    match Path::new(template).strip_prefix(dir) {
+        Ok(rel) if rel.as_os_str().is_empty() => ".".into(),
+        Ok(rel) => rel.display().to_string(),
+        Err(_) => template.to_string(),
+    }
 }
 
 /// Writes `packer-vault-report.md` into `CI_PROJECT_DIR`.
@@ -117,9 +138,27 @@ mod tests {
     fn sections_follow_gitlab_syntax() {
         let s = section_start("packer build", "packer build\x1b[31m");
         assert!(s.starts_with("\x1b[0Ksection_start:"), "{s:?}");
-        assert!(s.ends_with(":packer_build[collapsed=true]\r\x1b[0Kpacker build[31m\n"), "{s:?}");
+        assert!(
+            s.ends_with(":packer_build[collapsed=true]\r\x1b[0Kpacker build[31m\n"),
+            "{s:?}"
+        );
         let e = section_end("packer build");
-        assert!(e.starts_with("\x1b[0Ksection_end:") && e.ends_with(":packer_build\r\x1b[0K\n"), "{e:?}");
+        assert!(
+            e.starts_with("\x1b[0Ksection_end:") && e.ends_with(":packer_build\r\x1b[0K\n"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn markers_do_not_depend_on_the_checkout_path() {
+        let env = Env::from([("CI_PROJECT_DIR", "/builds/x/0/acme/images")]);
+        assert_eq!(
+            project_relative(&env, "/builds/x/0/acme/images/images/base"),
+            "images/base"
+        );
+        assert_eq!(project_relative(&env, "/builds/x/0/acme/images"), ".");
+        assert_eq!(project_relative(&env, "images/base"), "images/base");
+        assert_eq!(project_relative(&env, "/elsewhere/t.pkr.hcl"), "/elsewhere/t.pkr.hcl");
     }
 
     #[test]

@@ -80,7 +80,10 @@ pub(crate) async fn publish(env: &Env, token: &Secret, marker: &str, body: &str,
 }
 
 fn link(t: &Target, note: u64) -> String {
-    t.url.as_ref().map(|u| format!(" ({u}#note_{note})")).unwrap_or_default()
+    t.url
+        .as_ref()
+        .map(|u| format!(" ({u}#note_{note})"))
+        .unwrap_or_default()
 }
 
 /// One attempt: find the MR, find the marker's note, `PUT` or `POST`. A
@@ -160,11 +163,20 @@ mod tests {
         ]);
         let t = mr_pipeline(&env).expect("an MR pipeline");
         assert_eq!((t.project.as_str(), t.iid), ("1234", 42));
-        assert_eq!(t.url.as_deref(), Some("https://gitlab.example.com/acme/images/-/merge_requests/42"));
+        assert_eq!(
+            t.url.as_deref(),
+            Some("https://gitlab.example.com/acme/images/-/merge_requests/42")
+        );
         assert_eq!(mr_pipeline(&Env::from([("CI_PROJECT_ID", "99")])), None);
-        assert_eq!(mr_pipeline(&Env::from([("CI_MERGE_REQUEST_IID", "x"), ("CI_PROJECT_ID", "9")])), None);
+        assert_eq!(
+            mr_pipeline(&Env::from([("CI_MERGE_REQUEST_IID", "x"), ("CI_PROJECT_ID", "9")])),
+            None
+        );
 
-        assert_eq!(pick(&[mr(1, "closed"), mr(2, "merged"), mr(3, "opened")]).map(|t| t.iid), Some(3));
+        assert_eq!(
+            pick(&[mr(1, "closed"), mr(2, "merged"), mr(3, "opened")]).map(|t| t.iid),
+            Some(3)
+        );
         assert_eq!(pick(&[mr(1, "closed"), mr(2, "merged")]).map(|t| t.iid), Some(2));
         assert_eq!(pick(&[mr(1, "closed")]), None);
     }
@@ -180,8 +192,16 @@ mod tests {
 
     #[test]
     fn auth_failures_say_what_to_create() {
-        let f = Failure::status(super::super::api::SERVICE, "create the note", 403, vec!["403 Forbidden".into()]);
+        let f = Failure::status(
+            super::super::api::SERVICE,
+            "create the note",
+            403,
+            vec!["403 Forbidden".into()],
+        );
         let msg = explain(&f);
-        assert!(msg.contains("403 Forbidden") && msg.contains("PACKER_VAULT_GITLAB_TOKEN"), "{msg}");
+        assert!(
+            msg.contains("403 Forbidden") && msg.contains("PACKER_VAULT_GITLAB_TOKEN"),
+            "{msg}"
+        );
     }
 }

@@ -1,0 +1,314 @@
+//! Properties shared by the cargo-fuzz targets (`fuzz/fuzz_targets/`) and the
+//! proptest suite (`tests/e2e/props.rs`, which includes this file by path).
+//! Each function panics when a property fails; it never panics otherwise.
+//! It only uses `packer_vault`, `serde_json`, `serde_saphyr` and `std`, which
+//! both crates have.
+
+use packer_vault::config::file::ConfigFile;
+use packer_vault::config::inputs::INPUTS;
+use packer_vault::config::spec::{self, LongEntry, Method, Request, Selector};
+use packer_vault::lock::{Entry, FORMAT, LockFile, Unlockable};
+use packer_vault::redact::{Redactor, forms};
+
+/// The secrets spec parser: no panic; what it accepts is well formed, and
+/// writing it back in the one-line syntax parses to the same requests.
+pub fn spec_text(text: &str) {
+    let Ok(requests) = spec::parse(text) else {
+        return;
+    };
+    for r in &requests {
+        check_request(r);
+        assert_eq!(r.method, Method::Get);
+        assert!(r.body.is_none());
+    }
+    let _ = spec::check_duplicates(&requests);
+    let again = spec::parse(&write_spec(&requests)).expect("a written-back spec parses");
+    assert_eq!(again, requests, "spec round trip");
+}
+
+/// The YAML long form of the spec: no panic; what it accepts is well formed.
+pub fn spec_long(yaml: &str) {
+    let Ok(entries) = serde_saphyr::from_str::<Vec<LongEntry>>(yaml) else {
+        return;
+    };
+    long_entries(&entries);
+}
+
+/// `from_long` on entries however they were made.
+pub fn long_entries(entries: &[LongEntry]) {
+    let Ok(requests) = spec::from_long(entries) else {
+        return;
+    };
+    for r in &requests {
+        check_request(r);
+        assert!(r.body.as_ref().is_none_or(|b| b.is_object() && r.method == Method::Post));
+    }
+    let _ = spec::check_duplicates(&requests);
+}
+
+fn check_request(r: &Request) {
+    let p = &r.path;
+    assert!(!p.starts_with('/') && p.contains('/'), "path {p:?}");
+    assert!(!p.split('/').any(|s| s.is_empty() || s == "." || s == ".."), "path {p:?}");
+    assert!(!p.chars().any(|c| c.is_whitespace() || c.is_control() || "?#%\\@".contains(c)), "path {p:?}");
+    assert_ne!(r.version, Some(0));
+    assert!(!r.selectors.is_empty());
+    for s in &r.selectors {
+        if let Selector::Key { key, env } = s {
+            assert!(!key.is_empty() && !key.chars().any(|c| c.is_whitespace() || c.is_control()), "key {key:?}");
+            assert!(is_env_name(env), "env {env:?}");
+        }
+    }
+}
+
+fn is_env_name(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The requests in the one-line syntax.
+fn write_spec(requests: &[Request]) -> String {
+    let mut out = String::new();
+    for r in requests {
+        let target = match r.version {
+            Some(v) => format!("{}@{v}", r.path),
+            None => r.path.clone(),
+        };
+        for s in &r.selectors {
+            match s {
+                Selector::Key { key, env } => out.push_str(&format!("{target} {key} | {env};\n")),
+                Selector::All => out.push_str(&format!("{target} *\n")),
+                Selector::Preset(_) => out.push_str(&format!("{target} | aws\n")),
+            }
+        }
+    }
+    out
+}
+
+/// The YAML config file: no panic, for any environment; every input reads
+/// back as text; a long-form `secrets:` list goes through `from_long`.
+pub fn config(text: &str, environment: Option<&str>) {
+    let Ok(file) = ConfigFile::parse(text, "fuzz.yml", environment) else {
+        return;
+    };
+    for input in INPUTS {
+        let _ = file.get(input.name);
+    }
+    if let Some(list) = file.secrets_list()
+        && let Ok(entries) = serde_json::from_value::<Vec<LongEntry>>(list.clone())
+    {
+        long_entries(&entries);
+    }
+}
+
+/// A digest as `packer-vault lock` writes it.
+pub const DIGEST: &str = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+/// Lock file text: no panic; an accepted lock is valid, and rendering it
+/// (with a digest such as `lock` computes) loads back unchanged.
+pub fn lock_text(text: &str) {
+    let Ok(mut lock) = LockFile::parse(text, "fuzz.lock") else {
+        return;
+    };
+    assert_eq!(lock.lock_version, FORMAT);
+    lock.digest = DIGEST.to_string();
+    lock_round_trip(&lock);
+}
+
+/// A lock that the checks of `LockFile::parse` accept renders to text that
+/// parses back to the same lock, secrets sorted.
+pub fn lock_round_trip(lock: &LockFile) {
+    let text = lock.render();
+    let back = match LockFile::parse(&text, "rendered.lock") {
+        Ok(back) => back,
+        Err(e) => panic!("rendered lock does not load: {e}\n{text}"),
+    };
+    let mut want = lock.clone();
+    want.secrets.sort_by_key(Entry::key);
+    assert_eq!(back, want, "lock round trip\n{text}");
+}
+
+/// A lock made of the given parts, if `LockFile::parse` would accept it.
+pub fn valid_lock(secrets: Vec<Entry>, not_lockable: Vec<Unlockable>) -> Option<LockFile> {
+    let mut seen = std::collections::BTreeSet::new();
+    for e in &secrets {
+        if e.version == 0 || !e.mount.ends_with('/') || e.mount.len() < 2 || e.path.is_empty() || e.path.starts_with('/')
+        {
+            return None;
+        }
+        if !seen.insert(e.key()) {
+            return None;
+        }
+    }
+    Some(LockFile {
+        lock_version: FORMAT,
+        digest: DIGEST.to_string(),
+        secrets,
+        not_lockable,
+    })
+}
+
+/// The redactor, for any secrets, any text and any split of the text into
+/// pushes (`splits` are cut offsets, taken modulo `text.len() + 1`):
+/// - the streamed output equals `redact_bytes` of the whole text,
+/// - `redact_bytes` equals a naive leftmost-longest replacement of the forms,
+/// - no form of any secret survives in the output, unless the form contains
+///   `*` (then it can be made up of text next to a `***`, see below),
+/// - valid UTF-8 in gives valid UTF-8 out, and `redact` agrees with
+///   `redact_bytes`,
+/// - a stream can be reused after `finish`.
+pub fn redact(secrets: &[String], text: &[u8], splits: &[usize]) {
+    let r = Redactor::new(secrets);
+    let mut all_forms: Vec<String> = Vec::new();
+    for s in secrets {
+        let f = forms(s);
+        check_forms(s, &f);
+        all_forms.extend(f);
+    }
+    all_forms.sort();
+    all_forms.dedup();
+    assert_eq!(r.patterns(), &all_forms[..], "patterns are the sorted forms");
+
+    let whole = r.redact_bytes(text);
+    assert_eq!(whole, naive_redact(&all_forms, text), "redact_bytes is leftmost-longest");
+    for f in &all_forms {
+        // A form with a `*` can reappear from text before or after a mask:
+        // the secret `abc*` in `abcabc*` gives `abc***`. The naive
+        // comparison above covers those forms.
+        if !f.contains('*') {
+            assert!(
+                !contains(&whole, f.as_bytes()),
+                "form {f:?} survived in {:?}",
+                String::from_utf8_lossy(&whole)
+            );
+        }
+    }
+    if let Ok(s) = std::str::from_utf8(text) {
+        let out = r.redact(s);
+        assert_eq!(out.as_bytes(), &whole[..], "redact(str) == redact_bytes");
+        assert!(std::str::from_utf8(&whole).is_ok());
+    }
+
+    let mut cuts: Vec<usize> = splits.iter().map(|c| c % (text.len() + 1)).collect();
+    cuts.sort_unstable();
+    let mut stream = r.stream();
+    let mut out = Vec::new();
+    for _ in 0..2 {
+        out.clear();
+        let mut at = 0;
+        for &c in &cuts {
+            stream.push(&text[at..c], &mut out);
+            at = c;
+        }
+        stream.push(&text[at..], &mut out);
+        stream.finish(&mut out);
+        assert_eq!(
+            out,
+            whole,
+            "streamed != whole with cuts {cuts:?} in {:?}",
+            String::from_utf8_lossy(text)
+        );
+    }
+}
+
+fn check_forms(secret: &str, f: &[String]) {
+    for (i, x) in f.iter().enumerate() {
+        assert!(!x.is_empty() && !x.contains('\n'), "form {x:?} of {secret:?}");
+        assert!(!x.trim().is_empty(), "blank form {x:?} of {secret:?}");
+        assert!(!f[..i].contains(x), "duplicate form {x:?} of {secret:?}");
+    }
+    if !secret.contains('\n') && !secret.trim().is_empty() {
+        assert_eq!(f.first().map(String::as_str), Some(secret), "the value itself is the first form");
+    }
+    if f.is_empty() {
+        assert!(secret.trim().is_empty(), "no forms for {secret:?}");
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Reference leftmost-longest replacement, independent of aho-corasick.
+fn naive_redact(patterns: &[String], text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < text.len() {
+        let longest = patterns
+            .iter()
+            .map(|p| p.as_bytes())
+            .filter(|p| text[i..].starts_with(p))
+            .map(<[u8]>::len)
+            .max();
+        match longest {
+            Some(n) => {
+                out.extend_from_slice(b"***");
+                i += n;
+            }
+            None => {
+                out.push(text[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Text for the redactor built from pieces: raw bytes, whole forms of the
+/// secrets, and their prefixes and suffixes (which is where a streaming
+/// redactor goes wrong), so that a fuzzer or proptest meets matches often.
+#[derive(Debug, Clone)]
+pub enum Piece {
+    /// Bytes as they are.
+    Raw(Vec<u8>),
+    /// Form `form` (modulo their number) of secret `secret` (modulo theirs).
+    Form {
+        /// Which secret.
+        secret: usize,
+        /// Which of its forms.
+        form: usize,
+    },
+    /// The first `len` bytes (modulo the form's length + 1) of a form.
+    Prefix {
+        /// Which secret.
+        secret: usize,
+        /// Which of its forms.
+        form: usize,
+        /// How much of it.
+        len: usize,
+    },
+    /// The last `len` bytes of a form.
+    Suffix {
+        /// Which secret.
+        secret: usize,
+        /// Which of its forms.
+        form: usize,
+        /// How much of it.
+        len: usize,
+    },
+}
+
+/// Concatenates the pieces.
+pub fn build_text(secrets: &[String], pieces: &[Piece]) -> Vec<u8> {
+    let forms: Vec<Vec<String>> = secrets.iter().map(|s| forms(s)).collect();
+    let pick = |secret: usize, form: usize| -> Option<&[u8]> {
+        let f = forms.get(secret % forms.len().max(1))?;
+        f.get(form % f.len().max(1)).map(String::as_bytes)
+    };
+    let mut text = Vec::new();
+    for p in pieces {
+        match p {
+            Piece::Raw(b) => text.extend_from_slice(b),
+            Piece::Form { secret, form } => text.extend_from_slice(pick(*secret, *form).unwrap_or_default()),
+            Piece::Prefix { secret, form, len } => {
+                let f = pick(*secret, *form).unwrap_or_default();
+                text.extend_from_slice(&f[..len % (f.len() + 1)]);
+            }
+            Piece::Suffix { secret, form, len } => {
+                let f = pick(*secret, *form).unwrap_or_default();
+                text.extend_from_slice(&f[f.len() - len % (f.len() + 1)..]);
+            }
+        }
+    }
+    text
+}
