@@ -70,7 +70,12 @@ pub async fn doctor(cfg: Config, env: Env) -> i32 {
         Auth::Token(t) => {
             hidden.push(t.clone());
             crate::log::set_redactor(Redactor::new([t.expose()]));
-            list.add(Mark::Ok, "identity", "a Vault token (VAULT_TOKEN, auth-method `token`)", &[]);
+            list.add(
+                Mark::Ok,
+                "identity",
+                "a Vault token (VAULT_TOKEN, auth-method `token`)",
+                &[],
+            );
             true
         }
     };
@@ -129,7 +134,12 @@ async fn identity(platform: &Platform, source: &JwtSource, list: &mut Checklist,
     crate::log::set_redactor(Redactor::new([jwt.expose()]));
     hidden.push(jwt.clone());
     let Some(claims) = crate::jwt::claims(jwt.expose()) else {
-        list.add(Mark::Fail, "identity token", &format!("from {origin}: not a readable JWT"), &[]);
+        list.add(
+            Mark::Fail,
+            "identity token",
+            &format!("from {origin}: not a readable JWT"),
+            &[],
+        );
         return false;
     };
     let now = std::time::SystemTime::now()
@@ -171,12 +181,21 @@ async fn health(cfg: &Config, list: &mut Checklist) -> bool {
             return false;
         }
     };
-    let version = body["version"].as_str().map(|v| format!(" (version {v})")).unwrap_or_default();
+    let version = body["version"]
+        .as_str()
+        .map(|v| format!(" (version {v})"))
+        .unwrap_or_default();
     let (mark, text) = match status {
         200 => (Mark::Ok, "active node, initialized and unsealed"),
-        429 => (Mark::Ok, "standby node, unsealed: it forwards or redirects to the active node"),
+        429 => (
+            Mark::Ok,
+            "standby node, unsealed: it forwards or redirects to the active node",
+        ),
         473 => (Mark::Ok, "performance standby, unsealed: serves reads, forwards writes"),
-        472 => (Mark::Fail, "disaster-recovery secondary: it serves no logins; point vault-addr at the primary"),
+        472 => (
+            Mark::Fail,
+            "disaster-recovery secondary: it serves no logins; point vault-addr at the primary",
+        ),
         501 => (Mark::Fail, "not initialized: run `vault operator init`"),
         503 => (Mark::Fail, "sealed: it must be unsealed before anyone can log in"),
         _ => (Mark::Fail, "unexpected answer from sys/health"),
@@ -268,7 +287,12 @@ async fn packer(cfg: &Config, env: &Env, list: &mut Checklist) {
         Err(e) => return list.add(Mark::Fail, "packer", &e.to_string(), &[]),
     };
     match (crate::packer::install::ensure(None, &opts).await, pinned) {
-        (Ok(i), None) => list.add(Mark::Ok, "packer", &format!("{} at {}", i.version, i.path.display()), &[]),
+        (Ok(i), None) => list.add(
+            Mark::Ok,
+            "packer",
+            &format!("{} at {}", i.version, i.path.display()),
+            &[],
+        ),
         (Ok(i), Some(v)) if i.version == v => {
             list.add(Mark::Ok, "packer", &format!("{v} at {}", i.path.display()), &[])
         }

@@ -59,7 +59,10 @@ pub fn login_hints(errors: &[String], role: &str, mount: &str, claims: Option<&M
     let text = errors.join("; ");
     let claim = |k: &str| claims.and_then(|c| c.get(k)).map(shown);
     let mut out = vec![match claims {
-        Some(c) => format!("role `{role}` on auth/{mount}; the token's claims: {}", describe(c).join(", ")),
+        Some(c) => format!(
+            "role `{role}` on auth/{mount}; the token's claims: {}",
+            describe(c).join(", ")
+        ),
         None => format!("role `{role}` on auth/{mount}; the identity token's claims are not readable"),
     }];
     if let Some(name) = text.split("claim \"").nth(1).and_then(|r| r.split('"').next()) {
@@ -67,9 +70,9 @@ pub fn login_hints(errors: &[String], role: &str, mount: &str, claims: Option<&M
             _ if text.contains(&format!("claim \"{name}\" is missing")) => {
                 format!("the role's bound_claims need claim `{name}`, and the token has none")
             }
-            Some(v) => format!(
-                "claim `{name}` differs: the token has {name}={v}, which the role's bound_claims do not accept"
-            ),
+            Some(v) => {
+                format!("claim `{name}` differs: the token has {name}={v}, which the role's bound_claims do not accept")
+            }
             None => format!("the role's bound_claims do not accept claim `{name}` (the token has none)"),
         });
     }
@@ -95,7 +98,9 @@ pub fn login_hints(errors: &[String], role: &str, mount: &str, claims: Option<&M
         ));
     }
     if text.contains("could not be found") {
-        out.push(format!("no role `{role}` on auth/{mount}: check `role` and `auth-path`"));
+        out.push(format!(
+            "no role `{role}` on auth/{mount}: check `role` and `auth-path`"
+        ));
     }
     if text.contains("signature") {
         out.push("Vault could not verify the token's signature: check the auth method's jwks_url, oidc_discovery_url or jwt_validation_pubkeys".into());
@@ -155,12 +160,24 @@ mod tests {
         let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(br#"{"iss":"https://gitlab.example.com","aud":"https://wrong","project_path":"evil/x"}"#);
         let c = claims(&format!("e30.{payload}.sig")).unwrap();
-        let errors = vec![r#"error validating claims: claim "project_path" does not match any associated bound claim values"#.to_string()];
+        let errors = vec![
+            r#"error validating claims: claim "project_path" does not match any associated bound claim values"#
+                .to_string(),
+        ];
         let h = login_hints(&errors, "gitlab", "jwt", Some(&c));
-        assert!(h[0].contains("role `gitlab` on auth/jwt") && h[0].contains("project_path=evil/x"), "{h:?}");
-        assert!(h[1].contains("claim `project_path` differs: the token has project_path=evil/x"), "{h:?}");
+        assert!(
+            h[0].contains("role `gitlab` on auth/jwt") && h[0].contains("project_path=evil/x"),
+            "{h:?}"
+        );
+        assert!(
+            h[1].contains("claim `project_path` differs: the token has project_path=evil/x"),
+            "{h:?}"
+        );
         let h = login_hints(&["invalid audience (aud) claim".into()], "gitlab", "jwt", Some(&c));
-        assert!(h[1].contains("aud is https://wrong") && h[1].contains("jwt-audience"), "{h:?}");
+        assert!(
+            h[1].contains("aud is https://wrong") && h[1].contains("jwt-audience"),
+            "{h:?}"
+        );
         let h = login_hints(&[r#"role "x" could not be found"#.into()], "x", "jwt", None);
         assert!(h[1].contains("no role `x` on auth/jwt"), "{h:?}");
     }

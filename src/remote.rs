@@ -22,11 +22,14 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// True for failures worth another try: transport errors, 412, 429, 5xx.
+    /// True for failures worth another try: transport errors (no answer,
+    /// a timeout, a connection dropped mid-body), 412 (Enterprise
+    /// consistency), 429 (rate limit) and 5xx except 501 (not implemented,
+    /// or an uninitialized Vault). Other 4xx are final.
     pub fn is_transient(&self) -> bool {
         match self.status {
             None => true,
-            Some(s) => matches!(s, 412 | 429 | 500 | 502 | 503 | 504),
+            Some(s) => matches!(s, 412 | 429) || ((500..600).contains(&s) && s != 501),
         }
     }
 

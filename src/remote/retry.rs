@@ -178,11 +178,11 @@ mod tests {
 
     #[tokio::test]
     async fn transient_failures_are_retried_others_not() {
-        for s in [None, Some(412), Some(429), Some(500), Some(502), Some(503), Some(504)] {
+        for s in [None, Some(412), Some(429), Some(500), Some(502), Some(503), Some(504), Some(507)] {
             let (r, n) = count(quick(), s, 2).await;
             assert_eq!((r.ok(), n), (Some(3), 3), "{s:?}");
         }
-        for s in [Some(400), Some(401), Some(403), Some(404), Some(405)] {
+        for s in [Some(400), Some(401), Some(403), Some(404), Some(405), Some(501)] {
             let (r, n) = count(quick(), s, 2).await;
             assert!(r.is_err(), "{s:?}");
             assert_eq!(n, 1, "{s:?} is not retried");

@@ -2,9 +2,9 @@
 //! the token (and with it every lease it created) at the end.
 
 use super::{Failure, SERVICE, Vault, retry};
-use reqwest::Method;
 use crate::vault::login::Login;
 use crate::vault::read::Read;
+use reqwest::Method;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;

@@ -53,7 +53,9 @@ pub async fn probe(vault: &Vault, mounts: &Mounts, req: &Request) -> Probe {
             let rel = &req.path[m.path.len()..];
             let mount = m.path.trim_end_matches('/');
             let api = match (m.engine, req.version) {
-                (Engine::Kv2, Some(v)) => format!("{mount}/data/{}?version={v}", rel.strip_prefix("data/").unwrap_or(rel)),
+                (Engine::Kv2, Some(v)) => {
+                    format!("{mount}/data/{}?version={v}", rel.strip_prefix("data/").unwrap_or(rel))
+                }
                 (Engine::Kv2, None) => format!("{mount}/data/{}", rel.strip_prefix("data/").unwrap_or(rel)),
                 _ => format!("{mount}/{rel}"),
             };
@@ -126,8 +128,14 @@ async fn capabilities(vault: &Vault, req: &Request) -> Outcome {
         Outcome::Allowed { capabilities: caps }
     } else {
         let verb = if req.method == Method::Get { "read" } else { "update" };
-        let caps = if caps.is_empty() { "none".into() } else { caps.join(", ") };
-        Outcome::Denied(format!("the token's policies do not allow {verb} (capabilities: {caps})"))
+        let caps = if caps.is_empty() {
+            "none".into()
+        } else {
+            caps.join(", ")
+        };
+        Outcome::Denied(format!(
+            "the token's policies do not allow {verb} (capabilities: {caps})"
+        ))
     }
 }
 

@@ -3,8 +3,9 @@
 //! Vault; never a secret in its output.
 
 use crate::exec::{accessor, revoked};
+use crate::support::hcp::HcpStandIn;
 use crate::support::proxy::{Fault, Proxy};
-use crate::support::{self, Fixture, Outcome, bao, gitlab_env_with};
+use crate::support::{self, Fixture, GithubOidc, Outcome, bao, gitlab_env_with};
 use serde_json::{Value, json};
 use std::process::Command;
 
@@ -58,7 +59,12 @@ fn a_healthy_setup_passes_every_check() {
     out.assert_success();
     assert!(line(&out, "[ok]   platform").contains("GitLab CI"));
     let identity = out.stdout.split("identity token").nth(1).unwrap_or_default();
-    for claim in ["iss=https://gitlab.example.com", "project_path=acme/images", "ref=main", "ref_protected=true"] {
+    for claim in [
+        "iss=https://gitlab.example.com",
+        "project_path=acme/images",
+        "ref=main",
+        "ref_protected=true",
+    ] {
         assert!(identity.contains(claim), "claim {claim} shown:\n{}", out.stdout);
     }
     assert!(identity.contains("expires in"), "{}", out.stdout);
@@ -88,7 +94,8 @@ fn a_bound_claims_mismatch_names_the_claim() {
     let login = line(&out, "[FAIL] login (role `gitlab`");
     assert!(login.contains("Vault answered 400"), "{login}");
     assert!(
-        out.stdout.contains("claim `project_path` differs: the token has project_path=evil/x"),
+        out.stdout
+            .contains("claim `project_path` differs: the token has project_path=evil/x"),
         "the claim that differs is named:\n{}",
         out.stdout
     );
@@ -117,9 +124,17 @@ fn a_wrong_audience_says_which_aud_the_token_had() {
 #[test]
 fn an_unreadable_path_is_listed_as_denied() {
     let f = Fixture::new("doctor_denied");
-    let (status, body) = bao().api("POST", &format!("sys/mounts/other-{}", f.id), Some(json!({"type": "kv", "options": {"version": "2"}})));
+    let (status, body) = bao().api(
+        "POST",
+        &format!("sys/mounts/other-{}", f.id),
+        Some(json!({"type": "kv", "options": {"version": "2"}})),
+    );
     assert!(status < 300, "{status} {body}");
-    bao().write_kv2(&format!("other-{}", f.id), "ci/x", &json!({"k": "unreadable-value-0123456789"}));
+    bao().write_kv2(
+        &format!("other-{}", f.id),
+        "ci/x",
+        &json!({"k": "unreadable-value-0123456789"}),
+    );
     let spec = format!(
         "{m}/ci/hcp client_id | ID ; other-{id}/ci/x k | K ; {m}/ci/missing k | M ; {m}/ci/packer nokey | N",
         m = f.kv2_mount,
@@ -131,7 +146,10 @@ fn an_unreadable_path_is_listed_as_denied() {
     out.assert_code(1);
     assert!(line(&out, &format!("[ok]   secret `{}/ci/hcp`", f.kv2_mount)).contains("readable"));
     let denied = line(&out, &format!("[FAIL] secret `other-{}/ci/x`", f.id));
-    assert!(denied.contains("denied: the token's policies do not allow read"), "{denied}");
+    assert!(
+        denied.contains("denied: the token's policies do not allow read"),
+        "{denied}"
+    );
     assert!(line(&out, &format!("[FAIL] secret `{}/ci/missing`", f.kv2_mount)).contains("not found"));
     assert!(line(&out, &format!("[FAIL] secret `{}/ci/packer`", f.kv2_mount)).contains("no key `nokey`"));
     assert!(out.stdout.contains("doctor: 3 of"), "{}", out.stdout);
@@ -144,11 +162,14 @@ fn an_unreadable_path_is_listed_as_denied() {
 fn a_sealed_vault_is_explained_and_login_skipped() {
     let f = Fixture::new("doctor_sealed");
     let proxy = Proxy::start(&bao().addr);
-    proxy.fail_always(Some("/v1/sys/health"), Fault::Respond {
-        status: 503,
-        headers: Vec::new(),
-        body: r#"{"initialized":true,"sealed":true,"standby":true,"version":"2.7.2"}"#.into(),
-    });
+    proxy.fail_always(
+        Some("/v1/sys/health"),
+        Fault::Respond {
+            status: 503,
+            headers: Vec::new(),
+            body: r#"{"initialized":true,"sealed":true,"standby":true,"version":"2.7.2"}"#.into(),
+        },
+    );
     let mut cmd = doctor(&f, "", &json!({}));
     cmd.env("PACKER_VAULT_VAULT_ADDR", proxy.addr());
     let out = support::run(cmd);
@@ -163,14 +184,94 @@ fn a_sealed_vault_is_explained_and_login_skipped() {
 fn doctor_on_a_healthy_standby_is_fine() {
     let f = Fixture::new("doctor_standby");
     let proxy = Proxy::start(&bao().addr);
-    proxy.fail_next_on("/v1/sys/health", 1, Fault::Respond {
-        status: 429,
-        headers: Vec::new(),
-        body: r#"{"initialized":true,"sealed":false,"standby":true,"version":"2.7.2"}"#.into(),
-    });
+    proxy.fail_next_on(
+        "/v1/sys/health",
+        1,
+        Fault::Respond {
+            status: 429,
+            headers: Vec::new(),
+            body: r#"{"initialized":true,"sealed":false,"standby":true,"version":"2.7.2"}"#.into(),
+        },
+    );
     let mut cmd = doctor(&f, &format!("{}/ci/hcp client_id | ID", f.kv2_mount), &json!({}));
     cmd.env("PACKER_VAULT_VAULT_ADDR", proxy.addr());
     let out = support::run(cmd);
     out.assert_success();
     assert!(line(&out, &format!("[ok]   Vault {}", proxy.addr())).contains("429: standby node"));
+}
+
+#[test]
+fn hcp_reachability_uses_the_credentials_from_vault() {
+    let f = Fixture::new("doctor_hcp");
+    let hcp = HcpStandIn::start_with(&f.hcp_latest().client_id, &f.hcp_latest().client_secret);
+    let spec = format!(
+        "{m}/ci/hcp client_id | HCP_CLIENT_ID ; {m}/ci/hcp client_secret | HCP_CLIENT_SECRET",
+        m = f.kv2_mount
+    );
+    let with_bucket = |cmd: &mut Command| {
+        cmd.env("HCP_AUTH_URL", hcp.uri())
+            .env("HCP_API_ADDRESS", hcp.uri())
+            .env("PACKER_VAULT_HCP_BUCKET", "golden");
+    };
+    let mut cmd = doctor(&f, &spec, &json!({}));
+    with_bucket(&mut cmd);
+    let jwt = jwt_of(&cmd);
+    let out = support::run(cmd);
+    out.assert_success();
+    let line_hcp = line(&out, "[ok]   HCP Packer (bucket `golden`)");
+    assert!(
+        line_hcp.contains(&hcp.org_id) && line_hcp.contains(&hcp.project_id),
+        "{line_hcp}"
+    );
+    assert_eq!(hcp.requests_to("POST", "/oauth2/token").len(), 1);
+    no_secret(&f, &out, &jwt);
+
+    // Version 1 of the credentials: refused by HCP.
+    let spec_v1 = format!(
+        "{m}/ci/hcp@1 client_id | HCP_CLIENT_ID ; {m}/ci/hcp@1 client_secret | HCP_CLIENT_SECRET",
+        m = f.kv2_mount
+    );
+    let mut cmd = doctor(&f, &spec_v1, &json!({}));
+    with_bucket(&mut cmd);
+    let out = support::run(cmd);
+    out.assert_code(1);
+    assert!(line(&out, "[FAIL] HCP Packer").contains("refused"), "{}", out.stdout);
+    no_secret(&f, &out, &jwt);
+}
+
+#[test]
+fn doctor_in_a_github_job_shows_the_oidc_claims() {
+    let f = Fixture::new("doctor_github");
+    let oidc = GithubOidc::start_with("doctor-request-token", json!({"repository": "evil/x"}));
+    let dir = support::scratch_dir("doctor_github");
+    let gh = oidc.env(&dir);
+    let mut cmd = support::bin();
+    cmd.envs(gh.vars.iter().map(|(k, v)| (k, v)))
+        .env("INPUT_VAULT-ADDR", &bao().addr)
+        .env("INPUT_ROLE", &f.github_role)
+        .env("INPUT_AUTH-PATH", f.auth_path())
+        .env("INPUT_JWT-AUDIENCE", &f.github_aud)
+        .env("INPUT_SECRETS", format!("{}/ci/hcp client_id | ID", f.kv2_mount))
+        .arg("doctor");
+    let out = support::run(cmd);
+    out.assert_code(1);
+    assert!(line(&out, "[ok]   platform").contains("GitHub Actions"));
+    let identity = line(&out, "[ok]   identity token");
+    assert!(identity.contains("GitHub's OIDC endpoint"), "{identity}");
+    assert!(
+        out.stdout
+            .contains("claim `repository` differs: the token has repository=evil/x"),
+        "{}",
+        out.stdout
+    );
+    let shown: String = out.stdout.lines().filter(|l| !l.starts_with("::add-mask::")).collect();
+    crate::leaks::assert_no_token_shape(&shown);
+    f.assert_no_secret(&shown);
+    let jwt = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("::add-mask::"))
+        .find(|m| m.starts_with("eyJ") && m.matches('.').count() == 2)
+        .expect("the JWT is masked");
+    support::assert_no_labeled_secret(&format!("{shown}\n{}", out.stderr), &[("jwt", jwt)]);
 }

@@ -63,9 +63,17 @@ fn login_survives_503s() {
     proxy.fail_next_on(&login_path(&f), 3, Fault::sealed());
     let out = support::run(job(&f, proxy.addr()));
     succeeded(&f, &out);
-    assert_eq!(proxy.requests_on(&login_path(&f)).len(), 4, "three 503s, then the login");
+    assert_eq!(
+        proxy.requests_on(&login_path(&f)).len(),
+        4,
+        "three 503s, then the login"
+    );
     retried(&out, 3);
-    assert!(out.stderr.contains("Vault answered 503: Vault is sealed; retrying in"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Vault answered 503: Vault is sealed; retrying in"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -131,9 +139,17 @@ fn a_standby_redirects_to_another_node() {
     let out = support::run(job(&f, standby.addr()));
     succeeded(&f, &out);
     // Login (a POST with a body), reads and the revocation all went through.
-    for path in [login_path(&f), kv2_path(&f), kv1_path(&f), "/v1/auth/token/revoke-self".into()] {
+    for path in [
+        login_path(&f),
+        kv2_path(&f),
+        kv1_path(&f),
+        "/v1/auth/token/revoke-self".into(),
+    ] {
         assert!(!standby.requests_on(&path).is_empty(), "{path} reached the standby");
-        assert!(!active.requests_on(&path).is_empty(), "{path} followed to the active node");
+        assert!(
+            !active.requests_on(&path).is_empty(),
+            "{path} followed to the active node"
+        );
     }
     assert!(active.requests().iter().all(|s| s.fault.is_none()));
 }
@@ -146,7 +162,11 @@ fn a_redirect_to_another_scheme_is_refused() {
     standby.fail_always(None, Fault::Redirect { base: https });
     let out = support::run_with_timeout(job(&f, standby.addr()), PERMANENT_FAILURE_LIMIT);
     out.assert_code(1);
-    assert!(out.stderr.contains("redirect to another scheme refused"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("redirect to another scheme refused"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -26,7 +26,10 @@ done
 printf 'partial=%s' "$DB"; exit "${EXIT:-0}""#;
 
 fn repo(rel: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel).display().to_string()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(rel)
+        .display()
+        .to_string()
 }
 
 /// Every seeded kind: KV v2 (latest and pinned), multi-line, KV v1.
@@ -130,7 +133,12 @@ impl Scan {
             }
         }
         assert!(bytes > 0, "{}: nothing scanned", self.name);
-        assert!(found.is_empty(), "{}: leaks in {bytes} bytes:\n  {}", self.name, found.join("\n  "));
+        assert!(
+            found.is_empty(),
+            "{}: leaks in {bytes} bytes:\n  {}",
+            self.name,
+            found.join("\n  ")
+        );
         eprintln!("{}: {bytes} bytes in {} places, clean", self.name, self.texts.len());
     }
 }
@@ -156,7 +164,10 @@ pub fn token_shape(text: &str) -> Option<usize> {
         let mut from = 0;
         while let Some(i) = text[from..].find(prefix).map(|i| i + from) {
             let start_ok = i == 0 || !b[i - 1].is_ascii_alphanumeric();
-            let run = b[i + prefix.len()..].iter().take_while(|c| c.is_ascii_alphanumeric()).count();
+            let run = b[i + prefix.len()..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .count();
             if start_ok && run >= 24 {
                 return Some(i);
             }
@@ -175,7 +186,10 @@ pub fn assert_no_token_shape(text: &str) {
 }
 
 fn spawn_piped(mut cmd: Command) -> std::process::Child {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn")
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn")
 }
 
 #[test]
@@ -209,7 +223,10 @@ fn exec_cancelled_by_sigterm() {
     let f = Fixture::new("leak_exec_term");
     let dir = support::scratch_dir("leak_exec_term");
     let api = GitlabApi::start(GITLAB_TOKEN);
-    let script = format!("{}\necho started; trap 'echo \"bye $DB $KEY\"; exit 1' TERM; while :; do sleep 0.1; done", PRINT_ALL.replace("exit \"${EXIT:-0}\"", ""));
+    let script = format!(
+        "{}\necho started; trap 'echo \"bye $DB $KEY\"; exit 1' TERM; while :; do sleep 0.1; done",
+        PRINT_ALL.replace("exit \"${EXIT:-0}\"", "")
+    );
     let cmd = gitlab_job(&f, &dir, &api, &json!({}), &["exec", "--", "sh", "-c", &script]);
     let scan = Scan::new("exec cancelled", &f).jwt_of(&cmd);
     let child = spawn_piped(cmd);
@@ -231,7 +248,10 @@ fn login_error_with_a_bad_bound_claim() {
     let out = support::run(cmd);
     out.assert_code(1);
     assert!(out.stderr.contains("claim `project_path` differs"), "{out:?}");
-    scan.output(&out).files(&dir, &[]).text("MR notes", &api.note_bodies(42).join("\n")).assert_clean();
+    scan.output(&out)
+        .files(&dir, &[])
+        .text("MR notes", &api.note_bodies(42).join("\n"))
+        .assert_clean();
 }
 
 #[test]
@@ -240,11 +260,20 @@ fn build_success() {
     let dir = support::scratch_dir("leak_build_ok");
     let api = GitlabApi::start(GITLAB_TOKEN);
     let report = dir.join("report.md").display().to_string();
-    let cmd = gitlab_job(&f, &dir, &api, &json!({}), &["build", &repo("examples/null"), "--report", &report]);
+    let cmd = gitlab_job(
+        &f,
+        &dir,
+        &api,
+        &json!({}),
+        &["build", &repo("examples/null"), "--report", &report],
+    );
     let scan = Scan::new("build success", &f).jwt_of(&cmd);
     let out = support::run(cmd);
     out.assert_success();
-    scan.output(&out).files(&dir, &[]).text("MR notes", &api.note_bodies(42).join("\n")).assert_clean();
+    scan.output(&out)
+        .files(&dir, &[])
+        .text("MR notes", &api.note_bodies(42).join("\n"))
+        .assert_clean();
 }
 
 #[test]
@@ -259,7 +288,11 @@ fn build_failure_echoing_a_secret() {
     let out = support::run(cmd);
     out.assert_code(1);
     assert!(out.combined().contains("boom: token *** rejected"), "{out:?}");
-    scan.output(&out).files(&dir, &[]).text("MR notes", &api.note_bodies(42).join("\n")).assert_clean();
+    assert_eq!(api.note_bodies(42).len(), 1, "the MR note was posted (and is scanned)");
+    scan.output(&out)
+        .files(&dir, &[])
+        .text("MR notes", &api.note_bodies(42).join("\n"))
+        .assert_clean();
 }
 
 #[test]
@@ -267,14 +300,26 @@ fn build_cancelled() {
     let f = Fixture::new("leak_build_term");
     let dir = support::scratch_dir("leak_build_term");
     let api = GitlabApi::start(GITLAB_TOKEN);
-    let mut cmd = gitlab_job(&f, &dir, &api, &json!({}), &["build", &repo("tests/fixtures/templates/sleep")]);
-    cmd.env("PACKER_VAULT_PACKER_VARS", format!("sleep_seconds=60\nmarker_dir={}", dir.display()));
+    let mut cmd = gitlab_job(
+        &f,
+        &dir,
+        &api,
+        &json!({}),
+        &["build", &repo("tests/fixtures/templates/sleep")],
+    );
+    cmd.env(
+        "PACKER_VAULT_PACKER_VARS",
+        format!("sleep_seconds=60\nmarker_dir={}", dir.display()),
+    );
     let scan = Scan::new("build cancelled", &f).jwt_of(&cmd);
     let child = spawn_piped(cmd);
     let pid = child.id() as i32;
     let out = support::cancel_after_line(child, "long build started", pid, libc::SIGTERM);
     assert_eq!(out.code(), Some(143), "{out:?}");
-    scan.output(&out).files(&dir, &[]).text("MR notes", &api.note_bodies(42).join("\n")).assert_clean();
+    scan.output(&out)
+        .files(&dir, &[])
+        .text("MR notes", &api.note_bodies(42).join("\n"))
+        .assert_clean();
 }
 
 #[test]
@@ -286,7 +331,10 @@ fn validate() {
     let scan = Scan::new("validate", &f).jwt_of(&cmd);
     let out = support::run(cmd);
     out.assert_success();
-    scan.output(&out).files(&dir, &[]).text("MR notes", &api.note_bodies(42).join("\n")).assert_clean();
+    scan.output(&out)
+        .files(&dir, &[])
+        .text("MR notes", &api.note_bodies(42).join("\n"))
+        .assert_clean();
 }
 
 #[test]
@@ -307,7 +355,11 @@ fn secrets_exports_keep_values_in_their_file_only() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{stderr}");
         let exported = std::fs::read_to_string(&file).unwrap_or_default();
-        assert!(exported.contains(&f.api_token), "the export holds the values by design");
+        // The scan is not blind: it finds the values where they are by design.
+        assert!(
+            !f.leak_report(&exported).is_empty(),
+            "the export holds the values by design"
+        );
         scan.text("stderr", &stderr).files(&dir, &[]).assert_clean();
     }
 }
@@ -343,12 +395,20 @@ build {
     let api = GitlabApi::start(GITLAB_TOKEN);
     let report = dir.join("report.md").display().to_string();
     let mut cmd = gitlab_job(&f, &dir, &api, &json!({}), &["build", ".", "--report", &report]);
-    cmd.env("PACKER_VAULT_SECRETS", format!("{}/ci/tricky value | TRICKY", f.kv2_mount));
-    let scan = Scan::new("packer error with a tricky secret", &f).jwt_of(&cmd).secret("tricky", &tricky);
+    cmd.env(
+        "PACKER_VAULT_SECRETS",
+        format!("{}/ci/tricky value | TRICKY", f.kv2_mount),
+    );
+    let scan = Scan::new("packer error with a tricky secret", &f)
+        .jwt_of(&cmd)
+        .secret("tricky", &tricky);
     let out = support::run(cmd);
     out.assert_code(1);
     assert!(out.combined().contains("error: bad value ***"), "{out:?}");
-    scan.output(&out).files(&dir, &[]).text("MR notes", &api.note_bodies(42).join("\n")).assert_clean();
+    scan.output(&out)
+        .files(&dir, &[])
+        .text("MR notes", &api.note_bodies(42).join("\n"))
+        .assert_clean();
 }
 
 #[test]
@@ -378,8 +438,19 @@ fn github_build_with_masks_files_and_comment() {
         .filter_map(|l| l.strip_prefix("::add-mask::"))
         .map(|m| m.replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%"))
         .collect();
-    let token = masks.iter().find(|m| m.starts_with("s.") && m.len() > 20).expect("the Vault token is masked");
-    let jwt = masks.iter().find(|m| m.starts_with("eyJ") && m.matches('.').count() == 2).expect("the JWT is masked");
+    let token = masks
+        .iter()
+        .find(|m| m.starts_with("s.") && m.len() > 20)
+        .expect("the Vault token is masked");
+    assert_eq!(token_shape(token), Some(0), "the token-shape scan knows a real token");
+    assert!(
+        !api.sent_bodies().is_empty(),
+        "the PR comment was sent (and is scanned)"
+    );
+    let jwt = masks
+        .iter()
+        .find(|m| m.starts_with("eyJ") && m.matches('.').count() == 2)
+        .expect("the JWT is masked");
     let shown: String = out
         .stdout
         .lines()
@@ -433,5 +504,8 @@ fn a_vault_failing_after_login() {
     let scan = Scan::new("Vault failing after login", &f).jwt_of(&cmd);
     let out = support::run(cmd);
     out.assert_code(1);
-    scan.output(&out).files(&dir, &[]).text("MR notes", &api.note_bodies(42).join("\n")).assert_clean();
+    scan.output(&out)
+        .files(&dir, &[])
+        .text("MR notes", &api.note_bodies(42).join("\n"))
+        .assert_clean();
 }

@@ -185,7 +185,10 @@ impl Proxy {
 
     /// Requests seen so far whose path starts with `prefix`.
     pub fn requests_on(&self, prefix: &str) -> Vec<Seen> {
-        self.requests().into_iter().filter(|s| s.path.starts_with(prefix)).collect()
+        self.requests()
+            .into_iter()
+            .filter(|s| s.path.starts_with(prefix))
+            .collect()
     }
 
     /// How many requests were seen.
@@ -330,7 +333,11 @@ async fn exchange(req: &Request, upstream: &str) -> Option<Vec<u8>> {
     conn.write_all(head.as_bytes()).await.ok()?;
     conn.write_all(&req.body).await.ok()?;
     let mut answer = Vec::new();
-    (&mut conn).take(MAX_MESSAGE as u64).read_to_end(&mut answer).await.ok()?;
+    (&mut conn)
+        .take(MAX_MESSAGE as u64)
+        .read_to_end(&mut answer)
+        .await
+        .ok()?;
     Some(answer)
 }
 

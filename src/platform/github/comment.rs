@@ -72,6 +72,38 @@ struct Comment {
     body: Option<String>,
     #[serde(default)]
     html_url: Option<String>,
+    #[serde(default)]
+    user: Option<User>,
+}
+
+/// A comment's author.
+#[derive(Debug, Deserialize)]
+struct User {
+    /// `Bot` for `github-actions[bot]` and apps, `User` for a PAT.
+    #[serde(rename = "type", default)]
+    kind: String,
+}
+
+impl Comment {
+    /// Whether this is a sticky comment for `marker` (it comes first).
+    fn is_sticky(&self, marker: &str) -> bool {
+        self.body.as_deref().is_some_and(|b| b.trim_start().starts_with(marker))
+    }
+
+    fn by_bot(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.kind == "Bot")
+    }
+}
+
+/// The comment of a page to update: one with the marker, a bot's first (a
+/// person may have pasted the marker into a comment of their own).
+fn sticky(comments: &[Comment], marker: &str) -> Option<u64> {
+    let mut candidates = comments.iter().filter(|c| c.is_sticky(marker));
+    let first = candidates.next()?;
+    if first.by_bot() {
+        return Some(first.id);
+    }
+    Some(candidates.find(|c| c.by_bot()).unwrap_or(first).id)
 }
 
 /// A pull request as `commits/{sha}/pulls` lists it.
@@ -260,25 +292,24 @@ async fn upsert(crab: &Octocrab, t: &Target, marker: &str, body: &str, want: Wan
         )
         .await
         .map_err(|e| failure(&what, e))?;
-    let mut found = None;
-    for _ in 0..MAX_PAGES {
-        found = page
-            .items
-            .iter()
-            .find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)))
-            .map(|c| c.id);
-        if found.is_some() {
-            break;
+    let mut pages = 1;
+    let found = loop {
+        let hit = sticky(&page.items, marker);
+        if hit.is_some() || pages >= MAX_PAGES {
+            break hit;
         }
         match crab
             .get_page::<Comment>(&page.next)
             .await
             .map_err(|e| failure(&what, e))?
         {
-            Some(next) => page = next,
-            None => break,
+            Some(next) => {
+                page = next;
+                pages += 1;
+            }
+            None => break None,
         }
-    }
+    };
     let payload = serde_json::json!({ "body": body });
     match found {
         Some(id) => {
@@ -427,6 +458,26 @@ mod tests {
         r.tail.clear();
         let b = body(&r, "<!-- m -->");
         assert!(b.chars().count() <= MAX_COMMENT_CHARS && b.ends_with("has all of it)\n"));
+    }
+
+    #[test]
+    fn the_sticky_comment_is_a_bots_with_the_marker_first() {
+        let c = |id: u64, body: &str, kind: &str| Comment {
+            id,
+            body: Some(body.into()),
+            html_url: None,
+            user: Some(User { kind: kind.into() }),
+        };
+        let m = "<!-- packer-vault:t:- -->";
+        let quoted = format!("> {m}");
+        let list = [
+            c(1, &quoted, "Bot"),
+            c(2, &format!("{m}\nmine"), "User"),
+            c(3, &format!("{m}\nours"), "Bot"),
+        ];
+        assert_eq!(sticky(&list, m), Some(3));
+        assert_eq!(sticky(&list[..2], m), Some(2), "a token of a person posts as a User");
+        assert_eq!(sticky(&list[..1], m), None);
     }
 
     #[test]
