@@ -87,13 +87,10 @@ impl Platform {
         if self.kind != Kind::Github {
             return;
         }
+        // The patterns hold each value (each line of a multi-line one) and
+        // every derived form.
         let r = Redactor::new(values.iter().copied());
-        github::add_masks(
-            r.patterns()
-                .iter()
-                .map(String::as_str)
-                .chain(values.iter().copied().filter(|v| !v.contains('\n'))),
-        );
+        github::add_masks(r.patterns().iter().map(String::as_str));
     }
 
     /// Marks the start of a phase (GitHub group, GitLab collapsible section).
