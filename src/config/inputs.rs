@@ -101,7 +101,7 @@ pub const INPUTS: &[Input] = &[
         [],
         "none (GitHub's default audience)",
         Kind::Text,
-        "`audience` asked of GitHub's OIDC endpoint"
+        "the identity token's `aud`: asked of GitHub's OIDC endpoint; on GitLab the template's `id_tokens` aud"
     ),
     input!(
         "id-token-variable",
