@@ -29,6 +29,7 @@ enum Mark {
 struct Checklist {
     checks: usize,
     failed: usize,
+    skipped: usize,
 }
 
 impl Checklist {
@@ -39,9 +40,13 @@ impl Checklist {
             Mark::Fail => "[FAIL]",
             Mark::Skip => "[skip]",
         };
-        self.checks += 1;
-        if mark == Mark::Fail {
-            self.failed += 1;
+        match mark {
+            Mark::Skip => self.skipped += 1,
+            Mark::Fail => {
+                self.checks += 1;
+                self.failed += 1;
+            }
+            Mark::Ok | Mark::Warn => self.checks += 1,
         }
         let mut text = format!("{tag} {what}: {detail}\n");
         for h in hints {
@@ -107,9 +112,13 @@ pub async fn doctor(cfg: Config, env: Env) -> i32 {
             Err(f) => list.add(Mark::Warn, "cleanup", &f.to_string(), &[]),
         }
     }
+    let skipped = match list.skipped {
+        0 => String::new(),
+        n => format!(", {n} skipped"),
+    };
     let verdict = match list.failed {
-        0 => format!("all {} checks passed", list.checks),
-        n => format!("{n} of {} checks failed", list.checks),
+        0 => format!("all {} checks passed{skipped}", list.checks),
+        n => format!("{n} of {} checks failed{skipped}", list.checks),
     };
     say(&format!("doctor: {verdict}\n"));
     if list.failed == 0 { EXIT_OK } else { EXIT_FAILED }

@@ -49,7 +49,7 @@ pub struct Probe {
 pub async fn probe(vault: &Vault, mounts: &Mounts, req: &Request) -> Probe {
     let (outcome, items) = match mounts.find(vault, &req.path).await {
         Err(f) => (from_failure(f), Vec::new()),
-        Ok(Some(m)) if m.engine != Engine::Other && req.method == Method::Get => {
+        Ok(Some(m)) if m.engine != Engine::Other && req.method == Method::Get && req.path.starts_with(&m.path) => {
             let rel = &req.path[m.path.len()..];
             let mount = m.path.trim_end_matches('/');
             let api = match (m.engine, req.version) {

@@ -166,7 +166,8 @@ async fn read_one(vault: &Vault, mounts: &Mounts, req: &Request) -> Result<Read,
         items: Vec::new(),
     };
     let data = match mount {
-        Some(m) if m.engine != Engine::Other && req.method == Method::Get => {
+        // The mount path comes from the server: slice only under a prefix.
+        Some(m) if m.engine != Engine::Other && req.method == Method::Get && req.path.starts_with(&m.path) => {
             let rel = &req.path[m.path.len()..];
             let mname = m.path.trim_end_matches('/');
             read.engine = m.engine;

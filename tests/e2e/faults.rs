@@ -243,3 +243,38 @@ fn reads_failing_for_good_still_revoke_the_token() {
     assert!(out.stderr.contains("revoked the Vault token"), "{}", out.stderr);
     assert!(revoked(&accessor(&out)));
 }
+
+#[test]
+fn the_proxy_listens_on_loopback_and_stops_when_dropped() {
+    let proxy = Proxy::start(&bao().addr);
+    assert!(proxy.addr().starts_with("http://127.0.0.1:"));
+    let hostport = proxy.addr().trim_start_matches("http://").to_string();
+    let health = || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&hostport)?;
+        s.write_all(b"GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n\r\n")?;
+        let mut answer = String::new();
+        s.read_to_string(&mut answer)?;
+        Ok::<String, std::io::Error>(answer)
+    };
+    let answer = health().expect("the proxy answers");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("Connection: close"), "{answer}");
+    assert_eq!(proxy.count(), 1);
+    drop(proxy);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(health().is_err(), "nothing listens after the drop");
+}
+
+#[test]
+fn reads_that_never_answer_are_cut_and_the_token_revoked() {
+    let f = Fixture::new("fault_read_hang");
+    let proxy = Proxy::start(&bao().addr);
+    proxy.fail_always(Some(&kv2_path(&f)), Fault::Hang);
+    let out = support::run_with_timeout(job(&f, proxy.addr()), Duration::from_secs(40));
+    out.assert_code(1);
+    eprintln!("reads hang: exit 1 after {:.1?}", out.elapsed);
+    assert!(out.stderr.contains("no answer within 25 s"), "{}", out.stderr);
+    assert!(revoked(&accessor(&out)), "revoked after the cut read");
+    assert!(out.elapsed < PERMANENT_FAILURE_LIMIT, "{:?}", out.elapsed);
+}
