@@ -135,7 +135,9 @@ where
     }
     let cmd = match name {
         "build" => Cmd::Build,
-        "lock" => Cmd::Lock { check: sub.get_flag("check") },
+        "lock" => Cmd::Lock {
+            check: sub.get_flag("check"),
+        },
         "validate" => Cmd::Validate,
         "doctor" => Cmd::Doctor,
         "exec" => Cmd::Exec { argv: strings("argv") },

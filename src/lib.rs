@@ -47,7 +47,10 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
         }
     };
     let env = Env::from_process();
-    let needs = Needs { vault: true, lock_write: matches!(inv.cmd, cli::Cmd::Lock { .. }) };
+    let needs = Needs {
+        vault: true,
+        lock_write: matches!(inv.cmd, cli::Cmd::Lock { .. }),
+    };
     let cfg = match config::resolve(&inv.flags, &env, needs) {
         Ok(c) => c,
         Err(e) => return run::fail(&e),

@@ -68,28 +68,47 @@ impl LockFile {
     /// the input `lock-file`.
     pub fn load(path: &Path) -> Result<LockFile> {
         let shown = path.display().to_string();
-        let text = crate::config::file::read_text(path).map_err(|e| Error::input("lock-file", format!("{shown}: {e}")))?;
+        let text =
+            crate::config::file::read_text(path).map_err(|e| Error::input("lock-file", format!("{shown}: {e}")))?;
         Self::parse(&text, &shown)
     }
 
     /// Parses and checks lock file text; `shown` names the file in messages.
     pub fn parse(text: &str, shown: &str) -> Result<LockFile> {
         let lock: LockFile = serde_saphyr::from_str(text).map_err(|e| {
-            Error::input("lock-file", format!("{shown} is malformed: {}", e.to_string().lines().next().unwrap_or_default()))
+            Error::input(
+                "lock-file",
+                format!(
+                    "{shown} is malformed: {}",
+                    e.to_string().lines().next().unwrap_or_default()
+                ),
+            )
         })?;
         if lock.lock_version != FORMAT {
-            return Err(Error::input("lock-file", format!("{shown}: lock-version {} is not {FORMAT}", lock.lock_version)));
+            return Err(Error::input(
+                "lock-file",
+                format!("{shown}: lock-version {} is not {FORMAT}", lock.lock_version),
+            ));
         }
         let mut seen = BTreeSet::new();
         for e in &lock.secrets {
             if e.version == 0 {
-                return Err(Error::input("lock-file", format!("{shown}: `{}` has version 0 (versions start at 1)", e.key())));
+                return Err(Error::input(
+                    "lock-file",
+                    format!("{shown}: `{}` has version 0 (versions start at 1)", e.key()),
+                ));
             }
             if !e.mount.ends_with('/') || e.mount.len() < 2 || e.path.is_empty() || e.path.starts_with('/') {
-                return Err(Error::input("lock-file", format!("{shown}: `{}` is not a mount/ and a path", e.key())));
+                return Err(Error::input(
+                    "lock-file",
+                    format!("{shown}: `{}` is not a mount/ and a path", e.key()),
+                ));
             }
             if !seen.insert(e.key()) {
-                return Err(Error::input("lock-file", format!("{shown}: `{}` is listed twice", e.key())));
+                return Err(Error::input(
+                    "lock-file",
+                    format!("{shown}: `{}` is listed twice", e.key()),
+                ));
             }
         }
         Ok(lock)
@@ -110,7 +129,11 @@ impl LockFile {
              # check it with `packer-vault lock --check`.\n",
         );
         out.push_str(&format!("lock-version: {FORMAT}\ndigest: {}\n", self.digest));
-        out.push_str(if secrets.is_empty() { "secrets: []\n" } else { "secrets:\n" });
+        out.push_str(if secrets.is_empty() {
+            "secrets: []\n"
+        } else {
+            "secrets:\n"
+        });
         for e in &secrets {
             out.push_str(&format!(
                 "  - mount: {}\n    path: {}\n    version: {}\n    created_time: {}\n",
@@ -123,7 +146,11 @@ impl LockFile {
         if !self.not_lockable.is_empty() {
             out.push_str("not-lockable:\n");
             for u in &self.not_lockable {
-                out.push_str(&format!("  - path: {}\n    reason: {}\n", quote(&u.path), quote(&u.reason)));
+                out.push_str(&format!(
+                    "  - path: {}\n    reason: {}\n",
+                    quote(&u.path),
+                    quote(&u.reason)
+                ));
             }
         }
         out
@@ -131,16 +158,31 @@ impl LockFile {
 
     /// Builds the lock from what a read of the spec returned.
     pub fn from_reads(reads: &[Read], digest: String) -> LockFile {
-        let mut lock = LockFile { lock_version: FORMAT, digest, ..Default::default() };
+        let mut lock = LockFile {
+            lock_version: FORMAT,
+            digest,
+            ..Default::default()
+        };
         for r in reads {
             match (r.engine, &r.mount, &r.name, r.version) {
                 (Engine::Kv2, Some(m), Some(n), Some(v)) => {
                     if lock.get(m, n).is_none() {
-                        lock.secrets.push(Entry { mount: m.clone(), path: n.clone(), version: v, created_time: r.created_time.clone().unwrap_or_default() });
+                        lock.secrets.push(Entry {
+                            mount: m.clone(),
+                            path: n.clone(),
+                            version: v,
+                            created_time: r.created_time.clone().unwrap_or_default(),
+                        });
                     }
                 }
-                (Engine::Kv1, ..) => lock.not_lockable.push(Unlockable { path: r.path.clone(), reason: "KV v1 keeps no versions".into() }),
-                _ => lock.not_lockable.push(Unlockable { path: r.path.clone(), reason: "dynamic secret: every read issues a new credential".into() }),
+                (Engine::Kv1, ..) => lock.not_lockable.push(Unlockable {
+                    path: r.path.clone(),
+                    reason: "KV v1 keeps no versions".into(),
+                }),
+                _ => lock.not_lockable.push(Unlockable {
+                    path: r.path.clone(),
+                    reason: "dynamic secret: every read issues a new credential".into(),
+                }),
             }
         }
         lock.secrets.sort_by_key(Entry::key);
@@ -178,8 +220,18 @@ pub struct Pinned {
 /// Applies `lock` to `requests`: KV v2 reads get the locked version; an
 /// explicit `@N` must agree with it; with `locked`, a KV v2 secret missing
 /// from the lock is an error. Detects mounts (filling `mounts`), reads nothing.
-pub async fn pin(vault: &Vault, mounts: &Mounts, requests: &[Request], lock: &LockFile, locked: bool) -> Result<Pinned> {
-    let mut out = Pinned { requests: Vec::new(), locked: BTreeSet::new(), pins: Vec::new() };
+pub async fn pin(
+    vault: &Vault,
+    mounts: &Mounts,
+    requests: &[Request],
+    lock: &LockFile,
+    locked: bool,
+) -> Result<Pinned> {
+    let mut out = Pinned {
+        requests: Vec::new(),
+        locked: BTreeSet::new(),
+        pins: Vec::new(),
+    };
     let found = futures_util::future::join_all(requests.iter().map(|r| mounts.find(vault, &r.path))).await;
     for (req, mount) in requests.iter().zip(found) {
         let mut req = req.clone();
@@ -192,18 +244,27 @@ pub async fn pin(vault: &Vault, mounts: &Mounts, requests: &[Request], lock: &Lo
                 (Some(v), Some(e)) if v != e.version => {
                     return Err(Error::input(
                         "secrets",
-                        format!("`{}` pins version {v} but packer-vault.lock has version {} for `{key}`: change one of them", req.path, e.version),
+                        format!(
+                            "`{}` pins version {v} but packer-vault.lock has version {} for `{key}`: change one of them",
+                            req.path, e.version
+                        ),
                     ));
                 }
                 (_, Some(e)) => {
                     req.version = Some(e.version);
                     out.locked.insert(key);
-                    out.pins.push(Pin { mount: m.path.clone(), path: name, version: e.version });
+                    out.pins.push(Pin {
+                        mount: m.path.clone(),
+                        path: name,
+                        version: e.version,
+                    });
                 }
                 (None, None) if locked => {
                     return Err(Error::input(
                         "locked",
-                        format!("`{key}` is not in packer-vault.lock and `locked` is on: run `packer-vault lock` and commit the lock"),
+                        format!(
+                            "`{key}` is not in packer-vault.lock and `locked` is on: run `packer-vault lock` and commit the lock"
+                        ),
                     ));
                 }
                 _ => {}
@@ -260,10 +321,23 @@ mod tests {
             lock_version: FORMAT,
             digest: "sha256:abc".into(),
             secrets: vec![
-                Entry { mount: "secret/".into(), path: "ci/z".into(), version: 2, created_time: "2026-01-01T00:00:00Z".into() },
-                Entry { mount: "secret/".into(), path: "ci/a: \"odd\"".into(), version: 7, created_time: String::new() },
+                Entry {
+                    mount: "secret/".into(),
+                    path: "ci/z".into(),
+                    version: 2,
+                    created_time: "2026-01-01T00:00:00Z".into(),
+                },
+                Entry {
+                    mount: "secret/".into(),
+                    path: "ci/a: \"odd\"".into(),
+                    version: 7,
+                    created_time: String::new(),
+                },
             ],
-            not_lockable: vec![Unlockable { path: "aws/creds/x".into(), reason: "dynamic".into() }],
+            not_lockable: vec![Unlockable {
+                path: "aws/creds/x".into(),
+                reason: "dynamic".into(),
+            }],
         };
         let text = lock.render();
         assert!(text.starts_with("# packer-vault.lock"));
@@ -276,16 +350,28 @@ mod tests {
         assert_eq!(back.get("secret/", "ci/a: \"odd\"").map(|e| e.version), Some(7));
         assert_eq!(back.digest, "sha256:abc");
         for (bad, want) in [
-            ("lock-version: 1\nsecrets:\n  - mount: secret/\n    path: x\n    version: 0\n", "version 0"),
-            ("lock-version: 1\nsecrets:\n  - mount: secret/\n    path: x\n    version: two\n", "malformed"),
+            (
+                "lock-version: 1\nsecrets:\n  - mount: secret/\n    path: x\n    version: 0\n",
+                "version 0",
+            ),
+            (
+                "lock-version: 1\nsecrets:\n  - mount: secret/\n    path: x\n    version: two\n",
+                "malformed",
+            ),
             ("lock-version: 2\n", "lock-version 2"),
             ("lock-version: 1\nsecret: []\n", "malformed"),
-            ("lock-version: 1\nsecrets:\n  - {mount: a/, path: x, version: 1}\n  - {mount: a/, path: x, version: 2}\n", "twice"),
+            (
+                "lock-version: 1\nsecrets:\n  - {mount: a/, path: x, version: 1}\n  - {mount: a/, path: x, version: 2}\n",
+                "twice",
+            ),
         ] {
             std::fs::write(&path, bad).unwrap();
             let e = LockFile::load(&path).unwrap_err();
             assert_eq!(e.exit_code(), 2);
-            assert!(e.to_string().contains("lock-file") && e.to_string().contains(want), "{bad}: {e}");
+            assert!(
+                e.to_string().contains("lock-file") && e.to_string().contains(want),
+                "{bad}: {e}"
+            );
         }
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -21,6 +21,15 @@ pub struct Failure {
     pub retry_after: Option<u64>,
 }
 
+/// Transport errors that another attempt cannot fix.
+const PERMANENT: &[&str] = &[
+    "certificate",
+    "redirect to another scheme refused",
+    "more than 3 redirects",
+    "UnknownIssuer",
+    "NotValidForName",
+];
+
 impl Failure {
     /// True for failures worth another try: transport errors (no answer,
     /// a timeout, a connection dropped mid-body), 412 (Enterprise
@@ -28,7 +37,9 @@ impl Failure {
     /// or an uninitialized Vault). Other 4xx are final.
     pub fn is_transient(&self) -> bool {
         match self.status {
-            None => true,
+            // No answer: worth another try, unless the cause cannot change
+            // by itself (a certificate that does not verify, a refused redirect).
+            None => !self.errors.iter().any(|e| PERMANENT.iter().any(|p| e.contains(p))),
             Some(s) => matches!(s, 412 | 429) || ((500..600).contains(&s) && s != 501),
         }
     }
@@ -97,5 +108,31 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
 impl From<Failure> for crate::error::Error {
     fn from(f: Failure) -> Self {
         crate::error::Error::Failed(f.to_string())
+    }
+}
+
+#[cfg(test)]
+mod transient_tests {
+    use super::*;
+
+    fn transport(msg: &str) -> Failure {
+        Failure {
+            service: "Vault",
+            what: "x".into(),
+            status: None,
+            errors: vec![msg.into()],
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn permanent_transport_errors_are_not_retried() {
+        assert!(transport("Connection refused (os error 111)").is_transient());
+        assert!(!transport("invalid peer certificate: UnknownIssuer").is_transient());
+        assert!(!transport("error following redirect: redirect to another scheme refused").is_transient());
+        assert!(Failure::status("Vault", "x", 503, vec![]).is_transient());
+        assert!(Failure::status("Vault", "x", 429, vec![]).is_transient());
+        assert!(!Failure::status("Vault", "x", 403, vec![]).is_transient());
+        assert!(!Failure::status("Vault", "x", 501, vec![]).is_transient());
     }
 }

@@ -125,12 +125,18 @@ fn login_error(f: crate::vault::Failure, role: &str, mount: &str, jwt: &Secret) 
 impl Session {
     /// Reads every secret of the spec in one wave and masks all values.
     pub async fn read(&self, cfg: &Config, platform: &Platform) -> Result<(Vec<Read>, Redactor)> {
-        self.read_locked(cfg, platform).await.map(|(reads, redactor, _)| (reads, redactor))
+        self.read_locked(cfg, platform)
+            .await
+            .map(|(reads, redactor, _)| (reads, redactor))
     }
 
     /// Like [`Session::read`], honouring the lock file: also returns the
     /// `mount/path` of every secret whose version came from the lock.
-    pub async fn read_locked(&self, cfg: &Config, platform: &Platform) -> Result<(Vec<Read>, Redactor, BTreeSet<String>)> {
+    pub async fn read_locked(
+        &self,
+        cfg: &Config,
+        platform: &Platform,
+    ) -> Result<(Vec<Read>, Redactor, BTreeSet<String>)> {
         let mounts = read::Mounts::default();
         let (requests, locked, pins) = match &cfg.lock_file {
             Some(path) => {
@@ -140,7 +146,10 @@ impl Session {
                 (p.requests, p.locked, p.pins)
             }
             None if cfg.locked => {
-                return Err(Error::input("locked", format!("no lock file at {}: run `packer-vault lock`", cfg.lock_path.display())));
+                return Err(Error::input(
+                    "locked",
+                    format!("no lock file at {}: run `packer-vault lock`", cfg.lock_path.display()),
+                ));
             }
             None => (cfg.requests.clone(), BTreeSet::new(), Vec::new()),
         };
@@ -153,9 +162,17 @@ impl Session {
 
     /// Reads `requests` as given (no lock), masks every value, sets the log
     /// redactor and logs what was read (names and versions, never values).
-    pub async fn read_requests(&self, mounts: &read::Mounts, requests: &[crate::config::spec::Request], platform: &Platform) -> Result<(Vec<Read>, Redactor)> {
+    pub async fn read_requests(
+        &self,
+        mounts: &read::Mounts,
+        requests: &[crate::config::spec::Request],
+        platform: &Platform,
+    ) -> Result<(Vec<Read>, Redactor)> {
         let reads = read::read_all_with(&self.vault, mounts, requests).await?;
-        let values: Vec<&str> = reads.iter().flat_map(|r| r.items.iter().map(|i| i.value.expose())).collect();
+        let values: Vec<&str> = reads
+            .iter()
+            .flat_map(|r| r.items.iter().map(|i| i.value.expose()))
+            .collect();
         platform.mask(&values);
         let mut all: Vec<&str> = values.clone();
         all.push(self.login.token.expose());

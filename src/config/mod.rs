@@ -421,7 +421,11 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
     // the run when there is none), unless `lock-file` names it.
     let explicit_lock = src.text("lock-file")?.map(PathBuf::from);
     let lock_path = explicit_lock.clone().unwrap_or_else(|| {
-        let dir = src.file.as_ref().and_then(|f| Path::new(&f.path).parent().map(Path::to_path_buf)).unwrap_or_default();
+        let dir = src
+            .file
+            .as_ref()
+            .and_then(|f| Path::new(&f.path).parent().map(Path::to_path_buf))
+            .unwrap_or_default();
         dir.join(crate::lock::FILE_NAME)
     });
     let lock_file = match explicit_lock {

@@ -4,7 +4,10 @@ fn flags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
-const NEEDS: Needs = Needs { vault: true, lock_write: false };
+const NEEDS: Needs = Needs {
+    vault: true,
+    lock_write: false,
+};
 
 #[test]
 fn order_is_flag_input_env_fallback() {

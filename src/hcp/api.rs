@@ -393,7 +393,7 @@ impl Client {
             .map_err(|_| local(what, "the HCP token is not a valid header value".into()))?;
         auth.set_sensitive(true);
         let hide = [self.bearer.expose()];
-        retry::run(self.policy, || async {
+        retry::call(self.policy, SERVICE, what, || async {
             let mut req = self
                 .http
                 .request(method.clone(), url.clone())

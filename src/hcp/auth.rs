@@ -32,7 +32,7 @@ pub(crate) async fn token_with(
     let what = "get an HCP token";
     let url = format!("{}/oauth2/token", ep.auth);
     let hide = [client_id.expose(), client_secret.expose()];
-    retry::run(policy, || async {
+    retry::call(policy, super::SERVICE, what, || async {
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", client_id.expose()),

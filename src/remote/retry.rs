@@ -118,7 +118,8 @@ where
                 if start.elapsed() + wait > policy.deadline {
                     return Err(gave_up(f, attempt, start));
                 }
-                crate::log::warn(&format!(
+                // A plain line, not an annotation: GitHub shows only 10 per step.
+                crate::log::info(&format!(
                     "{f}; retrying in {} ms (attempt {}/{})",
                     wait.as_millis(),
                     attempt + 1,
@@ -178,7 +179,16 @@ mod tests {
 
     #[tokio::test]
     async fn transient_failures_are_retried_others_not() {
-        for s in [None, Some(412), Some(429), Some(500), Some(502), Some(503), Some(504), Some(507)] {
+        for s in [
+            None,
+            Some(412),
+            Some(429),
+            Some(500),
+            Some(502),
+            Some(503),
+            Some(504),
+            Some(507),
+        ] {
             let (r, n) = count(quick(), s, 2).await;
             assert_eq!((r.ok(), n), (Some(3), 3), "{s:?}");
         }

@@ -12,7 +12,11 @@ pub fn marker(template: &str, bucket: Option<&str>) -> String {
     // `./images/` and `images` are the same template: one comment.
     let t = template.trim_start_matches("./").trim_end_matches('/');
     let t = if t.is_empty() { "." } else { t };
-    format!("<!-- packer-vault:{}:{} -->", t.replace("--", "-"), bucket.unwrap_or("-").replace("--", "-"))
+    format!(
+        "<!-- packer-vault:{}:{} -->",
+        t.replace("--", "-"),
+        bucket.unwrap_or("-").replace("--", "-")
+    )
 }
 
 fn cell(s: &str) -> String {
@@ -219,7 +223,10 @@ mod tests {
         r.secrets_digest = digest(&r.secrets);
         let md = render(&r, Some(&marker("examples/null", Some("golden"))));
         assert!(md.starts_with("<!-- packer-vault:examples/null:golden -->"));
-        assert_eq!(marker("./examples/null/", Some("golden")), marker("examples/null", Some("golden")));
+        assert_eq!(
+            marker("./examples/null/", Some("golden")),
+            marker("examples/null", Some("golden"))
+        );
         assert_eq!(marker("./", None), "<!-- packer-vault:.:- -->");
         assert!(md.contains("[version v3](https://portal/versions/01HV)"));
         assert!(md.contains("`ami-0abc` | us-east-1"));

@@ -1,6 +1,9 @@
 //! The Vault client: one reqwest client (timeouts, TLS, same-scheme redirects,
-//! DNS without the system resolver) shared by vaultrs and raw requests. The
-//! run's calls are raw requests: they keep `Retry-After` for the retries.
+//! DNS without the system resolver). Requests are sent here rather than
+//! through vaultrs's client because the retries need `Retry-After`, 404
+//! bodies (deleted KV versions) and a deadline per attempt, which vaultrs's
+//! errors drop; vaultrs's typed answers (`AuthInfo`, KV v2's
+//! `ReadSecretResponse`) still parse what comes back.
 
 use super::Failure;
 use crate::config::Config;
@@ -9,8 +12,6 @@ use crate::secret::Secret;
 use reqwest::header::{HeaderValue, RETRY_AFTER};
 use serde_json::Value;
 use std::time::Duration;
-use vaultrs::api::EndpointMiddleware;
-use vaultrs::client::{VaultClient, VaultClientSettings};
 
 /// Connect timeout for every Vault request.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -23,14 +24,12 @@ pub struct Vault {
     addr: String,
     namespace: Option<String>,
     token: Option<Secret>,
-    rs: VaultClient,
     /// Retry policy for every call.
     pub policy: super::retry::Policy,
 }
 
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // vaultrs keeps the token as a plain String: never print its client.
         f.debug_struct("Vault")
             .field("addr", &self.addr)
             .field("token", &self.token)
@@ -44,34 +43,11 @@ impl Vault {
         let addr = cfg.vault_addr.trim_end_matches('/').to_string();
         let url = reqwest::Url::parse(&addr).map_err(|e| Error::input("vault-addr", e))?;
         let http = http_client(url.scheme() == "https", cfg)?;
-        let settings = VaultClientSettings {
-            address: url,
-            ca_certs: Vec::new(),
-            identity: None,
-            timeout: Some(REQUEST_TIMEOUT),
-            token: String::new(),
-            verify: !cfg.tls.skip_verify,
-            version: 1,
-            wrapping: false,
-            namespace: cfg.vault_namespace.clone(),
-            proxy: None,
-        };
-        let rs = VaultClient {
-            http: rustify::clients::reqwest::Client::new(&addr, http.clone()),
-            middle: EndpointMiddleware {
-                token: String::new(),
-                version: "v1".into(),
-                wrap: None,
-                namespace: cfg.vault_namespace.clone(),
-            },
-            settings,
-        };
         Ok(Vault {
             http,
             addr,
             namespace: cfg.vault_namespace.clone(),
             token: None,
-            rs,
             policy: Default::default(),
         })
     }
@@ -83,21 +59,12 @@ impl Vault {
 
     /// Uses `token` for every later request.
     pub fn set_token(&mut self, token: Secret) {
-        vaultrs::client::Client::set_token(&mut self.rs, token.expose());
         self.token = Some(token);
     }
 
     /// The current token, if logged in.
     pub fn token(&self) -> Option<&Secret> {
         self.token.as_ref()
-    }
-
-    /// The vaultrs client (token and namespace applied), for endpoints where
-    /// its typed API helps; the run's own calls use [`Vault::raw`], which
-    /// keeps `Retry-After` and 404 bodies.
-    #[allow(dead_code, reason = "kept for vaultrs-typed endpoints")]
-    pub(crate) fn rs(&self) -> &VaultClient {
-        &self.rs
     }
 
     /// One raw request to `/v1/<path>`: the JSON answer of a 2xx (Null for
@@ -191,27 +158,6 @@ impl Vault {
             serde_json::from_str(&text).unwrap_or(Value::Null)
         };
         Ok((status, retry_after, json))
-    }
-}
-
-/// Maps a vaultrs error to a [`Failure`] (for calls made through [`Vault::rs`]).
-#[allow(dead_code, reason = "kept for vaultrs-typed endpoints")]
-pub(crate) fn from_vaultrs(what: &str, e: vaultrs::error::ClientError) -> Failure {
-    use rustify::errors::ClientError as R;
-    use vaultrs::error::ClientError as V;
-    match e {
-        V::APIError { code, errors } => Failure::status(super::SERVICE, what, code, errors),
-        V::RestClientError {
-            source: R::ServerResponseError { code, content },
-        } => {
-            let errors = content
-                .and_then(|c| serde_json::from_str::<Value>(&c).ok())
-                .and_then(|v| v.get("errors").cloned())
-                .and_then(|v| serde_json::from_value(v).ok())
-                .unwrap_or_default();
-            Failure::status(super::SERVICE, what, code, errors)
-        }
-        other => Failure::transport(super::SERVICE, what, &other),
     }
 }
 

@@ -31,23 +31,35 @@ pub async fn jwt(vault: &Vault, mount: &str, role: &str, jwt: &Secret) -> Result
         vault.raw(Method::POST, &path, Some(&body), &what)
     })
     .await?;
-    let auth = &v["auth"];
-    let token = auth["client_token"]
-        .as_str()
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| Failure::status(SERVICE, &what, 200, vec!["the answer has no auth.client_token".into()]))?;
-    let mut policies = strings(&auth["token_policies"]);
-    for p in strings(&auth["policies"]) {
+    // vaultrs's typed `auth` block.
+    let auth: vaultrs::api::AuthInfo = serde_json::from_value(v["auth"].clone()).map_err(|e| {
+        Failure::status(
+            SERVICE,
+            &what,
+            200,
+            vec![format!("the answer has no usable `auth` block ({e})")],
+        )
+    })?;
+    if auth.client_token.is_empty() {
+        return Err(Failure::status(
+            SERVICE,
+            &what,
+            200,
+            vec!["the answer has no auth.client_token".into()],
+        ));
+    }
+    let mut policies = auth.token_policies.clone();
+    for p in auth.policies {
         if !policies.contains(&p) {
             policies.push(p);
         }
     }
     Ok(Login {
-        token: Secret::new(token),
-        accessor: auth["accessor"].as_str().unwrap_or_default().to_string(),
+        token: Secret::new(auth.client_token),
+        accessor: auth.accessor,
         policies,
-        ttl: auth["lease_duration"].as_u64().unwrap_or(0),
-        renewable: auth["renewable"].as_bool().unwrap_or(false),
+        ttl: auth.lease_duration,
+        renewable: auth.renewable,
     })
 }
 

@@ -223,12 +223,17 @@ async fn read_kv2(
     })
     .await
     .map_err(|f| explain(f, &shown))?;
-    let meta = &v["data"]["metadata"];
-    read.version = meta["version"].as_u64();
-    read.created_time = meta["created_time"].as_str().map(str::to_string);
-    match &v["data"]["data"] {
-        Value::Object(m) => Ok(m.clone()),
-        _ => Err(format!("{shown}: the version was deleted or destroyed")),
+    // vaultrs's typed KV v2 answer: the data and the version's metadata.
+    let answer: vaultrs::api::kv2::responses::ReadSecretResponse = serde_json::from_value(v["data"].clone())
+        .map_err(|e| format!("{shown}: Vault's answer is not a KV v2 secret ({e})"))?;
+    let meta = answer.metadata;
+    read.version = Some(meta.version);
+    read.created_time = Some(meta.created_time);
+    match answer.data {
+        Value::Object(m) => Ok(m),
+        _ if meta.destroyed => Err(format!("{shown}: version {} was destroyed", meta.version)),
+        _ if !meta.deletion_time.is_empty() => Err(format!("{shown}: version {} was deleted", meta.version)),
+        _ => Err(format!("{shown}: the answer holds no data map")),
     }
 }
 

@@ -32,7 +32,7 @@ pub async fn oidc_token(url: &str, request_token: &Secret, audience: Option<&str
         .build()
         .map_err(|e| Error::failed(format!("cannot set up the HTTP client: {e}")))?;
     let what = "request the OIDC token from GitHub";
-    let body: serde_json::Value = retry::run(retry::Policy::default(), || async {
+    let body: serde_json::Value = retry::call(retry::Policy::default(), SERVICE, what, || async {
         let resp = http
             .get(&full)
             .bearer_auth(request_token.expose())
