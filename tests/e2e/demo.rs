@@ -12,12 +12,22 @@ fn demo() {
     let say = |s: &str| println!("\n\x1b[1m### {s}\x1b[0m");
     say("Starting OpenBao (real server) and seeding it");
     let f = Fixture::new("demo");
-    println!("OpenBao {} — KV v2 mount `{}`, KV v1 mount `{}`, JWT auth at `auth/{}`, role `github` bound to repository acme/images", bao().addr, f.kv2_mount, f.kv1_mount, f.jwt_mount);
+    println!(
+        "OpenBao {} — KV v2 mount `{}`, KV v1 mount `{}`, JWT auth at `auth/{}`, role `github` bound to repository acme/images",
+        bao().addr,
+        f.kv2_mount,
+        f.kv1_mount,
+        f.jwt_mount
+    );
     say("Starting stand-ins: GitHub's OIDC endpoint and HCP Packer");
     let oidc = GithubOidc::start("demo-request-token");
     let hcp = HcpStandIn::start_with(&f.hcp_latest().client_id, &f.hcp_latest().client_secret);
     let version_id = hcp.add_version("golden-base", "demo-fingerprint", 1);
-    println!("GitHub OIDC: {}\nHCP Packer:  {} (bucket golden-base, version {version_id})", oidc.uri(), hcp.uri());
+    println!(
+        "GitHub OIDC: {}\nHCP Packer:  {} (bucket golden-base, version {version_id})",
+        oidc.uri(),
+        hcp.uri()
+    );
 
     let dir = support::scratch_dir("demo");
     let gh = oidc.env(&dir);
@@ -27,7 +37,9 @@ fn demo() {
         m = f.kv2_mount,
         l = f.kv1_mount
     );
-    say("Running `packer-vault build examples/null` as the action's step would (INPUT_* variables, GitHub runner environment)");
+    say(
+        "Running `packer-vault build examples/null` as the action's step would (INPUT_* variables, GitHub runner environment)",
+    );
     println!("secrets:\n{secrets}\n");
     let mut cmd = support::bin();
     cmd.envs(gh.vars.iter().map(|(k, v)| (k, v)))
@@ -52,12 +64,27 @@ fn demo() {
     say("The step outputs (GITHUB_OUTPUT)");
     println!("{}", gh.read_output());
     say("Checks");
-    let shown: String = out.combined().lines().filter(|l| !l.starts_with("::add-mask::")).collect::<Vec<_>>().join("\n");
+    let shown: String = out
+        .combined()
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .collect::<Vec<_>>()
+        .join("\n");
     let leaks = f.leak_report(&format!("{shown}\n{}\n{}", gh.read_summary(), gh.read_output()));
     println!("exit code: {:?}", out.code());
-    println!("secret forms found in the log, summary and outputs: {}", if leaks.is_empty() { "none".to_string() } else { leaks.join("; ") });
+    println!(
+        "secret forms found in the log, summary and outputs: {}",
+        if leaks.is_empty() {
+            "none".to_string()
+        } else {
+            leaks.join("; ")
+        }
+    );
     let revoked = crate::exec::revoked(&crate::exec::accessor(&out));
     println!("token revoked after the run: {revoked}");
-    println!("HCP channel `dev` now points at: {:?}", hcp.channel("golden-base", "dev"));
+    println!(
+        "HCP channel `dev` now points at: {:?}",
+        hcp.channel("golden-base", "dev")
+    );
     assert!(out.status.success() && leaks.is_empty() && revoked);
 }

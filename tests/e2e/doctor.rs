@@ -78,7 +78,11 @@ fn a_healthy_setup_passes_every_check() {
     assert!(legacy.contains("KV v1") && legacy.contains("password"), "{legacy}");
     assert!(line(&out, "[ok]   packer").contains("1.6.6"), "{}", out.stdout);
     assert!(line(&out, "[skip] HCP Packer").contains("not configured"));
-    assert!(out.stdout.contains("doctor: all 9 checks passed, 1 skipped"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("doctor: all 9 checks passed, 1 skipped"),
+        "{}",
+        out.stdout
+    );
     assert!(revoked(&accessor(&out)), "the doctor's token is revoked");
     no_secret(&f, &out, &jwt);
 }
