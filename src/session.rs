@@ -28,16 +28,24 @@ pub struct Session {
 /// Gets an identity token and logs in. Masks the JWT and the Vault token.
 pub async fn login(cfg: &Config, platform: &Platform) -> Result<Session> {
     let mut vault = Vault::new(cfg)?;
+    // The API tokens for comments are never printed either.
+    let mut hidden: Vec<Secret> = [&cfg.github_token, &cfg.gitlab_token]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    hide(&hidden, &[]);
     match &cfg.auth {
         Auth::Jwt { path, role, source } => {
             let jwt = platform.identity_token(source).await?;
             // From here on every log line, error chain included, hides it.
-            crate::log::set_redactor(Redactor::new([jwt.expose()]));
+            hidden.push(jwt.clone());
+            hide(&hidden, &[]);
             let login = login::jwt(&vault, path, role, &jwt)
                 .await
                 .map_err(|f| login_error(f, role, path, &jwt))?;
             platform.mask(&[login.token.expose()]);
-            crate::log::set_redactor(Redactor::new([jwt.expose(), login.token.expose()]));
+            hide(&hidden, &[&login.token]);
             vault.set_token(login.token.clone());
             crate::log::info(&format!(
                 "logged in to {} with role `{role}` (accessor {}, policies {}, ttl {} s)",
@@ -50,19 +58,20 @@ pub async fn login(cfg: &Config, platform: &Platform) -> Result<Session> {
                 vault: Arc::new(vault),
                 login,
                 owned: true,
-                hidden: vec![jwt],
+                hidden,
             })
         }
         Auth::Token(token) => {
             platform.mask(&[token.expose()]);
-            crate::log::set_redactor(Redactor::new([token.expose()]));
+            hidden.push(token.clone());
+            hide(&hidden, &[]);
             vault.set_token(token.clone());
             // A child token of our own can be revoked, with its leases,
             // without touching the caller's token.
             let (owned, vault) = match child_token(&vault).await? {
                 Some(child) => {
                     platform.mask(&[child.expose()]);
-                    crate::log::set_redactor(Redactor::new([token.expose(), child.expose()]));
+                    hide(&hidden, &[&child]);
                     vault.set_token(child);
                     (true, vault)
                 }
@@ -84,10 +93,20 @@ pub async fn login(cfg: &Config, platform: &Platform) -> Result<Session> {
                 vault: Arc::new(vault),
                 login,
                 owned,
-                hidden: vec![token.clone()],
+                hidden,
             })
         }
     }
+}
+
+/// Makes the log redactor hide `hidden` and `more`.
+fn hide(hidden: &[Secret], more: &[&Secret]) {
+    let values = hidden
+        .iter()
+        .chain(more.iter().copied())
+        .map(Secret::expose)
+        .filter(|v| !v.is_empty());
+    crate::log::set_redactor(Redactor::new(values));
 }
 
 /// A child token of the caller's, or `None` when Vault refuses to make one
