@@ -178,8 +178,10 @@ pub async fn run(spec: Spec, cancel: &Cancel, out: Sink, err: Sink) -> std::io::
     if let Some(d) = &spec.cwd {
         cmd.current_dir(d);
     }
-    // Own process group: a signal reaches the child and its children alike,
-    // as Ctrl-C does in a terminal, and only when we forward it.
+    // Own process group: a terminal's Ctrl-C reaches only us, and we decide
+    // what the command gets. Signals go to the command itself (Packer
+    // coordinates its plugins' shutdown; signalling them too can kill them
+    // before Packer cleans up); the group is swept once the command is gone.
     cmd.process_group(0);
     let mut child = cmd.spawn()?;
     let pid = child.id().map(|p| p as libc::pid_t);
@@ -200,21 +202,21 @@ pub async fn run(spec: Spec, cancel: &Cancel, out: Sink, err: Sink) -> std::io::
                 cancelled.get_or_insert(s);
                 let raw = LAST.load(std::sync::atomic::Ordering::SeqCst);
                 if let Some(pid) = pid {
-                    // SAFETY: kill(2) on our own child's process group.
-                    unsafe { libc::kill(-pid, if raw == 0 { s.raw() } else { raw }) };
+                    // SAFETY: kill(2) on the child we spawned (not yet reaped).
+                    unsafe { libc::kill(pid, if raw == 0 { s.raw() } else { raw }) };
                 }
                 let grace = spec.grace;
-                match tokio::time::timeout(grace, wait_or_signal(&mut child, &mut all, pid)).await {
-                    Ok(st) => break st?,
+                let st = match tokio::time::timeout(grace, wait_or_signal(&mut child, &mut all, pid)).await {
+                    Ok(st) => st?,
                     Err(_) => {
                         crate::log::warn(&format!("the command did not stop within {} s of the signal: killing it", grace.as_secs()));
-                        if let Some(pid) = pid {
-                            // SAFETY: as above.
-                            unsafe { libc::kill(-pid, libc::SIGKILL) };
-                        }
-                        break child.wait().await?;
+                        sweep(pid);
+                        child.wait().await?
                     }
-                }
+                };
+                // Whatever the command left running in its group goes too.
+                sweep(pid);
+                break st;
             }
         }
     };
@@ -225,6 +227,15 @@ pub async fn run(spec: Spec, cancel: &Cancel, out: Sink, err: Sink) -> std::io::
     use std::os::unix::process::ExitStatusExt;
     let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
     Ok(Exit { code, cancelled })
+}
+
+/// SIGKILL to the child's process group (stragglers after a cancel).
+fn sweep(pid: Option<libc::pid_t>) {
+    if let Some(pid) = pid {
+        // SAFETY: kill(2) on the process group we created for the child;
+        // ESRCH when it is already empty is fine.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+    }
 }
 
 /// Waits for the child while forwarding any further signal.
@@ -240,8 +251,8 @@ async fn wait_or_signal(
                 if changed.is_err() { return child.wait().await; }
                 let raw = LAST.load(std::sync::atomic::Ordering::SeqCst);
                 if let (Some(pid), true) = (pid, raw != 0) {
-                    // SAFETY: kill(2) on our own child's process group.
-                    unsafe { libc::kill(-pid, raw) };
+                    // SAFETY: kill(2) on the child we spawned (not yet reaped).
+                    unsafe { libc::kill(pid, raw) };
                 }
             }
         }

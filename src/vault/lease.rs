@@ -73,7 +73,9 @@ impl Renewer {
             want: login.ttl,
             ttl: login.ttl,
             renewable: login.renewable,
-            next: now + two_thirds(login.ttl),
+            // The TTL runs from the login, not from now (reads and Packer's
+            // lookup came in between).
+            next: Instant::from_std(login.issued) + two_thirds(login.ttl),
         }];
         for r in reads.iter().filter(|r| r.lease_id.is_some() && r.lease_duration > 0) {
             tracked.push(Tracked {
@@ -161,6 +163,12 @@ async fn run(
                 } else {
                     t.next = Instant::now() + two_thirds(ttl);
                 }
+            }
+            Err(f) if !f.is_transient() => {
+                // Refused (expired, revoked, or no longer allowed): it will not
+                // get better by asking again.
+                push(&warnings, format!("{f}: {} can no longer be renewed", t.shown));
+                tracked.remove(i);
             }
             Err(f) => {
                 push(&warnings, format!("{f} (will try again)"));

@@ -18,6 +18,8 @@ pub struct Login {
     pub ttl: u64,
     /// Whether the token can be renewed.
     pub renewable: bool,
+    /// When Vault answered: the TTL counts from here.
+    pub issued: std::time::Instant,
 }
 
 /// `POST auth/<mount>/login {role, jwt}`, retried on transient failures
@@ -60,6 +62,7 @@ pub async fn jwt(vault: &Vault, mount: &str, role: &str, jwt: &Secret) -> Result
         policies,
         ttl: auth.lease_duration,
         renewable: auth.renewable,
+        issued: std::time::Instant::now(),
     })
 }
 
@@ -78,6 +81,7 @@ pub async fn lookup(vault: &Vault) -> Result<Login, Failure> {
         policies: strings(&data["policies"]),
         ttl: data["ttl"].as_u64().unwrap_or(0),
         renewable: data["renewable"].as_bool().unwrap_or(false),
+        issued: std::time::Instant::now(),
     })
 }
 

@@ -144,12 +144,17 @@ fn sigterm_during_a_build_reaches_packer_and_revokes() {
     let pid = child.id() as i32;
     let out = support::cancel_after_line(child, "long build started", pid, libc::SIGTERM);
     assert_eq!(out.code(), Some(143), "{}", out.combined());
+    // Packer got the signal, ran its cleanup and said so before we exited.
+    // (Whether its provisioner's own trap runs first is Packer's timing: the
+    // template's trap is for people watching, not asserted.)
     assert!(
-        dir.join("cleanup-ran").exists(),
-        "Packer's provisioner got the signal and cleaned up:\n{}",
-        out.combined()
+        out.stdout.contains("Cancelling build after receiving terminated"),
+        "{}",
+        out.stdout
     );
     assert!(out.stdout.contains("Cleanly cancelled builds"), "{}", out.stdout);
+    let md = std::fs::read_to_string(dir.join("packer-vault-report.md")).unwrap_or_default();
+    assert!(md.contains("was cancelled"), "the report says so:\n{md}");
     assert!(out.elapsed.as_secs() < 30, "it did not wait for the whole build");
     no_leak(&f, &out, &[&dir.join("packer-vault-report.md")]);
     assert!(revoked(&accessor(&out)));
@@ -168,7 +173,7 @@ fn a_build_longer_than_the_token_ttl_succeeds_by_renewal() {
             "bound_audiences": [f.gitlab_aud],
             "bound_claims": {"project_path": "acme/images"},
             "token_policies": [f.policy],
-            "token_ttl": 3,
+            "token_ttl": 4,
             "token_max_ttl": 120,
         })),
     );
@@ -177,12 +182,12 @@ fn a_build_longer_than_the_token_ttl_succeeds_by_renewal() {
     let mut cmd = gitlab_job(&f, &dir, &["build", &template("sleep")]);
     cmd.env("VAULT_AUTH_ROLE", role).env(
         "PACKER_VAULT_PACKER_VARS",
-        format!("sleep_seconds=6\nmarker_dir={}", dir.display()),
+        format!("sleep_seconds=9\nmarker_dir={}", dir.display()),
     );
     let out = support::run(cmd);
     out.assert_success();
     assert!(
-        out.stderr.contains("ttl 3 s"),
+        out.stderr.contains("ttl 4 s"),
         "the role's short TTL applied:\n{}",
         out.stderr
     );

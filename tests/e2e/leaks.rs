@@ -224,7 +224,7 @@ fn exec_cancelled_by_sigterm() {
     let dir = support::scratch_dir("leak_exec_term");
     let api = GitlabApi::start(GITLAB_TOKEN);
     let script = format!(
-        "{}\necho started; trap 'echo \"bye $DB $KEY\"; exit 1' TERM; while :; do sleep 0.1; done",
+        "{}\ntrap 'echo \"bye $DB $KEY\"; exit 1' TERM; echo started; while :; do sleep 0.1; done",
         PRINT_ALL.replace("exit \"${EXIT:-0}\"", "")
     );
     let cmd = gitlab_job(&f, &dir, &api, &json!({}), &["exec", "--", "sh", "-c", &script]);
