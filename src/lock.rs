@@ -190,9 +190,24 @@ impl LockFile {
     }
 }
 
-/// YAML double-quoted string.
+/// YAML double-quoted string. Characters YAML does not allow unescaped (C0
+/// and C1 controls, DEL, U+FFFE, U+FFFF) or may read as a line break or byte
+/// order mark (U+2028, U+2029, U+FEFF) are written as `\uXXXX`.
 fn quote(s: &str) -> String {
-    serde_json::Value::String(s.to_string()).to_string()
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}') => {
+                out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A version pinned by the lock, for diagnostics.
@@ -374,5 +389,32 @@ mod tests {
             );
         }
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Found by fuzzing (`fuzz/`, target `lock`): a DEL in a rendered string
+    /// made the written lock unreadable.
+    #[test]
+    fn render_escapes_what_yaml_cannot_hold() {
+        let odd = "a\u{7f}b\u{85}c\u{9f}\u{2028}\u{2029}\u{feff}\u{fffe}\u{ffff}\t\"\\é😀\u{0}";
+        let lock = LockFile {
+            lock_version: FORMAT,
+            digest: "sha256:abc".into(),
+            secrets: vec![Entry {
+                mount: format!("{odd}/"),
+                path: odd.into(),
+                version: 1,
+                created_time: odd.into(),
+            }],
+            not_lockable: vec![Unlockable {
+                path: odd.into(),
+                reason: odd.into(),
+            }],
+        };
+        let text = lock.render();
+        assert!(
+            text.contains(r#""a\u007fb\u0085c\u009f\u2028\u2029\ufeff\ufffe\uffff\u0009\"\\é😀\u0000""#),
+            "{text}"
+        );
+        assert_eq!(LockFile::parse(&text, "t.lock").unwrap(), lock);
     }
 }

@@ -41,7 +41,11 @@ pub fn long_entries(entries: &[LongEntry]) {
     };
     for r in &requests {
         check_request(r);
-        assert!(r.body.as_ref().is_none_or(|b| b.is_object() && r.method == Method::Post));
+        assert!(
+            r.body
+                .as_ref()
+                .is_none_or(|b| b.is_object() && r.method == Method::Post)
+        );
     }
     let _ = spec::check_duplicates(&requests);
 }
@@ -49,13 +53,23 @@ pub fn long_entries(entries: &[LongEntry]) {
 fn check_request(r: &Request) {
     let p = &r.path;
     assert!(!p.starts_with('/') && p.contains('/'), "path {p:?}");
-    assert!(!p.split('/').any(|s| s.is_empty() || s == "." || s == ".."), "path {p:?}");
-    assert!(!p.chars().any(|c| c.is_whitespace() || c.is_control() || "?#%\\@".contains(c)), "path {p:?}");
+    assert!(
+        !p.split('/').any(|s| s.is_empty() || s == "." || s == ".."),
+        "path {p:?}"
+    );
+    assert!(
+        !p.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "?#%\\@".contains(c)),
+        "path {p:?}"
+    );
     assert_ne!(r.version, Some(0));
     assert!(!r.selectors.is_empty());
     for s in &r.selectors {
         if let Selector::Key { key, env } = s {
-            assert!(!key.is_empty() && !key.chars().any(|c| c.is_whitespace() || c.is_control()), "key {key:?}");
+            assert!(
+                !key.is_empty() && !key.chars().any(|c| c.is_whitespace() || c.is_control()),
+                "key {key:?}"
+            );
             assert!(is_env_name(env), "env {env:?}");
         }
     }
@@ -132,7 +146,11 @@ pub fn lock_round_trip(lock: &LockFile) {
 pub fn valid_lock(secrets: Vec<Entry>, not_lockable: Vec<Unlockable>) -> Option<LockFile> {
     let mut seen = std::collections::BTreeSet::new();
     for e in &secrets {
-        if e.version == 0 || !e.mount.ends_with('/') || e.mount.len() < 2 || e.path.is_empty() || e.path.starts_with('/')
+        if e.version == 0
+            || !e.mount.ends_with('/')
+            || e.mount.len() < 2
+            || e.path.is_empty()
+            || e.path.starts_with('/')
         {
             return None;
         }
@@ -170,7 +188,11 @@ pub fn redact(secrets: &[String], text: &[u8], splits: &[usize]) {
     assert_eq!(r.patterns(), &all_forms[..], "patterns are the sorted forms");
 
     let whole = r.redact_bytes(text);
-    assert_eq!(whole, naive_redact(&all_forms, text), "redact_bytes is leftmost-longest");
+    assert_eq!(
+        whole,
+        naive_redact(&all_forms, text),
+        "redact_bytes is leftmost-longest"
+    );
     for f in &all_forms {
         // A form with a `*` can reappear from text before or after a mask:
         // the secret `abc*` in `abcabc*` gives `abc***`. The naive
@@ -218,7 +240,11 @@ fn check_forms(secret: &str, f: &[String]) {
         assert!(!f[..i].contains(x), "duplicate form {x:?} of {secret:?}");
     }
     if !secret.contains('\n') && !secret.trim().is_empty() {
-        assert_eq!(f.first().map(String::as_str), Some(secret), "the value itself is the first form");
+        assert_eq!(
+            f.first().map(String::as_str),
+            Some(secret),
+            "the value itself is the first form"
+        );
     }
     if f.is_empty() {
         assert!(secret.trim().is_empty(), "no forms for {secret:?}");

@@ -37,7 +37,10 @@ impl RedactInput {
             .iter()
             .map(|p| match p {
                 ArbPiece::Raw(b) => checks::Piece::Raw(b.clone()),
-                ArbPiece::Form(s, f) => checks::Piece::Form { secret: (*s).into(), form: (*f).into() },
+                ArbPiece::Form(s, f) => checks::Piece::Form {
+                    secret: (*s).into(),
+                    form: (*f).into(),
+                },
                 ArbPiece::Prefix(s, f, l) => checks::Piece::Prefix {
                     secret: (*s).into(),
                     form: (*f).into(),
@@ -81,8 +84,13 @@ impl LockInput {
                         created_time: created_time.clone(),
                     })
                     .collect();
-                let unlockable =
-                    unlockable.iter().map(|(path, reason)| Unlockable { path: path.clone(), reason: reason.clone() }).collect();
+                let unlockable = unlockable
+                    .iter()
+                    .map(|(path, reason)| Unlockable {
+                        path: path.clone(),
+                        reason: reason.clone(),
+                    })
+                    .collect();
                 if let Some(lock) = checks::valid_lock(secrets, unlockable) {
                     checks::lock_round_trip(&lock);
                 }

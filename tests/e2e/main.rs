@@ -15,4 +15,5 @@ mod hcp;
 mod install;
 mod leaks;
 mod lock;
+mod props;
 mod support_smoke;
