@@ -311,15 +311,19 @@ async fn download(version: &str, os: &str, arch: &str, opts: &Options, dest: &Pa
     let zip = verify::fetch(&http, &base, &zip_name, MAX_BIG)
         .await?
         .ok_or_else(not_published)?;
-    if verify::sha256_hex(&zip) != want {
-        return Err(Error::failed(format!(
-            "{zip_name} does not match SHA256SUMS: refusing to install"
-        )));
-    }
     let dest = dest.to_path_buf();
-    tokio::task::spawn_blocking(move || extract(&zip, &zip_name, &dest))
-        .await
-        .map_err(|e| Error::failed(format!("extracting Packer stopped: {e}")))?
+    // Hashing and unzipping tens of MB is CPU work: off the runtime, where it
+    // would hold up every other task (the signal handler's among them).
+    tokio::task::spawn_blocking(move || {
+        if verify::sha256_hex(&zip) != want {
+            return Err(Error::failed(format!(
+                "{zip_name} does not match SHA256SUMS: refusing to install"
+            )));
+        }
+        extract(&zip, &zip_name, &dest)
+    })
+    .await
+    .map_err(|e| Error::failed(format!("extracting Packer stopped: {e}")))?
 }
 
 /// Extracts the `packer` entry of `zip` to `dest` atomically (temp file in
