@@ -9,9 +9,12 @@
 //!
 //! Matching uses leftmost-longest semantics: scanning left to right, the match
 //! that starts first wins, and among matches starting at the same byte the
-//! longest wins. Because no form contains `\n` or `*`, redacted output never
-//! contains any form of any secret (a surviving occurrence would have to lie
-//! entirely within unmatched text, where the scan would have found it).
+//! longest wins. No form contains `\n`, so redacted output never contains a
+//! form of a secret that has no `*` (a surviving occurrence would have to lie
+//! entirely within unmatched text, where the scan would have found it). A
+//! secret with a `*` can be spelled by plain text next to a `***`: `abc*`
+//! masked in `abcabc*` gives `abc***`, which reveals nothing that was not
+//! already in the plain text.
 
 use std::collections::BTreeSet;
 use std::fmt;
