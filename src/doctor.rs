@@ -325,15 +325,7 @@ async fn hcp(cfg: &Config, env: &Env, probes: &[Probe], list: &mut Checklist) {
         return list.add(Mark::Skip, "HCP Packer", "not configured (no hcp-bucket)", &[]);
     };
     let what = format!("HCP Packer (bucket `{bucket}`)");
-    let find = |name: &str| {
-        probes
-            .iter()
-            .flat_map(|p| p.items.iter())
-            .find(|i| i.env == name)
-            .map(|i| i.value.clone())
-            .or_else(|| env.get(name).map(Secret::new))
-    };
-    let (Some(id), Some(secret)) = (find("HCP_CLIENT_ID"), find("HCP_CLIENT_SECRET")) else {
+    let Some((id, secret)) = crate::hcp::credentials(probes.iter().flat_map(|p| p.items.iter()), env) else {
         let why = "no HCP_CLIENT_ID/HCP_CLIENT_SECRET among the secrets or in the environment";
         return list.add(Mark::Fail, &what, why, &[]);
     };

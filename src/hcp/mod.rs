@@ -15,6 +15,7 @@ use crate::config::Env;
 use crate::error::Error;
 use crate::platform::Kind;
 use crate::remote::Failure;
+use crate::secret::Secret;
 use std::time::Duration;
 
 /// Service name in every [`Failure`] of this module.
@@ -151,6 +152,22 @@ pub(crate) fn retry_after(resp: &reqwest::Response) -> Option<u64> {
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// The HCP client credentials: `HCP_CLIENT_ID` / `HCP_CLIENT_SECRET` among the
+/// secrets read (normally), else from the environment.
+pub fn credentials<'a>(
+    items: impl Iterator<Item = &'a crate::vault::read::Item> + Clone,
+    env: &Env,
+) -> Option<(Secret, Secret)> {
+    let find = |name: &str| {
+        items
+            .clone()
+            .find(|i| i.env == name)
+            .map(|i| i.value.clone())
+            .or_else(|| env.get(name).map(Secret::new))
+    };
+    Some((find("HCP_CLIENT_ID")?, find("HCP_CLIENT_SECRET")?))
 }
 
 #[cfg(test)]

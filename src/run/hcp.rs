@@ -4,26 +4,11 @@
 use crate::config::{Config, Env};
 use crate::hcp::{self, ChannelAction, Client, Endpoints};
 use crate::report;
-use crate::secret::Secret;
 use crate::vault::read::Read;
 use std::time::Duration;
 
 /// How long to wait for a version Packer is still publishing.
 pub const WAIT: Duration = Duration::from_secs(60);
-
-/// The HCP client credentials: from the secrets read (normally), else from
-/// the environment.
-fn credentials(reads: &[Read], env: &Env) -> Option<(Secret, Secret)> {
-    let find = |name: &str| {
-        reads
-            .iter()
-            .flat_map(|r| r.items.iter())
-            .find(|i| i.env == name)
-            .map(|i| i.value.clone())
-            .or_else(|| env.get(name).map(Secret::new))
-    };
-    Some((find("HCP_CLIENT_ID")?, find("HCP_CLIENT_SECRET")?))
-}
 
 /// Looks the version up (and promotes it when `promote`); returns what the
 /// report shows and the warnings.
@@ -48,7 +33,7 @@ pub async fn record(
 }
 
 async fn lookup(cfg: &Config, env: &Env, reads: &[Read], out: &mut report::Hcp, promote: bool) -> Result<(), String> {
-    let (id, secret) = credentials(reads, env).ok_or(
+    let (id, secret) = hcp::credentials(reads.iter().flat_map(|r| r.items.iter()), env).ok_or(
         "HCP Packer: no HCP_CLIENT_ID/HCP_CLIENT_SECRET among the secrets or in the environment: add them to the secrets spec",
     )?;
     let endpoints = Endpoints::from_env(env).map_err(|e| format!("HCP Packer: {e}"))?;
