@@ -68,21 +68,21 @@ pub async fn login(cfg: &Config, platform: &Platform) -> Result<Session> {
             vault.set_token(token.clone());
             // A child token of our own can be revoked, with its leases,
             // without touching the caller's token.
-            let (owned, vault) = match child_token(&vault).await? {
+            let (owned, login) = match child_token(&vault).await? {
+                // The create answer says all a lookup would: no second trip.
                 Some(child) => {
-                    platform.mask(&[child.expose()]);
-                    hide(&hidden, &[&child]);
-                    vault.set_token(child);
-                    (true, vault)
+                    platform.mask(&[child.token.expose()]);
+                    hide(&hidden, &[&child.token]);
+                    vault.set_token(child.token.clone());
+                    (true, child)
                 }
                 None => {
                     crate::log::warn(
                         "Vault refused to create a child token: using VAULT_TOKEN as is; it will not be revoked",
                     );
-                    (false, vault)
+                    (false, login::lookup(&vault).await?)
                 }
             };
-            let login = login::lookup(&vault).await?;
             crate::log::info(&format!(
                 "using a Vault token on {} (accessor {}, ttl {} s)",
                 vault.addr(),
@@ -111,7 +111,7 @@ fn hide(hidden: &[Secret], more: &[&Secret]) {
 
 /// A child token of the caller's, or `None` when Vault refuses to make one
 /// (a 4xx: the policy does not allow `auth/token/create`).
-async fn child_token(vault: &Vault) -> Result<Option<Secret>> {
+async fn child_token(vault: &Vault) -> Result<Option<Login>> {
     let body = serde_json::json!({"ttl": "2h", "display_name": "packer-vault", "renewable": true});
     let what = "create a child token (auth/token/create)";
     let policy = vault.policy.within(crate::remote::retry::LOGIN_DEADLINE);
@@ -120,7 +120,7 @@ async fn child_token(vault: &Vault) -> Result<Option<Secret>> {
     })
     .await
     {
-        Ok(v) => Ok(v["auth"]["client_token"].as_str().map(Secret::new)),
+        Ok(v) => Ok(Some(login::from_answer(&v, what)?)),
         Err(f) if f.status.is_some_and(|s| (400..500).contains(&s)) => Ok(None),
         Err(f) => Err(f.into()),
     }

@@ -33,11 +33,16 @@ pub async fn jwt(vault: &Vault, mount: &str, role: &str, jwt: &Secret) -> Result
         vault.raw(Method::POST, &path, Some(&body), &what)
     })
     .await?;
-    // vaultrs's typed `auth` block.
+    from_answer(&v, &what)
+}
+
+/// The `auth` block of a login or `auth/token/create` answer as a [`Login`]
+/// (parsed with vaultrs's typed `AuthInfo`).
+pub fn from_answer(v: &Value, what: &str) -> Result<Login, Failure> {
     let auth: vaultrs::api::AuthInfo = serde_json::from_value(v["auth"].clone()).map_err(|e| {
         Failure::status(
             SERVICE,
-            &what,
+            what,
             200,
             vec![format!("the answer has no usable `auth` block ({e})")],
         )
@@ -45,7 +50,7 @@ pub async fn jwt(vault: &Vault, mount: &str, role: &str, jwt: &Secret) -> Result
     if auth.client_token.is_empty() {
         return Err(Failure::status(
             SERVICE,
-            &what,
+            what,
             200,
             vec!["the answer has no auth.client_token".into()],
         ));
