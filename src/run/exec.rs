@@ -16,7 +16,8 @@ pub async fn exec(cfg: Config, env: Env, argv: Vec<String>) -> i32 {
         Err(code) => return code,
     };
     let code = exec_in(&cfg, &platform, &session, &cancel, argv).await;
-    session.close(&cfg, false).await;
+    // Exported secrets must outlive this step: then the token is kept.
+    session.close(&cfg, cfg.export_env).await;
     code
 }
 
@@ -26,6 +27,11 @@ async fn exec_in(cfg: &Config, platform: &Platform, session: &Session, cancel: &
         Ok(Err(e)) => return fail(&e),
         Err(s) => return s.exit_code(),
     };
+    if cfg.export_env
+        && let Err(e) = platform.export_env(&reads)
+    {
+        return fail(&e);
+    }
     let renewer = cfg
         .renew
         .then(|| Renewer::spawn(session.vault.clone(), &session.login, &reads));

@@ -281,3 +281,22 @@ fn secrets_command_formats() {
         "eval of the shell form gives the value back"
     );
 }
+
+#[test]
+fn export_env_hands_the_secrets_to_later_steps_and_keeps_the_token() {
+    let f = Fixture::new("exec_export");
+    let oidc = GithubOidc::start("request-token-for-export");
+    let dir = support::scratch_dir("exec_export");
+    let (mut cmd, gh) = github_command(&f, &oidc, &dir);
+    cmd.env("INPUT_EXPORT-ENV", "true").args(["exec", "--", "true"]);
+    let out = support::run(cmd);
+    out.assert_success();
+    let env_file = gh.read_env_file();
+    assert!(env_file.contains("HCP_CLIENT_ID<<ghadelimiter_"), "{}", env_file.len());
+    assert!(env_file.contains(&f.hcp_latest().client_id), "the value is handed on");
+    assert!(
+        !revoked(&accessor(&out)),
+        "exported secrets outlive the step: the token is kept"
+    );
+    assert!(out.stderr.contains("keeping the Vault token"), "{}", out.stderr);
+}
