@@ -6,7 +6,7 @@ use crate::action::step_env;
 use crate::exec::{accessor, revoked, shown};
 use crate::support::github_api::GithubApi;
 use crate::support::hcp::HcpStandIn;
-use crate::support::{self, Fixture, GithubEnv, GithubOidc, Outcome, bao};
+use crate::support::{self, Fixture, GithubEnv, GithubOidc, bao, masks_first};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -73,31 +73,6 @@ fn job(f: &Fixture, oidc: &GithubOidc, api: &GithubApi, dir: &Path, with: &[(&st
         .current_dir(&gh.workspace)
         .arg(with.iter().find(|(k, _)| *k == "command").map_or("build", |(_, v)| *v));
     (cmd, gh)
-}
-
-/// Every `::add-mask::` line comes before any other stdout line; returns the
-/// masked values (unescaped as the runner does).
-fn masks_first(out: &Outcome) -> Vec<String> {
-    let lines: Vec<&str> = out.stdout.lines().collect();
-    let first_other = lines
-        .iter()
-        .position(|l| !l.starts_with("::add-mask::"))
-        .unwrap_or(lines.len());
-    assert!(first_other > 0, "no mask printed:\n{}", out.stdout);
-    assert!(
-        lines[first_other..].iter().all(|l| !l.contains("::add-mask::")),
-        "a mask came after other output:\n{}",
-        out.stdout
-    );
-    lines[..first_other]
-        .iter()
-        .map(|l| {
-            l["::add-mask::".len()..]
-                .replace("%0D", "\r")
-                .replace("%0A", "\n")
-                .replace("%25", "%")
-        })
-        .collect()
 }
 
 /// `NAME -> value` from a `GITHUB_ENV`/`GITHUB_OUTPUT` file, parsed as the

@@ -268,3 +268,28 @@ pub fn cancel_after_line(mut child: std::process::Child, marker: &str, pid: i32,
         elapsed: started.elapsed(),
     }
 }
+
+/// Every `::add-mask::` line comes before any other stdout line; returns the
+/// masked values (unescaped as the runner does).
+pub fn masks_first(out: &Outcome) -> Vec<String> {
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let first_other = lines
+        .iter()
+        .position(|l| !l.starts_with("::add-mask::"))
+        .unwrap_or(lines.len());
+    assert!(first_other > 0, "no mask printed:\n{}", out.stdout);
+    assert!(
+        lines[first_other..].iter().all(|l| !l.contains("::add-mask::")),
+        "a mask came after other output:\n{}",
+        out.stdout
+    );
+    lines[..first_other]
+        .iter()
+        .map(|l| {
+            l["::add-mask::".len()..]
+                .replace("%0D", "\r")
+                .replace("%0A", "\n")
+                .replace("%25", "%")
+        })
+        .collect()
+}
