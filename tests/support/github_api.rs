@@ -35,20 +35,7 @@ pub const REPOSITORY: &str = "acme/images";
 pub const BOT_LOGIN: &str = "github-actions[bot]";
 
 /// One request the stand-in saw.
-#[derive(Debug, Clone)]
-pub struct ApiRequest {
-    pub method: String,
-    /// Path as sent.
-    pub path: String,
-    /// Raw query string, if any.
-    pub query: Option<String>,
-    /// `Authorization` header, if any.
-    pub authorization: Option<String>,
-    /// Body as text.
-    pub body: String,
-    /// Response status given.
-    pub status: u16,
-}
+pub type ApiRequest = super::recorded::Recorded;
 
 /// A comment held by the stand-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -297,18 +284,7 @@ impl Respond for Responder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let mut state = self.state.lock().unwrap();
         let (status, body, headers) = self.handle(request, &mut state);
-        state.requests.push(ApiRequest {
-            method: request.method.to_string(),
-            path: request.url.path().to_string(),
-            query: request.url.query().map(str::to_owned),
-            authorization: request
-                .headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-            body: String::from_utf8_lossy(&request.body).into_owned(),
-            status,
-        });
+        state.requests.push(ApiRequest::new(request, status));
         let mut response = ResponseTemplate::new(status)
             .insert_header("content-type", "application/json; charset=utf-8")
             .insert_header("x-github-api-version-selected", "2022-11-28")

@@ -43,32 +43,7 @@ pub const REGION: &str = "us-east-1";
 const PACKER_PREFIX: &str = "/packer/2023-01-01/organizations/";
 
 /// One request the stand-in saw.
-#[derive(Debug, Clone)]
-pub struct HcpRequest {
-    pub method: String,
-    /// Path, percent-encoded as sent.
-    pub path: String,
-    /// Raw query string, if any.
-    pub query: Option<String>,
-    /// `Authorization` header, if any.
-    pub authorization: Option<String>,
-    /// Body as text.
-    pub body: String,
-    /// Response status given.
-    pub status: u16,
-}
-
-impl HcpRequest {
-    /// The body parsed as JSON (`Null` when it is not JSON).
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or(Value::Null)
-    }
-
-    /// The body parsed as a form.
-    pub fn form(&self) -> BTreeMap<String, String> {
-        form(&self.body)
-    }
-}
+pub type HcpRequest = super::recorded::Recorded;
 
 /// A scripted version: the answers of successive GETs (the last repeats).
 #[derive(Debug, Clone)]
@@ -281,18 +256,7 @@ impl Respond for Responder {
         } else {
             self.api(request, &mut state)
         };
-        state.requests.push(HcpRequest {
-            method: request.method.to_string(),
-            path: request.url.path().to_owned(),
-            query: request.url.query().map(str::to_owned),
-            authorization: request
-                .headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-            body: String::from_utf8_lossy(&request.body).into_owned(),
-            status,
-        });
+        state.requests.push(HcpRequest::new(request, status));
         ResponseTemplate::new(status).set_body_json(body)
     }
 }

@@ -20,6 +20,7 @@ pub mod hcp;
 pub mod jwt;
 pub mod leak;
 pub mod proxy;
+pub mod recorded;
 pub mod releases;
 
 use std::borrow::BorrowMut;
