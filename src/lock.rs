@@ -3,8 +3,10 @@
 
 use crate::config::spec::{Method, Request};
 use crate::error::{Error, Result};
-use crate::vault::Vault;
-use crate::vault::read::{Engine, Mounts, Read};
+use crate::vault::mounts::{Engine, Mount};
+use crate::vault::plan::Plan;
+use crate::vault::read::Read;
+use crate::vault::{Failure, Vault};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -188,6 +190,29 @@ impl LockFile {
         lock.secrets.sort_by_key(Entry::key);
         lock
     }
+
+    /// The read `req` becomes if the lock is right about its mount: KV v2
+    /// at the locked version. Matched on the path as written (with or
+    /// without `data/`), so it needs no request; `None` when the lock does
+    /// not hold the path or an explicit `@N` disagrees with it.
+    pub fn guess(&self, req: &Request) -> Option<Plan> {
+        if req.method != Method::Get {
+            return None;
+        }
+        let e = self
+            .secrets
+            .iter()
+            .find(|e| req.path == format!("{}data/{}", e.mount, e.path))
+            .or_else(|| self.secrets.iter().find(|e| req.path == e.key()))?;
+        if req.version.is_some_and(|v| v != e.version) {
+            return None;
+        }
+        Some(Plan::Kv2 {
+            mount: e.mount.clone(),
+            name: e.path.clone(),
+            version: Some(e.version),
+        })
+    }
 }
 
 /// YAML double-quoted string. Characters YAML does not allow unescaped (C0
@@ -232,13 +257,13 @@ pub struct Pinned {
     pub pins: Vec<Pin>,
 }
 
-/// Applies `lock` to `requests`: KV v2 reads get the locked version; an
-/// explicit `@N` must agree with it; with `locked`, a KV v2 secret missing
-/// from the lock is an error. Detects mounts (filling `mounts`), reads nothing.
-pub async fn pin(
-    vault: &Vault,
-    mounts: &Mounts,
+/// Applies `lock` to `requests`, given the mount detected for each (in the
+/// same order): KV v2 reads get the locked version; an explicit `@N` must
+/// agree with it; with `locked`, a KV v2 secret missing from the lock is an
+/// error. Sends nothing.
+pub fn pin(
     requests: &[Request],
+    found: &[std::result::Result<Option<Mount>, Failure>],
     lock: &LockFile,
     locked: bool,
 ) -> Result<Pinned> {
@@ -247,10 +272,9 @@ pub async fn pin(
         locked: BTreeSet::new(),
         pins: Vec::new(),
     };
-    let found = futures_util::future::join_all(requests.iter().map(|r| mounts.find(vault, &r.path))).await;
     for (req, mount) in requests.iter().zip(found) {
         let mut req = req.clone();
-        let mount = mount?;
+        let mount = mount.clone()?;
         if let Some(m) = mount.filter(|m| m.engine == Engine::Kv2 && req.method == Method::Get) {
             let rel = &req.path[m.path.len()..];
             let name = rel.strip_prefix("data/").unwrap_or(rel).to_string();

@@ -7,6 +7,8 @@ use crate::platform::Platform;
 use crate::redact::Redactor;
 use crate::secret::Secret;
 use crate::vault::login::{self, Login};
+use crate::vault::mounts::Mounts;
+use crate::vault::plan;
 use crate::vault::read::{self, Read};
 use crate::vault::{Vault, lease};
 use std::collections::BTreeSet;
@@ -151,31 +153,42 @@ impl Session {
 
     /// Like [`Session::read`], honouring the lock file: also returns the
     /// `mount/path` of every secret whose version came from the lock.
+    /// Locked reads go out with mount detection, in one wave: the lock says
+    /// which request each becomes, and detection confirms it.
     pub async fn read_locked(
         &self,
         cfg: &Config,
         platform: &Platform,
     ) -> Result<(Vec<Read>, Redactor, BTreeSet<String>)> {
-        let mounts = read::Mounts::default();
-        let (requests, locked, pins) = match &cfg.lock_file {
-            Some(path) => {
-                let lock = crate::lock::LockFile::load(path)?;
-                let p = crate::lock::pin(&self.vault, &mounts, &cfg.requests, &lock, cfg.locked).await?;
-                crate::log::info(&format!("{}: {} secrets pinned", path.display(), p.locked.len()));
-                (p.requests, p.locked, p.pins)
-            }
+        let lock = match &cfg.lock_file {
+            Some(path) => Some(crate::lock::LockFile::load(path)?),
             None if cfg.locked => {
                 return Err(Error::input(
                     "locked",
                     format!("no lock file at {}: run `packer-vault lock`", cfg.lock_path.display()),
                 ));
             }
-            None => (cfg.requests.clone(), BTreeSet::new(), Vec::new()),
+            None => None,
         };
-        let (reads, redactor) = match self.read_requests(&mounts, &requests, platform).await {
+        let guesses: Vec<_> = cfg
+            .requests
+            .iter()
+            .map(|r| lock.as_ref().and_then(|l| l.guess(r)).or_else(|| plan::guess(r)))
+            .collect();
+        let prepared = read::prepare(&self.vault, &Mounts::default(), &cfg.requests, &guesses).await;
+        let (requests, locked, pins) = match (&lock, &cfg.lock_file) {
+            (Some(lock), Some(path)) => {
+                let p = crate::lock::pin(&cfg.requests, prepared.mounts(), lock, cfg.locked)?;
+                crate::log::info(&format!("{}: {} secrets pinned", path.display(), p.locked.len()));
+                (p.requests, p.locked, p.pins)
+            }
+            _ => (cfg.requests.clone(), BTreeSet::new(), Vec::new()),
+        };
+        let reads = match read::read_prepared(&self.vault, &requests, prepared).await {
             Ok(r) => r,
             Err(e) => return Err(crate::lock::diagnose(&self.vault, &pins).await.unwrap_or(e)),
         };
+        let redactor = self.mask(&reads, platform);
         Ok((reads, redactor, locked))
     }
 
@@ -183,11 +196,17 @@ impl Session {
     /// redactor and logs what was read (names and versions, never values).
     pub async fn read_requests(
         &self,
-        mounts: &read::Mounts,
         requests: &[crate::config::spec::Request],
         platform: &Platform,
     ) -> Result<(Vec<Read>, Redactor)> {
-        let reads = read::read_all_with(&self.vault, mounts, requests).await?;
+        let reads = read::read_all(&self.vault, requests).await?;
+        let redactor = self.mask(&reads, platform);
+        Ok((reads, redactor))
+    }
+
+    /// Masks every value read, sets the log redactor and logs what was read
+    /// (names and versions, never values).
+    fn mask(&self, reads: &[Read], platform: &Platform) -> Redactor {
         let values: Vec<&str> = reads
             .iter()
             .flat_map(|r| r.items.iter().map(|i| i.value.expose()))
@@ -200,12 +219,12 @@ impl Session {
         crate::log::set_redactor(redactor.clone());
         let n: usize = reads.iter().map(|r| r.items.len()).sum();
         crate::log::info(&format!("read {n} values from {} paths", reads.len()));
-        for r in &reads {
+        for r in reads {
             let version = r.version.map(|v| format!(" v{v}")).unwrap_or_default();
             let names: Vec<String> = r.items.iter().map(|i| format!("{}->{}", i.key, i.env)).collect();
             crate::log::info(&format!("  {}{version}: {}", r.path, names.join(" ")));
         }
-        Ok((reads, redactor))
+        redactor
     }
 
     /// Revokes the token (and its leases) unless kept; never fails the run.

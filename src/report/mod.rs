@@ -7,7 +7,8 @@ mod markdown;
 pub use markdown::{marker, render};
 
 use crate::packer::machine::Artifact;
-use crate::vault::read::{Engine, Read};
+use crate::vault::mounts::Engine;
+use crate::vault::read::Read;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 

@@ -7,7 +7,6 @@ use crate::error::{EXIT_FAILED, EXIT_OK, Error, Result};
 use crate::lock::{LockFile, Pin};
 use crate::platform::Platform;
 use crate::session::Session;
-use crate::vault::read::Mounts;
 use std::io::Write;
 
 /// Runs `lock` (writes the lock) or `lock --check` (writes nothing; exit 1
@@ -37,9 +36,7 @@ async fn lock_in(cfg: &Config, platform: &Platform, session: &Session, check: bo
         None => None,
     };
     // The spec as written: the latest versions (or explicit @N pins).
-    let (reads, _) = session
-        .read_requests(&Mounts::default(), &cfg.requests, platform)
-        .await?;
+    let (reads, _) = session.read_requests(&cfg.requests, platform).await?;
     let rows = crate::report::rows(&reads, &|_| true);
     let new = LockFile::from_reads(&reads, crate::report::digest(&rows));
     let path = cfg.lock_path.display();

@@ -6,6 +6,8 @@
 mod client;
 pub mod lease;
 pub mod login;
+pub mod mounts;
+pub mod plan;
 pub mod probe;
 pub mod read;
 

@@ -3,7 +3,8 @@
 //! other engines are asked about through `sys/capabilities-self`, because
 //! reading them would issue credentials.
 
-use super::read::{Engine, Item, Mounts, select};
+use super::mounts::{Engine, Mounts};
+use super::read::{Item, select};
 use super::{Failure, SERVICE, Vault, retry};
 use crate::config::spec::{Method, Request};
 use reqwest::Method as Http;

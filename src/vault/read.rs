@@ -1,6 +1,11 @@
-//! Reading the secrets of a spec: one concurrent wave, one request per
-//! distinct path, KV version detected per mount (cached, concurrent).
+//! Reading the secrets of a spec: one request per distinct path, all at
+//! once. Reads whose request is certain without asking Vault (a `data/`
+//! path, a lock entry, a preset; see [`plan::guess`]) go out in the first
+//! wave, beside mount detection (KV v1 or v2) for the others, which are
+//! read in a second wave.
 
+use super::mounts::{Engine, Mount, Mounts};
+use super::plan::{self, Plan};
 use super::{Failure, Vault, retry};
 use crate::config::spec::{Method, Request, Selector, default_env_name};
 use crate::error::{Error, Result};
@@ -8,28 +13,6 @@ use crate::secret::Secret;
 use futures_util::future::join_all;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use tokio::sync::OnceCell;
-
-/// The secrets engine behind a path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    /// KV version 1.
-    Kv1,
-    /// KV version 2 (versioned).
-    Kv2,
-    /// Anything else (cloud engines, transit, ...): read as is.
-    Other,
-}
-
-/// A mount as `sys/internal/ui/mounts` describes it.
-#[derive(Debug, Clone)]
-pub struct Mount {
-    /// Mount path with trailing `/`, e.g. `secret/`.
-    pub path: String,
-    /// Its engine.
-    pub engine: Engine,
-}
 
 /// One value taken from a secret, bound for one environment variable.
 #[derive(Debug, Clone)]
@@ -67,58 +50,77 @@ pub struct Read {
     pub items: Vec<Item>,
 }
 
-/// Caches mount detection per first path segment; concurrent callers of the
-/// same segment wait for one request.
-#[derive(Default)]
-pub struct Mounts {
-    cells: Mutex<HashMap<String, Arc<OnceCell<Option<Mount>>>>>,
+/// What the detection wave found: each request's mount (in the order of
+/// the requests) and the answers to the reads sent alongside on a guess.
+pub struct Prepared {
+    mounts: Vec<Result<Option<Mount>, Failure>>,
+    /// Answers by API path; only GETs are ever sent on a guess.
+    fetched: HashMap<String, Result<(u16, Value), Failure>>,
 }
 
-impl Mounts {
-    /// The mount serving `path`.
-    pub async fn find(&self, vault: &Vault, path: &str) -> Result<Option<Mount>, Failure> {
-        let seg = path.split('/').next().unwrap_or(path).to_string();
-        let cell = {
-            let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
-            cells.entry(seg).or_default().clone()
-        };
-        let cached = cell.get_or_try_init(|| detect(vault, path)).await?.clone();
-        match cached {
-            Some(m) if path.starts_with(&m.path) => Ok(Some(m)),
-            _ => detect(vault, path).await,
+impl Prepared {
+    /// The mount found for each request, in the order of the requests.
+    pub fn mounts(&self) -> &[Result<Option<Mount>, Failure>] {
+        &self.mounts
+    }
+}
+
+/// The first wave after login: every read whose request is already known
+/// (`guesses[i]` is the plan assumed for `requests[i]`, see [`plan::guess`])
+/// and, at the same time, mount detection for the others (once per first
+/// path segment). A KV v2 guess whose answer is a KV v2 secret needs no
+/// detection: the answer is the confirmation. Any other guess is used only
+/// when detection agrees; an unconfirmed KV v2 guess is detected after.
+pub async fn prepare(vault: &Vault, mounts: &Mounts, requests: &[Request], guesses: &[Option<Plan>]) -> Prepared {
+    let mut calls: Vec<(&Request, &Plan, String)> = Vec::new();
+    for (req, plan) in requests.iter().zip(guesses) {
+        if let Some(plan) = plan {
+            let api = plan.api(req);
+            if !calls.iter().any(|(_, _, a)| *a == api) {
+                calls.push((req, plan, api));
+            }
         }
     }
+    let kv2_guess = |i: usize| matches!(guesses.get(i), Some(Some(Plan::Kv2 { .. })));
+    let found = join_all(requests.iter().enumerate().map(|(i, r)| async move {
+        if kv2_guess(i) {
+            None
+        } else {
+            Some(mounts.find(vault, &r.path).await)
+        }
+    }));
+    let sent = join_all(calls.iter().map(|(req, plan, _)| send(vault, req, plan)));
+    let (found, sent) = futures_util::future::join(found, sent).await;
+    let fetched: HashMap<String, Result<(u16, Value), Failure>> =
+        calls.into_iter().map(|(_, _, api)| api).zip(sent).collect();
+    let confirm = |i: usize, r: &Request| -> Option<Mount> {
+        let Some(Some(plan @ Plan::Kv2 { mount, .. })) = guesses.get(i) else {
+            return None;
+        };
+        let Some(Ok((_, v))) = fetched.get(&plan.api(r)) else {
+            return None;
+        };
+        is_kv2_secret(v).then(|| Mount {
+            path: mount.clone(),
+            engine: Engine::Kv2,
+        })
+    };
+    let found = join_all(requests.iter().zip(found).enumerate().map(|(i, (r, f))| async move {
+        match (f, confirm(i, r)) {
+            (Some(f), _) => f,
+            (None, Some(m)) => Ok(Some(m)),
+            (None, None) => mounts.find(vault, &r.path).await,
+        }
+    }))
+    .await;
+    Prepared { mounts: found, fetched }
 }
 
-/// `GET sys/internal/ui/mounts/<path>`; `None` when Vault will not say.
-pub async fn detect(vault: &Vault, path: &str) -> Result<Option<Mount>, Failure> {
-    let what = format!("find the mount of `{path}`");
-    let api = format!("sys/internal/ui/mounts/{path}");
-    let res = retry::call(vault.policy, super::SERVICE, &what, || {
-        vault.raw(reqwest::Method::GET, &api, None, &what)
-    })
-    .await;
-    let v = match res {
-        Ok(v) => v,
-        // Older servers or stricter policies: read the path as written.
-        Err(f) if matches!(f.status, Some(400 | 403 | 404 | 405)) => return Ok(None),
-        Err(f) => return Err(f),
-    };
-    let data = &v["data"];
-    let Some(mpath) = data["path"].as_str() else {
-        return Ok(None);
-    };
-    let version = data["options"]["version"].as_str().unwrap_or("1");
-    let engine = match data["type"].as_str() {
-        Some("kv" | "generic") if version == "2" => Engine::Kv2,
-        Some("kv" | "generic") => Engine::Kv1,
-        _ => Engine::Other,
-    };
-    let mut mpath = mpath.to_string();
-    if !mpath.ends_with('/') {
-        mpath.push('/');
-    }
-    Ok(Some(Mount { path: mpath, engine }))
+/// Whether `answer` is what a KV v2 read returns: `data` (null for a deleted
+/// version) beside `metadata` with a version.
+fn is_kv2_secret(answer: &Value) -> bool {
+    let data = &answer["data"];
+    data.get("data").is_some() && data["metadata"]["version"].is_u64()
 }
 
 /// Reads every request concurrently. All failures are reported together,
@@ -127,9 +129,20 @@ pub async fn read_all(vault: &Vault, requests: &[Request]) -> Result<Vec<Read>> 
     read_all_with(vault, &Mounts::default(), requests).await
 }
 
-/// [`read_all`] reusing a mount cache filled earlier (e.g. by the lock).
+/// [`read_all`] with a mount cache of the caller's.
 pub async fn read_all_with(vault: &Vault, mounts: &Mounts, requests: &[Request]) -> Result<Vec<Read>> {
-    let results = join_all(requests.iter().map(|r| read_one(vault, mounts, r))).await;
+    let guesses: Vec<Option<Plan>> = requests.iter().map(plan::guess).collect();
+    let prepared = prepare(vault, mounts, requests, &guesses).await;
+    read_prepared(vault, requests, prepared).await
+}
+
+/// Finishes the reads after [`prepare`]: `requests` are those prepared (in
+/// the same order, versions possibly pinned since); a read whose request
+/// went out on a guess is not sent again.
+pub async fn read_prepared(vault: &Vault, requests: &[Request], prepared: Prepared) -> Result<Vec<Read>> {
+    let Prepared { mounts, fetched } = prepared;
+    let fetched = &fetched;
+    let results = join_all(requests.iter().zip(mounts).map(|(r, m)| read_one(vault, r, m, fetched))).await;
     let mut reads = Vec::new();
     let mut errors = Vec::new();
     for r in results {
@@ -151,8 +164,24 @@ pub async fn read_all_with(vault: &Vault, mounts: &Mounts, requests: &[Request])
     Ok(reads)
 }
 
-async fn read_one(vault: &Vault, mounts: &Mounts, req: &Request) -> Result<Read, String> {
-    let mount = mounts.find(vault, &req.path).await.map_err(|f| f.to_string())?;
+async fn read_one(
+    vault: &Vault,
+    req: &Request,
+    mount: Result<Option<Mount>, Failure>,
+    fetched: &HashMap<String, Result<(u16, Value), Failure>>,
+) -> Result<Read, String> {
+    let mount = mount.map_err(|f| f.to_string())?;
+    let plan = Plan::new(req, mount.as_ref())?;
+    let api = plan.api(req);
+    let answer = match fetched.get(&api).filter(|_| is_get(req, &plan)) {
+        Some(Ok(a)) => Ok(a.clone()),
+        // The same failure, named as this plan names the secret.
+        Some(Err(f)) => Err(Failure {
+            what: what(req, &plan),
+            ..f.clone()
+        }),
+        None => send(vault, req, &plan).await,
+    };
     let mut read = Read {
         path: req.path.clone(),
         engine: Engine::Other,
@@ -165,122 +194,92 @@ async fn read_one(vault: &Vault, mounts: &Mounts, req: &Request) -> Result<Read,
         renewable: false,
         items: Vec::new(),
     };
-    let data = match mount {
-        // The mount path comes from the server: slice only under a prefix.
-        Some(m) if m.engine != Engine::Other && req.method == Method::Get && req.path.starts_with(&m.path) => {
-            let rel = &req.path[m.path.len()..];
-            let mname = m.path.trim_end_matches('/');
-            read.engine = m.engine;
-            read.mount = Some(m.path.clone());
-            if m.engine == Engine::Kv1 {
-                if req.version.is_some() {
-                    return Err(format!(
-                        "`{}`: version pins need KV v2, but `{}` is KV v1",
-                        req.path, m.path
-                    ));
-                }
-                read.name = Some(rel.to_string());
-                read_kv1(vault, mname, rel).await?
-            } else {
-                let rel = rel.strip_prefix("data/").unwrap_or(rel);
-                if rel.starts_with("metadata/") || rel.is_empty() {
-                    return Err(format!("`{}`: name a secret, not KV v2 metadata", req.path));
-                }
-                read.name = Some(rel.to_string());
-                read_kv2(vault, mname, rel, req.version, &mut read).await?
-            }
-        }
-        _ => {
-            if req.version.is_some() {
-                return Err(format!("`{}`: version pins need a KV v2 mount", req.path));
-            }
-            read_other(vault, req, &mut read).await?
-        }
-    };
+    let data = interpret(req, &plan, answer, &mut read)?;
     read.items = select(&req.path, &data, &req.selectors)?;
     Ok(read)
 }
 
-async fn read_kv2(
-    vault: &Vault,
-    mount: &str,
-    name: &str,
-    version: Option<u64>,
+fn is_get(req: &Request, plan: &Plan) -> bool {
+    !matches!(plan, Plan::Other) || req.method == Method::Get
+}
+
+fn what(req: &Request, plan: &Plan) -> String {
+    format!("read {}", plan.shown(req))
+}
+
+/// Sends the request of `plan` (retried): the status and JSON of a 2xx, or
+/// of a 404 that carries data (KV v2's deleted versions).
+async fn send(vault: &Vault, req: &Request, plan: &Plan) -> Result<(u16, Value), Failure> {
+    let what = what(req, plan);
+    let api = plan.api(req);
+    let (method, body) = match (plan, req.method) {
+        (Plan::Other, Method::Post) => (
+            reqwest::Method::POST,
+            Some(req.body.clone().unwrap_or_else(|| Value::Object(Map::new()))),
+        ),
+        _ => (reqwest::Method::GET, None),
+    };
+    retry::call(vault.policy, super::SERVICE, &what, || {
+        vault.raw_full(method.clone(), &api, body.as_ref(), &what)
+    })
+    .await
+}
+
+/// Takes the data map out of an answer, filling in what the answer says
+/// about the secret (engine, version, lease).
+fn interpret(
+    req: &Request,
+    plan: &Plan,
+    answer: Result<(u16, Value), Failure>,
     read: &mut Read,
 ) -> Result<Map<String, Value>, String> {
-    let shown = match version {
-        Some(v) => format!("`{mount}/{name}` version {v}"),
-        None => format!("`{mount}/{name}`"),
-    };
-    let what = format!("read {shown}");
-    let api = match version {
-        Some(v) => format!("{mount}/data/{name}?version={v}"),
-        None => format!("{mount}/data/{name}"),
-    };
-    // A deleted or destroyed version is a 404 that still carries metadata.
-    let (_, v) = retry::call(vault.policy, super::SERVICE, &what, || {
-        vault.raw_full(reqwest::Method::GET, &api, None, &what)
-    })
-    .await
-    .map_err(|f| explain(f, &shown))?;
-    // vaultrs's typed KV v2 answer: the data and the version's metadata.
-    let answer: vaultrs::api::kv2::responses::ReadSecretResponse = serde_json::from_value(v["data"].clone())
-        .map_err(|e| format!("{shown}: Vault's answer is not a KV v2 secret ({e})"))?;
-    let meta = answer.metadata;
-    read.version = Some(meta.version);
-    read.created_time = Some(meta.created_time);
-    match answer.data {
-        Value::Object(m) => Ok(m),
-        _ if meta.destroyed => Err(format!("{shown}: version {} was destroyed", meta.version)),
-        _ if !meta.deletion_time.is_empty() => Err(format!("{shown}: version {} was deleted", meta.version)),
-        _ => Err(format!("{shown}: the answer holds no data map")),
+    let shown = plan.shown(req);
+    let (status, v) = answer.map_err(|f| explain(f, &shown))?;
+    match plan {
+        Plan::Kv2 { mount, name, .. } => {
+            read.engine = Engine::Kv2;
+            read.mount = Some(mount.clone());
+            read.name = Some(name.clone());
+            // A deleted or destroyed version is a 404 that still carries
+            // metadata. vaultrs's typed KV v2 answer: data and metadata.
+            let answer: vaultrs::api::kv2::responses::ReadSecretResponse = serde_json::from_value(v["data"].clone())
+                .map_err(|e| format!("{shown}: Vault's answer is not a KV v2 secret ({e})"))?;
+            let meta = answer.metadata;
+            read.version = Some(meta.version);
+            read.created_time = Some(meta.created_time);
+            return match answer.data {
+                Value::Object(m) => Ok(m),
+                _ if meta.destroyed => Err(format!("{shown}: version {} was destroyed", meta.version)),
+                _ if !meta.deletion_time.is_empty() => Err(format!("{shown}: version {} was deleted", meta.version)),
+                _ => Err(format!("{shown}: the answer holds no data map")),
+            };
+        }
+        _ if status == 404 => return Err(explain_404(&shown)),
+        Plan::Kv1 { mount, name } => {
+            read.engine = Engine::Kv1;
+            read.mount = Some(mount.clone());
+            read.name = Some(name.clone());
+            // KV v1's lease_duration is a refresh hint, not a lease: not reported.
+        }
+        Plan::Other => {
+            read.lease_id = v["lease_id"].as_str().filter(|s| !s.is_empty()).map(str::to_string);
+            read.lease_duration = v["lease_duration"].as_u64().unwrap_or(0);
+            read.renewable = v["renewable"].as_bool().unwrap_or(false);
+        }
     }
-}
-
-async fn read_kv1(vault: &Vault, mount: &str, name: &str) -> Result<Map<String, Value>, String> {
-    let shown = format!("`{mount}/{name}`");
-    let what = format!("read {shown}");
-    let api = format!("{mount}/{name}");
-    let v = retry::call(vault.policy, super::SERVICE, &what, || {
-        vault.raw(reqwest::Method::GET, &api, None, &what)
-    })
-    .await
-    .map_err(|f| explain(f, &shown))?;
-    // KV v1's lease_duration is a refresh hint, not a lease: not reported.
     match v.get("data") {
         Some(Value::Object(m)) => Ok(m.clone()),
         _ => Err(format!("{shown}: the answer holds no data map")),
     }
 }
 
-async fn read_other(vault: &Vault, req: &Request, read: &mut Read) -> Result<Map<String, Value>, String> {
-    let shown = format!("`{}`", req.path);
-    let what = format!("read {shown}");
-    let method = match req.method {
-        Method::Get => reqwest::Method::GET,
-        Method::Post => reqwest::Method::POST,
-    };
-    let body = req
-        .body
-        .clone()
-        .or_else(|| (req.method == Method::Post).then(|| Value::Object(Map::new())));
-    let v = retry::call(vault.policy, super::SERVICE, &what, || {
-        vault.raw(method.clone(), &req.path, body.as_ref(), &what)
-    })
-    .await
-    .map_err(|f| explain(f, &shown))?;
-    read.lease_id = v["lease_id"].as_str().filter(|s| !s.is_empty()).map(str::to_string);
-    read.lease_duration = v["lease_duration"].as_u64().unwrap_or(0);
-    read.renewable = v["renewable"].as_bool().unwrap_or(false);
-    match v.get("data") {
-        Some(Value::Object(m)) => Ok(m.clone()),
-        _ => Err(format!("{shown}: the answer holds no data map")),
-    }
+fn explain_404(shown: &str) -> String {
+    format!("{shown}: not found (no such secret, or that version was deleted or destroyed)")
 }
 
 fn explain(f: Failure, shown: &str) -> String {
     match f.status {
-        Some(404) => format!("{shown}: not found (no such secret, or that version was deleted or destroyed)"),
+        Some(404) => explain_404(shown),
         Some(403) => format!("{shown}: permission denied (the role's policies do not allow reading it)"),
         _ => f.to_string(),
     }

@@ -17,3 +17,4 @@ mod leaks;
 mod lock;
 mod props;
 mod support_smoke;
+mod waves;
