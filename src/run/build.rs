@@ -71,6 +71,10 @@ async fn run(
     report: &mut Report,
     started: Instant,
 ) -> i32 {
+    // HCP credentials from the environment: log in beside the Vault reads.
+    let early_hcp = (mode == Mode::Build)
+        .then(|| super::hcp::start_early(cfg, env))
+        .flatten();
     let (reads, redactor, locked) = match unless_cancelled(cancel, session.read_locked(cfg, platform)).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return failed(report, e),
@@ -166,7 +170,7 @@ async fn run(
         && let (Some(bucket), Some(fp)) = (&cfg.hcp.bucket, &fingerprint)
     {
         platform.section_start("hcp", "HCP Packer");
-        let (hcp, warnings) = super::hcp::record(cfg, env, &reads, bucket, fp, true).await;
+        let (hcp, warnings) = super::hcp::record(cfg, env, &reads, bucket, fp, true, early_hcp).await;
         for w in &warnings {
             crate::log::warn(w);
         }

@@ -1,14 +1,97 @@
-//! After a successful build: find the HCP Packer version by fingerprint,
-//! promote it to a channel, link it. Failures here are warnings.
+//! HCP Packer around a build: log in early when the credentials are in the
+//! environment (beside the Vault reads, so the build does not wait and bad
+//! credentials show before it); after a successful build, find the version
+//! by fingerprint, promote it to a channel, link it. Failures are warnings.
 
 use crate::config::{Config, Env};
 use crate::hcp::{self, ChannelAction, Client, Endpoints};
 use crate::report;
+use crate::secret::Secret;
 use crate::vault::read::Read;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
 
 /// How long to wait for a version Packer is still publishing.
 pub const WAIT: Duration = Duration::from_secs(60);
+
+/// HCP access tokens last an hour: an early session older than this logs
+/// in again.
+const REUSE_FOR: Duration = Duration::from_secs(45 * 60);
+
+/// A logged-in HCP client, where it works, and with which credentials.
+pub struct Session {
+    client: Client,
+    portal: String,
+    org: String,
+    project: String,
+    client_id: Secret,
+    client_secret: Secret,
+    since: Instant,
+}
+
+impl Session {
+    async fn open(
+        cfg: &crate::config::Hcp,
+        env: &Env,
+        client_id: Secret,
+        client_secret: Secret,
+    ) -> Result<Session, String> {
+        let endpoints = Endpoints::from_env(env).map_err(|e| format!("HCP Packer: {e}"))?;
+        let portal = endpoints.portal.clone();
+        let since = Instant::now();
+        let client = Client::login(endpoints, &client_id, &client_secret)
+            .await
+            .map_err(|f| format!("HCP Packer: {f}"))?;
+        let (org, project) = client
+            .resolve_location(cfg.organization_id.as_deref(), cfg.project_id.as_deref())
+            .await
+            .map_err(|f| format!("HCP Packer: {f}"))?;
+        Ok(Session {
+            client,
+            portal,
+            org,
+            project,
+            client_id,
+            client_secret,
+            since,
+        })
+    }
+
+    fn usable_with(&self, id: &Secret, secret: &Secret) -> bool {
+        self.client_id.expose() == id.expose()
+            && self.client_secret.expose() == secret.expose()
+            && self.since.elapsed() < REUSE_FOR
+    }
+}
+
+/// An HCP login started before the build; stopped if never collected.
+pub struct Early(JoinHandle<Result<Session, String>>);
+
+impl Drop for Early {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts logging in to HCP in the background when HCP Packer is on and
+/// `HCP_CLIENT_ID`/`HCP_CLIENT_SECRET` are in the environment. The session is
+/// used after the build only if the secrets did not bring other credentials.
+pub fn start_early(cfg: &Config, env: &Env) -> Option<Early> {
+    cfg.hcp.bucket.as_ref()?;
+    let (id, secret) = hcp::credentials(std::iter::empty(), env)?;
+    let (hcp_cfg, env) = (cfg.hcp.clone(), env.clone());
+    Some(Early(tokio::spawn(async move {
+        let session = Session::open(&hcp_cfg, &env, id, secret).await;
+        match &session {
+            Ok(s) => crate::log::info(&format!(
+                "HCP Packer: logged in (organization {}, project {})",
+                s.org, s.project
+            )),
+            Err(e) => crate::log::warn(&format!("{e}; trying again after the build")),
+        }
+        session
+    })))
+}
 
 /// Looks the version up (and promotes it when `promote`); returns what the
 /// report shows and the warnings.
@@ -19,6 +102,7 @@ pub async fn record(
     bucket: &str,
     fingerprint: &str,
     promote: bool,
+    early: Option<Early>,
 ) -> (report::Hcp, Vec<String>) {
     let mut out = report::Hcp {
         bucket: bucket.into(),
@@ -26,25 +110,38 @@ pub async fn record(
         ..Default::default()
     };
     let mut warnings = Vec::new();
-    if let Err(w) = lookup(cfg, env, reads, &mut out, promote).await {
+    if let Err(w) = lookup(cfg, env, reads, &mut out, promote, early).await {
         warnings.push(w);
     }
     (out, warnings)
 }
 
-async fn lookup(cfg: &Config, env: &Env, reads: &[Read], out: &mut report::Hcp, promote: bool) -> Result<(), String> {
+async fn lookup(
+    cfg: &Config,
+    env: &Env,
+    reads: &[Read],
+    out: &mut report::Hcp,
+    promote: bool,
+    early: Option<Early>,
+) -> Result<(), String> {
     let (id, secret) = hcp::credentials(reads.iter().flat_map(|r| r.items.iter()), env).ok_or(
         "HCP Packer: no HCP_CLIENT_ID/HCP_CLIENT_SECRET among the secrets or in the environment: add them to the secrets spec",
     )?;
-    let endpoints = Endpoints::from_env(env).map_err(|e| format!("HCP Packer: {e}"))?;
-    let portal = endpoints.portal.clone();
-    let client = Client::login(endpoints, &id, &secret)
-        .await
-        .map_err(|f| format!("HCP Packer: {f}"))?;
-    let (org, project) = client
-        .resolve_location(cfg.hcp.organization_id.as_deref(), cfg.hcp.project_id.as_deref())
-        .await
-        .map_err(|f| format!("HCP Packer: {f}"))?;
+    let early = match early {
+        Some(mut e) => (&mut e.0).await.ok().and_then(Result::ok),
+        None => None,
+    };
+    let session = match early.filter(|s| s.usable_with(&id, &secret)) {
+        Some(s) => s,
+        None => Session::open(&cfg.hcp, env, id, secret).await?,
+    };
+    let Session {
+        client,
+        portal,
+        org,
+        project,
+        ..
+    } = session;
     let version = client
         .wait_version(&org, &project, &out.bucket, &out.fingerprint, WAIT, Duration::from_secs(2))
         .await

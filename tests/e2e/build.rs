@@ -235,3 +235,74 @@ fn validate_reports_unformatted_templates() {
     out.assert_success();
     assert!(revoked(&accessor(&out)));
 }
+
+/// A build job whose HCP credentials are in the environment (as a CI
+/// variable would put them), not in the secrets spec.
+fn hcp_env_job(f: &Fixture, hcp: &HcpStandIn, dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = gitlab_job(f, dir, args);
+    cmd.env(
+        "PACKER_VAULT_SECRETS",
+        format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount),
+    )
+    .env("HCP_CLIENT_ID", &hcp.client_id)
+    .env("HCP_CLIENT_SECRET", &hcp.client_secret)
+    .env("HCP_AUTH_URL", hcp.uri())
+    .env("HCP_API_ADDRESS", hcp.uri())
+    .env("HCP_PORTAL_URL", "https://portal.example.test")
+    .env("PACKER_VAULT_HCP_BUCKET", "golden")
+    .env("PACKER_VAULT_HCP_FINGERPRINT", "fp-early");
+    cmd
+}
+
+#[test]
+fn hcp_credentials_from_the_environment_log_in_before_the_build() {
+    let f = Fixture::new("build_hcp_early");
+    let hcp = HcpStandIn::start_with("hcp-env-id-0123456789", "hcp-env-secret-abcdefghijklmnop");
+    let dir = support::scratch_dir("build_hcp_early");
+
+    // A build that fails never gets to the version lookup, yet HCP was
+    // logged in to while Vault was read: no wait after a good build.
+    let out = support::run(hcp_env_job(&f, &hcp, &dir, &["build", &template("fail")]));
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains(&format!(
+            "HCP Packer: logged in (organization {}, project {})",
+            hcp.org_id, hcp.project_id
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(hcp.requests_to("POST", "/oauth2/token").len(), 1);
+
+    // A good build uses that session: one token for the whole run.
+    let version_id = hcp.add_version("golden", "fp-early", 0);
+    let report = dir.join("report.md");
+    let example = repo().join("examples/null").display().to_string();
+    let out = support::run(hcp_env_job(
+        &f,
+        &hcp,
+        &dir,
+        &["build", &example, "--report", &report.display().to_string()],
+    ));
+    out.assert_success();
+    let md = std::fs::read_to_string(&report).expect("report written");
+    assert!(md.contains(&version_id), "{md}");
+    assert_eq!(hcp.requests_to("POST", "/oauth2/token").len(), 2, "one per run");
+    no_leak(&f, &out, &[&report]);
+    assert!(!out.combined().contains(&hcp.client_secret));
+}
+
+#[test]
+fn hcp_credentials_from_vault_wait_for_the_reads() {
+    // The spec brings them: nothing goes to HCP before Vault answers, and a
+    // failed build never contacts HCP.
+    let f = Fixture::new("build_hcp_vault_creds");
+    let hcp = HcpStandIn::start_with(&f.hcp_latest().client_id, &f.hcp_latest().client_secret);
+    let dir = support::scratch_dir("build_hcp_vault_creds");
+    let mut cmd = gitlab_job(&f, &dir, &["build", &template("fail")]);
+    cmd.env("HCP_AUTH_URL", hcp.uri())
+        .env("HCP_API_ADDRESS", hcp.uri())
+        .env("PACKER_VAULT_HCP_BUCKET", "golden");
+    support::run(cmd).assert_code(1);
+    assert!(hcp.requests().is_empty(), "{:?}", hcp.requests());
+}
