@@ -3,8 +3,10 @@
 //! * `setup ADDR ROOT_TOKEN DIR`: provisions a dev OpenBao for the runs: KV v2
 //!   mount `bench/` with `s1..s3` and `p01..p30` (key `value`), policy
 //!   `bench-read`, JWT auth on `auth/jwt` trusting the test key of
-//!   `tests/support/keys`, role `bench`; writes `DIR/jwt` (a signed GitLab-
-//!   shaped token valid for a day), `DIR/spec3` and `DIR/spec30`.
+//!   `tests/support/keys`, role `bench` (set up as README.md recommends:
+//!   that policy only, no `default`); writes `DIR/jwt` (a signed GitLab-
+//!   shaped token valid for a day), `DIR/spec3`, `DIR/spec30` and
+//!   `DIR/spec30data` (the same 30 paths written with `data/`).
 //! * `latency UPSTREAM MS RUNS -- CMD...`: runs CMD RUNS times with
 //!   `VAULT_ADDR` pointing at the latency proxy of `tests/support/proxy.rs`
 //!   (every request delayed by MS), and reports the median wall time, the
@@ -58,6 +60,15 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+/// The `bench` role's only policy, as README.md's "Vault setup" writes it:
+/// the secrets, and what packer-vault does with its own token.
+const POLICY: &str = r#"
+path "bench/data/*"           { capabilities = ["read"] }
+path "auth/token/renew-self"  { capabilities = ["update"] }
+path "auth/token/revoke-self" { capabilities = ["update"] }
+path "sys/leases/renew"       { capabilities = ["update"] }
+"#;
 
 /// Audience bound by the `bench` role.
 const AUD: &str = "https://vault.example.com";
@@ -139,11 +150,7 @@ fn setup(addr: &str, token: &str, dir: &std::path::Path) {
                 json!({"type": "kv", "options": {"version": "2"}})
             ),
             call("POST", "sys/auth/jwt".into(), json!({"type": "jwt"})),
-            call(
-                "PUT",
-                "sys/policies/acl/bench-read".into(),
-                json!({"policy": "path \"bench/data/*\" { capabilities = [\"read\"] }"}),
-            ),
+            call("PUT", "sys/policies/acl/bench-read".into(), json!({ "policy": POLICY })),
         );
         let paths = (1..=3)
             .map(|i| format!("s{i}"))
@@ -170,6 +177,7 @@ fn setup(addr: &str, token: &str, dir: &std::path::Path) {
                 "user_claim": "sub",
                 "bound_audiences": [AUD],
                 "token_policies": ["bench-read"],
+                "token_no_default_policy": true,
                 "token_ttl": 600,
             }),
         )
@@ -179,19 +187,19 @@ fn setup(addr: &str, token: &str, dir: &std::path::Path) {
     let token = jwt::sign(&jwt::gitlab_claims(AUD, &json!({"exp": exp})));
     std::fs::create_dir_all(dir).expect("create the bench dir");
     std::fs::write(dir.join("jwt"), token).expect("write jwt");
-    let spec = |names: Vec<String>| {
+    // `prefix` goes between the mount and the name: "" or "data/".
+    let spec = |names: Vec<String>, prefix: &str| {
         names
             .iter()
-            .map(|n| format!("bench/{n} value | {} ;", n.to_uppercase()))
+            .map(|n| format!("bench/{prefix}{n} value | {} ;", n.to_uppercase()))
             .collect::<Vec<_>>()
             .join(" ")
     };
-    std::fs::write(dir.join("spec3"), spec((1..=3).map(|i| format!("s{i}")).collect())).expect("write spec3");
-    std::fs::write(
-        dir.join("spec30"),
-        spec((1..=MANY).map(|i| format!("p{i:02}")).collect()),
-    )
-    .expect("write spec30");
+    std::fs::write(dir.join("spec3"), spec((1..=3).map(|i| format!("s{i}")).collect(), "")).expect("write spec3");
+    let many: Vec<String> = (1..=MANY).map(|i| format!("p{i:02}")).collect();
+    std::fs::write(dir.join("spec30"), spec(many.clone(), "")).expect("write spec30");
+    // The same secrets as vault-action's users write KV v2 paths.
+    std::fs::write(dir.join("spec30data"), spec(many, "data/")).expect("write spec30data");
 }
 
 // ---------------------------------------------------------------- running

@@ -22,8 +22,16 @@ vault write auth/gitlab/config \
   oidc_discovery_url="$GITLAB" \
   bound_issuer="$GITLAB"
 
-# 2. Policies: read exactly what the templates need. Tokens keep the
-#    `default` policy, which lets packer-vault renew and revoke its own token.
+# 2. Policies: read exactly what the templates need, plus what packer-vault
+#    does with its own token (renew it and its leases, revoke it). Tokens get
+#    no `default` policy: it grants more than a CI job needs, and Vault parses
+#    it (templated) again on every request.
+vault policy write packer-vault - <<'EOF'
+path "auth/token/renew-self"  { capabilities = ["update"] }
+path "auth/token/revoke-self" { capabilities = ["update"] }
+path "sys/leases/renew"       { capabilities = ["update"] }
+path "sys/capabilities-self"  { capabilities = ["update"] }
+EOF
 vault policy write packer-validate - <<'EOF'
 path "secret/data/ci/hcp" { capabilities = ["read"] }
 EOF
@@ -50,7 +58,8 @@ vault write auth/gitlab/role/packer-validate - <<EOF
   "user_claim": "user_login",
   "bound_audiences": ["$AUDIENCE"],
   "bound_claims": { "project_path": "$PROJECT" },
-  "token_policies": ["packer-validate"],
+  "token_policies": ["packer-validate", "packer-vault"],
+  "token_no_default_policy": true,
   "token_ttl": 900,
   "token_max_ttl": 3600
 }
@@ -61,7 +70,8 @@ vault write auth/gitlab/role/packer-build - <<EOF
   "user_claim": "user_login",
   "bound_audiences": ["$AUDIENCE"],
   "bound_claims": { "project_path": "$PROJECT", "ref_type": "branch", "ref_protected": "true" },
-  "token_policies": ["packer-build"],
+  "token_policies": ["packer-build", "packer-vault"],
+  "token_no_default_policy": true,
   "token_ttl": 900,
   "token_max_ttl": 14400
 }
@@ -72,7 +82,8 @@ vault write auth/gitlab/role/packer-dev - <<EOF
   "user_claim": "user_login",
   "bound_audiences": ["$AUDIENCE"],
   "bound_claims": { "project_path": "$PROJECT", "environment": "dev" },
-  "token_policies": ["packer-dev"],
+  "token_policies": ["packer-dev", "packer-vault"],
+  "token_no_default_policy": true,
   "token_ttl": 900,
   "token_max_ttl": 14400
 }
@@ -87,7 +98,8 @@ vault write auth/gitlab/role/packer-prod - <<EOF
     "environment": "production",
     "ref_protected": "true"
   },
-  "token_policies": ["packer-prod"],
+  "token_policies": ["packer-prod", "packer-vault"],
+  "token_no_default_policy": true,
   "token_ttl": 900,
   "token_max_ttl": 14400
 }

@@ -52,7 +52,11 @@ async fn exec_in(cfg: &Config, platform: &Platform, session: &Session, cancel: &
     let result = process::run(spec, cancel, out, err).await;
     platform.resume_commands(stop);
     if let Some(r) = renewer {
-        r.stop();
+        // Its warnings were logged as they came.
+        let (_, renewals) = r.stop();
+        if renewals > 0 {
+            crate::log::info(&format!("renewed the token and leases {renewals} times during the run"));
+        }
     }
     match result {
         Ok(exit) => match exit.cancelled {

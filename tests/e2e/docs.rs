@@ -24,3 +24,85 @@ fn readme_opens_with_the_demo_and_the_tests() {
     assert!(head.contains("./demo"), "the demo command is in the first lines");
     assert!(head.contains(".ci/run"), "the test command is in the first lines");
 }
+
+/// The `path` lines of the heredoc after `vault policy write <name> - <<'EOF'`.
+fn policy_block(text: &str, name: &str) -> Vec<String> {
+    let head = format!("vault policy write {name} - <<'EOF'\n");
+    let at = text.find(&head).unwrap_or_else(|| panic!("a `{head}` block")) + head.len();
+    let body = &text[at..at + text[at..].find("\nEOF").expect("the block's EOF")];
+    body.lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("path "))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+#[test]
+fn the_readme_least_privilege_role_renews_and_revokes() {
+    use crate::exec::{accessor, revoked};
+    use crate::support::{self, Fixture, bao, gitlab_env};
+
+    // What packer-vault needs for its own token, as README.md grants it
+    // (every line but the secrets) and as the GitLab example does.
+    let readme = readme();
+    let own: Vec<String> = policy_block(&readme, "packer-images")
+        .into_iter()
+        .filter(|l| l.starts_with("path \"auth/") || l.starts_with("path \"sys/"))
+        .collect();
+    assert!(own.len() >= 3, "{own:?}");
+    let example =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/gitlab/vault-setup.sh"))
+            .expect("examples/gitlab/vault-setup.sh");
+    assert_eq!(
+        policy_block(&example, "packer-vault"),
+        own,
+        "the example grants what the README does"
+    );
+    assert!(readme.contains("\"token_no_default_policy\": true"));
+
+    // A role with only that and the secrets, and a TTL the command outlives.
+    let f = Fixture::new("docs_lean_role");
+    let policy = format!("lean-{}", f.id);
+    let mut hcl = format!("path \"{}/data/*\" {{ capabilities = [\"read\"] }}\n", f.kv2_mount);
+    for l in &own {
+        hcl.push_str(l);
+        hcl.push('\n');
+    }
+    bao().policy(&policy, &hcl);
+    let (status, body) = bao().api(
+        "POST",
+        &f.role_path("lean"),
+        Some(serde_json::json!({
+            "role_type": "jwt",
+            "user_claim": "sub",
+            "bound_audiences": [f.gitlab_aud],
+            "token_policies": [policy],
+            "token_no_default_policy": true,
+            "token_ttl": 3,
+            "token_max_ttl": 60,
+        })),
+    );
+    assert!(status < 300, "create role: {status} {body}");
+    let dir = support::scratch_dir("docs_lean_role");
+    let mut cmd = support::bin();
+    cmd.envs(gitlab_env(&f, &dir))
+        .env("VAULT_AUTH_ROLE", "lean")
+        .env("VAULT_AUTH_PATH", f.auth_path())
+        .env(
+            "PACKER_VAULT_SECRETS",
+            format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount),
+        )
+        .args(["exec", "--", "sh", "-c", "sleep 5; echo \"done with $API_TOKEN\""]);
+    let out = support::run(cmd);
+    out.assert_success();
+    assert!(
+        out.stderr.contains("policies lean-"),
+        "no default policy: {}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("default"), "{}", out.stderr);
+    assert!(out.stderr.contains("renewed the token"), "{}", out.stderr);
+    assert!(out.stderr.contains("revoked the Vault token"), "{}", out.stderr);
+    assert!(revoked(&accessor(&out)));
+    f.assert_no_secret(&out.combined());
+}
