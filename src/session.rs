@@ -153,8 +153,8 @@ impl Session {
 
     /// Like [`Session::read`], honouring the lock file: also returns the
     /// `mount/path` of every secret whose version came from the lock.
-    /// Locked reads go out with mount detection, in one wave: the lock says
-    /// which request each becomes, and detection confirms it.
+    /// Locked reads go out in the first wave: the lock says which request
+    /// each becomes, and the KV v2 answer confirms it.
     pub async fn read_locked(
         &self,
         cfg: &Config,

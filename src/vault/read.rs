@@ -126,13 +126,8 @@ fn is_kv2_secret(answer: &Value) -> bool {
 /// Reads every request concurrently. All failures are reported together,
 /// each naming its path (and key), never a value.
 pub async fn read_all(vault: &Vault, requests: &[Request]) -> Result<Vec<Read>> {
-    read_all_with(vault, &Mounts::default(), requests).await
-}
-
-/// [`read_all`] with a mount cache of the caller's.
-pub async fn read_all_with(vault: &Vault, mounts: &Mounts, requests: &[Request]) -> Result<Vec<Read>> {
     let guesses: Vec<Option<Plan>> = requests.iter().map(plan::guess).collect();
-    let prepared = prepare(vault, mounts, requests, &guesses).await;
+    let prepared = prepare(vault, &Mounts::default(), requests, &guesses).await;
     read_prepared(vault, requests, prepared).await
 }
 
