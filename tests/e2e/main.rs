@@ -7,6 +7,7 @@ mod build;
 mod demo;
 mod docs;
 mod doctor;
+mod dynamic;
 mod exec;
 mod faults;
 mod github;

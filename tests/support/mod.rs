@@ -6,6 +6,7 @@
 //! * [`jwt`]: RS256 signing with the committed test key, CI claim shapes.
 //! * [`github`] / [`gitlab`]: CI environments and the GitHub OIDC stand-in.
 //! * [`leak`]: independent "no secret in this output" assertions.
+//! * [`rabbitmq`]: the broker behind OpenBao's real `rabbitmq` engine (dynamic secrets).
 //!
 //! This module: the binary under test ([`bin`], [`run`]) and scratch dirs.
 #![allow(dead_code, unused_imports)]
@@ -20,6 +21,7 @@ pub mod hcp;
 pub mod jwt;
 pub mod leak;
 pub mod proxy;
+pub mod rabbitmq;
 pub mod recorded;
 pub mod releases;
 
