@@ -65,6 +65,21 @@ const WHATWG_FORM: &AsciiSet = &NON_ALPHANUMERIC
 /// like encoders, Python's `quote(safe='')` and Go's `url.QueryEscape` produce.
 const RFC3986: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
+/// Every form of every secret, deduplicated and in bytewise order (which
+/// the matcher relies on): what a [`Redactor`] hides, and what GitHub is
+/// told to mask.
+pub fn patterns<I, S>(secrets: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let mut set = BTreeSet::new();
+    for secret in secrets {
+        set.extend(forms(secret.as_ref()));
+    }
+    set.into_iter().collect()
+}
+
 /// Returns every string that must be masked for one secret value.
 ///
 /// These are the value itself (if it has no newline), each non-blank line of a
@@ -174,13 +189,7 @@ impl Redactor {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut set = BTreeSet::new();
-        for secret in secrets {
-            set.extend(forms(secret.as_ref()));
-        }
-        // `BTreeSet<String>` iterates in bytewise order, which
-        // `Inner::is_proper_prefix` relies on.
-        let patterns: Vec<String> = set.into_iter().collect();
+        let patterns = patterns(secrets);
         let trigrams = (patterns.len() > PREFILTER_MAX_PATTERNS).then(|| Trigrams::new(&patterns));
         let matcher = build_matcher(&patterns, trigrams.is_some());
         Redactor::with_matcher(patterns, matcher, trigrams)

@@ -6,7 +6,6 @@ pub mod gitlab;
 
 use crate::config::{Config, Env, JwtSource};
 use crate::error::{Error, Result};
-use crate::redact::Redactor;
 use crate::report::Report;
 use crate::secret::Secret;
 use crate::vault::read::Read;
@@ -87,10 +86,9 @@ impl Platform {
         if self.kind != Kind::Github {
             return;
         }
-        // The patterns hold each value (each line of a multi-line one) and
-        // every derived form.
-        let r = Redactor::new(values.iter().copied());
-        github::add_masks(r.patterns().iter().map(String::as_str));
+        // Each value (each line of a multi-line one) and every derived form.
+        let patterns = crate::redact::patterns(values.iter().copied());
+        github::add_masks(patterns.iter().map(String::as_str));
     }
 
     /// Marks the start of a phase (GitHub group, GitLab collapsible section).
