@@ -126,7 +126,7 @@ fn random(len: usize) -> String {
 
 fn setup(addr: &str, token: &str, dir: &std::path::Path) {
     let addr = addr.trim_end_matches('/').to_string();
-    let client = reqwest::Client::new();
+    let client = packer_vault::remote::client_builder().build().expect("client");
     let call = |method: &'static str, path: String, body: Value| {
         let req = client
             .request(method.parse().expect("method"), format!("{addr}/v1/{path}"))

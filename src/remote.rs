@@ -5,6 +5,20 @@ pub mod retry;
 
 use std::fmt;
 
+/// The start of every HTTP client of the binary (Vault, GitHub, GitLab,
+/// HCP, Packer's releases). TLS is rustls with the ring provider, installed
+/// here once as the process default: aws-lc-rs, reqwest's own default,
+/// seeds its RNG from CPU jitter on first use, about 30 ms of CPU at the
+/// first handshake of every run.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    static PROVIDER: std::sync::Once = std::sync::Once::new();
+    PROVIDER.call_once(|| {
+        // Err: a provider is already installed (by whoever embeds us): keep it.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+}
+
 /// A failed remote call: what was attempted, the HTTP status when there was
 /// one, and the server's messages. Never holds a secret value.
 #[derive(Debug, Clone)]

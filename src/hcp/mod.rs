@@ -104,7 +104,7 @@ pub fn default_fingerprint(env: &Env) -> Option<String> {
 /// The HTTP client of every HCP call: timeouts, no redirects (a redirect
 /// would resend the client secret or the bearer elsewhere).
 pub(crate) fn http_client() -> Result<reqwest::Client, Failure> {
-    reqwest::Client::builder()
+    crate::remote::client_builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
         .user_agent(concat!("packer-vault/", env!("CARGO_PKG_VERSION")))

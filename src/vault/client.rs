@@ -141,7 +141,7 @@ impl Vault {
         let resp = req
             .send()
             .await
-            .map_err(|e| Failure::transport(super::SERVICE, what, &e))?;
+            .map_err(|e| with_tls_hint(Failure::transport(super::SERVICE, what, &e)))?;
         let status = resp.status().as_u16();
         let retry_after = resp
             .headers()
@@ -161,9 +161,25 @@ impl Vault {
     }
 }
 
+/// Adds what to do about a certificate the client refused.
+fn with_tls_hint(mut f: Failure) -> Failure {
+    let text = f.errors.join(" ");
+    let hint = if text.contains("UnknownIssuer") {
+        "Vault's certificate is signed by a CA this runner does not trust: set ca-cert (VAULT_CACERT) to that CA's PEM"
+    } else if text.contains("NotValidForName") {
+        "Vault's certificate does not name the host of vault-addr: use the name the certificate was issued for"
+    } else if text.contains("Expired") {
+        "Vault's certificate has expired"
+    } else {
+        return f;
+    };
+    f.errors.push(hint.into());
+    f
+}
+
 fn http_client(tls: bool, cfg: &Config) -> Result<reqwest::Client> {
     let original_scheme = if tls { "https" } else { "http" };
-    let mut b = reqwest::Client::builder()
+    let mut b = crate::remote::client_builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
         .user_agent(concat!("packer-vault/", env!("CARGO_PKG_VERSION")))

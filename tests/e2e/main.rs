@@ -18,4 +18,5 @@ mod leaks;
 mod lock;
 mod props;
 mod support_smoke;
+mod tls;
 mod waves;

@@ -46,6 +46,8 @@ pub struct Bao {
     pub log_path: Option<PathBuf>,
     /// Wall time the server took to start (zero for an external server).
     pub startup: Duration,
+    /// The CA that signed the server's certificate (`-dev-tls` servers).
+    pub ca_pem: Option<PathBuf>,
     client: reqwest::Client,
 }
 
@@ -78,11 +80,36 @@ pub fn bao() -> &'static Bao {
     }
 }
 
+/// A second dev server that listens on TLS only (`-dev-tls`: a fresh CA and
+/// a certificate for 127.0.0.1), started on first use.
+pub fn bao_tls() -> &'static Bao {
+    static BAO: OnceLock<Result<Bao, String>> = OnceLock::new();
+    match BAO.get_or_init(|| start_dev_server(true)) {
+        Ok(bao) => bao,
+        Err(message) => panic!("OpenBao TLS test server unavailable: {message}"),
+    }
+}
+
 fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("build reqwest client")
+    client_trusting(None)
+}
+
+/// A client for the helpers, trusting `ca` (PEM file) besides the usual roots.
+fn client_trusting(ca: Option<&Path>) -> reqwest::Client {
+    try_client(ca).expect("build reqwest client trusting the dev server's CA")
+}
+
+/// [`client_trusting`], or `None` while `ca` is missing or half written.
+fn try_client(ca: Option<&Path>) -> Option<reqwest::Client> {
+    let mut b = packer_vault::remote::client_builder().timeout(Duration::from_secs(30));
+    if let Some(ca) = ca {
+        let certs = reqwest::Certificate::from_pem_bundle(&std::fs::read(ca).ok()?).ok()?;
+        if certs.is_empty() {
+            return None;
+        }
+        b = b.tls_certs_merge(certs);
+    }
+    b.build().ok()
 }
 
 fn connect_or_start() -> Result<Bao, String> {
@@ -95,10 +122,11 @@ fn connect_or_start() -> Result<Bao, String> {
             external: true,
             log_path: None,
             startup: Duration::ZERO,
+            ca_pem: None,
             client: http_client(),
         });
     }
-    start_dev_server()
+    start_dev_server(false)
 }
 
 /// Locates the `bao` executable (see the module docs for the order).
@@ -138,9 +166,10 @@ fn free_port() -> Result<u16, String> {
     Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
 }
 
-fn start_dev_server() -> Result<Bao, String> {
+fn start_dev_server(tls: bool) -> Result<Bao, String> {
     let binary = bao_binary()?;
-    let dir = super::scratch_dir("bao");
+    let dir = super::scratch_dir(if tls { "bao-tls" } else { "bao" });
+    let ca_pem = tls.then(|| dir.join("vault-ca.pem"));
     let log_path = dir.join("bao.log");
     let (tx, rx) = mpsc::channel::<Result<(String, Duration), String>>();
     let thread_log = log_path.clone();
@@ -153,7 +182,7 @@ fn start_dev_server() -> Result<Bao, String> {
             let started = Instant::now();
             let mut last_error = String::new();
             for _ in 0..START_ATTEMPTS {
-                match spawn_once(&binary, &dir, &thread_log) {
+                match spawn_once(&binary, &dir, &thread_log, tls) {
                     Ok((mut child, addr)) => {
                         let _ = tx.send(Ok((addr, started.elapsed())));
                         let status = child.wait();
@@ -182,17 +211,20 @@ fn start_dev_server() -> Result<Bao, String> {
         external: false,
         log_path: Some(log_path),
         startup,
-        client: http_client(),
+        client: client_trusting(ca_pem.as_deref()),
+        ca_pem,
     })
 }
 
 /// Spawns one dev server on a fresh port and waits until it is healthy.
-/// On failure the child is killed and reaped.
-fn spawn_once(binary: &Path, dir: &Path, log_path: &Path) -> Result<(Child, String), String> {
+/// With `tls`, it writes its CA, certificate and key into `dir`. On failure
+/// the child is killed and reaped.
+fn spawn_once(binary: &Path, dir: &Path, log_path: &Path, tls: bool) -> Result<(Child, String), String> {
     use std::os::unix::process::CommandExt;
 
     let port = free_port()?;
-    let addr = format!("http://127.0.0.1:{port}");
+    let scheme = if tls { "https" } else { "http" };
+    let addr = format!("{scheme}://127.0.0.1:{port}");
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -206,6 +238,11 @@ fn spawn_once(binary: &Path, dir: &Path, log_path: &Path) -> Result<(Child, Stri
         &format!("-dev-root-token-id={DEV_ROOT_TOKEN}"),
         &format!("-dev-listen-address=127.0.0.1:{port}"),
     ])
+    .args(if tls {
+        vec!["-dev-tls".to_owned(), format!("-dev-tls-cert-dir={}", dir.display())]
+    } else {
+        Vec::new()
+    })
     .env_clear()
     .env("PATH", std::env::var_os("PATH").unwrap_or_default())
     .env("HOME", dir)
@@ -233,18 +270,25 @@ fn spawn_once(binary: &Path, dir: &Path, log_path: &Path) -> Result<(Child, Stri
     }
     let mut child = cmd.spawn().map_err(|e| format!("spawn {}: {e}", binary.display()))?;
 
-    let client = http_client();
+    let ca = dir.join("vault-ca.pem");
+    let mut client = (!tls).then(http_client);
     let health = format!("{addr}/v1/sys/health");
     let deadline = Instant::now() + STARTUP_TIMEOUT;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!("bao exited during startup on port {port}: {status}"));
         }
-        let ok = block_on(async {
-            match client.get(&health).send().await {
-                Ok(resp) => resp.status().as_u16() == 200,
-                Err(_) => false,
-            }
+        // A TLS server writes its CA as it starts: trust it once it is there.
+        if client.is_none() {
+            client = try_client(Some(&ca));
+        }
+        let ok = client.as_ref().is_some_and(|client| {
+            block_on(async {
+                match client.get(&health).send().await {
+                    Ok(resp) => resp.status().as_u16() == 200,
+                    Err(_) => false,
+                }
+            })
         });
         if ok {
             return Ok((child, addr));

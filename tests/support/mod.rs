@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-pub use bao::{Bao, bao, block_on};
+pub use bao::{Bao, bao, bao_tls, block_on};
 pub use fixture::{Fixture, HcpVersion};
 pub use github::{GithubEnv, GithubOidc, github_env};
 pub use gitlab::{gitlab_env, gitlab_env_with};

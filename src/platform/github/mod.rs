@@ -26,7 +26,7 @@ pub async fn oidc_token(url: &str, request_token: &Secret, audience: Option<&str
         full.push_str("audience=");
         full.push_str(&percent_encoding::utf8_percent_encode(aud, percent_encoding::NON_ALPHANUMERIC).to_string());
     }
-    let http = reqwest::Client::builder()
+    let http = crate::remote::client_builder()
         .connect_timeout(std::time::Duration::from_secs(5))
         .timeout(std::time::Duration::from_secs(30))
         .build()
