@@ -1,6 +1,7 @@
 //! Helper for `bench/run` (whole-process benchmarks); not part of the product.
 //!
-//! * `setup ADDR ROOT_TOKEN DIR`: provisions a dev OpenBao for the runs: KV v2
+//! * `setup ADDR ROOT_TOKEN DIR [CA_PEM]`: provisions a dev OpenBao (over
+//!   TLS when CA_PEM, the server's CA, is given) for the runs: KV v2
 //!   mount `bench/` with `s1..s3` and `p01..p30` (key `value`), policy
 //!   `bench-read`, JWT auth on `auth/jwt` trusting the test key of
 //!   `tests/support/keys`, role `bench` (set up as README.md recommends:
@@ -83,7 +84,7 @@ fn main() {
     };
     let arg = |i: usize| head.get(i).map(String::as_str).unwrap_or_else(|| usage());
     match arg(0) {
-        "setup" => setup(arg(1), arg(2), std::path::Path::new(arg(3))),
+        "setup" => setup(arg(1), arg(2), std::path::Path::new(arg(3)), head.get(4).map(String::as_str)),
         "latency" => latency(arg(1), arg(2).parse().unwrap_or_else(|_| usage()), number(arg(3)), cmd),
         "first-request" => first_request(number(arg(1)), cmd),
         "rss" => rss(cmd),
@@ -99,7 +100,7 @@ fn number(s: &str) -> usize {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench_helper setup ADDR ROOT_TOKEN DIR\n       bench_helper latency UPSTREAM MS RUNS -- CMD...\n       bench_helper first-request RUNS -- CMD...\n       bench_helper rss -- CMD...\n       bench_helper emit LINES INTERVAL_MS\n       bench_helper line-latency -- CMD..."
+        "usage: bench_helper setup ADDR ROOT_TOKEN DIR [CA_PEM]\n       bench_helper latency UPSTREAM MS RUNS -- CMD...\n       bench_helper first-request RUNS -- CMD...\n       bench_helper rss -- CMD...\n       bench_helper emit LINES INTERVAL_MS\n       bench_helper line-latency -- CMD..."
     );
     std::process::exit(2)
 }
@@ -124,9 +125,14 @@ fn random(len: usize) -> String {
 
 // ---------------------------------------------------------------- setup
 
-fn setup(addr: &str, token: &str, dir: &std::path::Path) {
+fn setup(addr: &str, token: &str, dir: &std::path::Path, ca: Option<&str>) {
     let addr = addr.trim_end_matches('/').to_string();
-    let client = packer_vault::remote::client_builder().build().expect("client");
+    let mut builder = packer_vault::remote::client_builder();
+    if let Some(ca) = ca {
+        let pem = std::fs::read(ca).unwrap_or_else(|e| panic!("read {ca}: {e}"));
+        builder = builder.tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem).expect("a PEM CA"));
+    }
+    let client = builder.build().expect("client");
     let call = |method: &'static str, path: String, body: Value| {
         let req = client
             .request(method.parse().expect("method"), format!("{addr}/v1/{path}"))
