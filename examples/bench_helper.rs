@@ -84,7 +84,12 @@ fn main() {
     };
     let arg = |i: usize| head.get(i).map(String::as_str).unwrap_or_else(|| usage());
     match arg(0) {
-        "setup" => setup(arg(1), arg(2), std::path::Path::new(arg(3)), head.get(4).map(String::as_str)),
+        "setup" => setup(
+            arg(1),
+            arg(2),
+            std::path::Path::new(arg(3)),
+            head.get(4).map(String::as_str),
+        ),
         "latency" => latency(arg(1), arg(2).parse().unwrap_or_else(|_| usage()), number(arg(3)), cmd),
         "first-request" => first_request(number(arg(1)), cmd),
         "rss" => rss(cmd),
