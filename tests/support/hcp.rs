@@ -399,10 +399,7 @@ impl HcpStandIn {
 
     /// Requests whose method is `method` and whose path ends with `suffix`.
     pub fn requests_to(&self, method: &str, suffix: &str) -> Vec<HcpRequest> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.method == method && r.path.ends_with(suffix))
-            .collect()
+        super::recorded::matching(self.requests(), method, |p| p.ends_with(suffix))
     }
 }
 

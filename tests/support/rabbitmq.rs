@@ -126,9 +126,6 @@ impl RabbitStandIn {
 
     /// Requests with this method whose path starts with `prefix`.
     pub fn requests_to(&self, method: &str, prefix: &str) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.method == method && r.path.starts_with(prefix))
-            .collect()
+        super::recorded::matching(self.requests(), method, |p| p.starts_with(prefix))
     }
 }

@@ -48,3 +48,10 @@ impl Recorded {
             .unwrap_or_default()
     }
 }
+
+/// The requests of `seen` with this method whose path passes `path`.
+pub fn matching(seen: Vec<Recorded>, method: &str, path: impl Fn(&str) -> bool) -> Vec<Recorded> {
+    seen.into_iter()
+        .filter(|r| r.method == method && path(&r.path))
+        .collect()
+}
