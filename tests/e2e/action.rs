@@ -288,7 +288,7 @@ fn example_workflows_use_only_existing_inputs() {
                 .unwrap_or_else(|| panic!("{shown}: {job_name}: steps"))
             {
                 let Some(target) = step["uses"].as_str() else { continue };
-                if !target.starts_with("acme/packer-vault-action@") {
+                if !target.starts_with("packer-vault/packer-vault-action@") {
                     continue;
                 }
                 uses += 1;

@@ -45,7 +45,7 @@ fn values(f: &Fixture) -> Vec<(&'static str, String)> {
 }
 
 /// A `pull_request` job (PR #42 of acme/images) whose step is
-/// `uses: acme/packer-vault-action` `with:` these inputs (besides the Vault
+/// `uses: packer-vault/packer-vault-action` `with:` these inputs (besides the Vault
 /// login and the spec), against the API stand-in; Packer runs in `dir`.
 fn job(f: &Fixture, oidc: &GithubOidc, api: &GithubApi, dir: &Path, with: &[(&str, &str)]) -> (Command, GithubEnv) {
     let mut gh = oidc.env(dir);

@@ -14,6 +14,7 @@ mod github;
 mod gitlab;
 mod hcp;
 mod install;
+mod launcher;
 mod leaks;
 mod lock;
 mod props;

@@ -24,6 +24,7 @@ pub mod proxy;
 pub mod rabbitmq;
 pub mod recorded;
 pub mod releases;
+pub mod shipped;
 
 use std::borrow::BorrowMut;
 use std::io::Read;

@@ -5,6 +5,7 @@
 use super::{example, mr_job, no_leak, repo, token};
 use crate::exec::{accessor, revoked};
 use crate::support::gitlab_api::GitlabApi;
+use crate::support::shipped::{Release, bare_path};
 use crate::support::{self, Fixture};
 use packer_vault::config::inputs::{INPUTS, Input, Kind};
 use serde_json::{Value, json};
@@ -13,7 +14,12 @@ use std::path::Path;
 use std::process::Command;
 
 /// Variables of the template's own, not inputs of the binary.
-const KNOBS: &[&str] = &["PACKER_VAULT_REPOSITORY", "PACKER_VAULT_REF", "PACKER_VAULT_COMMAND"];
+const KNOBS: &[&str] = &[
+    "PACKER_VAULT_REPOSITORY",
+    "PACKER_VAULT_REF",
+    "PACKER_VAULT_DOWNLOAD_URL",
+    "PACKER_VAULT_COMMAND",
+];
 /// Inputs the template and component leave out: `export-env` works on GitHub only.
 const NOT_ON_GITLAB: &[&str] = &["export-env"];
 
@@ -175,7 +181,9 @@ fn the_template_script_fetches_the_pinned_ref_verifies_and_execs_the_binary() {
     let f = Fixture::new("gitlab_script");
     let api = GitlabApi::start(&token());
     let dir = support::scratch_dir("gitlab_script");
-    let origin = dir.join("origin");
+    // The project the template fetches: a release checkout, as a tag of it.
+    let release = Release::make("gitlab_script_release");
+    let origin = release.checkout.clone();
     let git = |args: &[&str]| {
         let out = Command::new("git")
             .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-C"])
@@ -190,19 +198,6 @@ fn the_template_script_fetches_the_pinned_ref_verifies_and_execs_the_binary() {
         );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
-    let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "x64" };
-    let bin = origin.join(format!("dist/bin/linux-{arch}/packer-vault"));
-    std::fs::create_dir_all(bin.parent().expect("parent")).expect("mkdir");
-    std::fs::copy(repo().join("dist/packer-vault"), origin.join("dist/packer-vault")).expect("launcher");
-    std::fs::copy(env!("CARGO_BIN_EXE_packer-vault"), &bin).expect("binary");
-    let sum = Command::new("sha256sum").arg(&bin).output().expect("sha256sum");
-    let sum = String::from_utf8_lossy(&sum.stdout)
-        .split(' ')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    let sums = format!("{sum}  bin/linux-{arch}/packer-vault\n");
-    std::fs::write(origin.join("dist/SHA256SUMS"), sums).expect("sums");
     git(&["init", "-q"]);
     git(&["add", "-A"]);
     git(&["commit", "-qm", "release"]);
@@ -211,18 +206,24 @@ fn the_template_script_fetches_the_pinned_ref_verifies_and_execs_the_binary() {
 
     let template = yaml(&repo().join(".gitlab-ci-template.yml"));
     let script = script(&template[".packer-vault"]).join("\n");
-    // The job's variables, as the runner exports them to the script.
+    // The job's variables, as the runner exports them to the script, in an
+    // image like hashicorp/packer:light: no cargo, no curl, busybox wget.
     let job = mr_job(&f, &dir, &api, Some(&api.token), &[]);
     let vars: Vec<(String, String)> = job
         .get_envs()
         .filter_map(|(k, v)| Some((k.to_str()?.to_string(), v?.to_str()?.to_string())))
+        .filter(|(k, _)| k != "PATH")
         .collect();
+    let path = bare_path(&dir, true);
     let run = |reference: &str| {
         let mut cmd = Command::new("bash");
         cmd.env_clear()
             .envs(vars.iter().map(|(k, v)| (k, v)))
+            .env("PATH", &path)
+            .env("HOME", &dir)
             .env("PACKER_VAULT_REPOSITORY", &origin)
             .env("PACKER_VAULT_REF", reference)
+            .env("PACKER_VAULT_DOWNLOAD_URL", release.download_url())
             .env("PACKER_VAULT_COMMAND", "validate")
             .env("PACKER_VAULT_TEMPLATE", example())
             .current_dir(&dir)
@@ -233,17 +234,28 @@ fn the_template_script_fetches_the_pinned_ref_verifies_and_execs_the_binary() {
     let out = run("v9.9.9");
     out.assert_success();
     assert!(out.stdout.contains(&format!("v9.9.9 ({commit})")), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("downloaded"),
+        "the launcher fetched the release:\n{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("logged in to"), "the binary ran:\n{}", out.stderr);
     assert_eq!(api.note_bodies(42).len(), 1, "and posted its note");
     no_leak(&f, &out, &dir, &api);
     assert!(revoked(&accessor(&out)));
     run(&commit).assert_success();
 
-    std::fs::write(&bin, b"#!/bin/sh\necho tampered\n").expect("tamper");
+    // A ref whose checksums do not match what the release server has.
+    let sums = origin.join("dist/SHA256SUMS");
+    let text = std::fs::read_to_string(&sums).expect("sums");
+    let flipped = if text.starts_with('0') { "1" } else { "0" };
+    std::fs::write(&sums, format!("{flipped}{}", &text[1..])).expect("tamper");
     git(&["commit", "-qam", "tampered"]);
     git(&["tag", "v9.9.10"]);
+    let cache = dir.join(".cache");
+    let _ = std::fs::remove_dir_all(&cache);
     let out = run("v9.9.10");
     out.assert_code(2);
     assert!(out.stderr.contains("does not match dist/SHA256SUMS"), "{}", out.stderr);
-    assert!(!out.stdout.contains("tampered"));
+    assert!(!out.stderr.contains("logged in to"), "nothing ran");
 }
