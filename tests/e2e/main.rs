@@ -1,6 +1,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod act;
 mod action;
 mod bad_input;
 mod build;

@@ -3,6 +3,7 @@
 //! [`ci_files`]: the template, the component and the examples.
 
 mod ci_files;
+mod ci_local;
 
 use crate::exec::{accessor, revoked};
 use crate::support::gitlab_api::GitlabApi;
@@ -54,6 +55,15 @@ fn mr_job(f: &Fixture, dir: &Path, api: &GitlabApi, token: Option<&str>, args: &
         cmd.env("PACKER_VAULT_GITLAB_TOKEN", t);
     }
     cmd
+}
+
+/// The variables of an MR job that a runner emulator is given (it sets the
+/// job's own paths itself): GitLab's predefined ones and the ID token.
+fn mr_vars(f: &Fixture, dir: &Path) -> Vec<(String, String)> {
+    gitlab_env(f, dir)
+        .into_iter()
+        .filter(|(k, _)| k != "CI_PROJECT_DIR" && k != "CI_BUILDS_DIR")
+        .collect()
 }
 
 /// No seeded secret, GitLab token or ID token in the output, the report
