@@ -5,6 +5,7 @@
 
 pub mod file;
 pub mod inputs;
+mod private;
 pub mod spec;
 
 use crate::error::{Error, Result};
@@ -95,6 +96,9 @@ pub enum JwtSource {
     Given {
         /// Where it came from, for messages (`VAULT_ID_TOKEN`, a file name).
         origin: String,
+        /// The environment variable that held it (GitLab's `id_tokens:`
+        /// variable); `None` for `jwt-file`.
+        var: Option<String>,
         /// The token.
         jwt: Secret,
     },
@@ -497,7 +501,7 @@ fn resolve_auth(src: &Sources, env: &Env, platform: Platform) -> Result<Auth> {
     }
     let source = if let Some(file) = src.text("jwt-file")? {
         let text = file::read_text(Path::new(&file)).map_err(|e| Error::input("jwt-file", format!("{file}: {e}")))?;
-        given_jwt(&file, text.trim(), "jwt-file")?
+        given_jwt(&file, None, text.trim(), "jwt-file")?
     } else {
         match platform {
             Platform::Github => {
@@ -529,7 +533,7 @@ fn resolve_auth(src: &Sources, env: &Env, platform: Platform) -> Result<Auth> {
                         format!("`{var}` is not set: add `id_tokens: {var}: aud: <your Vault address>` to the job"),
                     )
                 })?;
-                given_jwt(&var, jwt.trim(), "id-token-variable")?
+                given_jwt(&var, Some(&var), jwt.trim(), "id-token-variable")?
             }
             Platform::Local => {
                 return Err(Error::input(
@@ -542,7 +546,7 @@ fn resolve_auth(src: &Sources, env: &Env, platform: Platform) -> Result<Auth> {
     Ok(Auth::Jwt { path, role, source })
 }
 
-fn given_jwt(origin: &str, jwt: &str, input: &str) -> Result<JwtSource> {
+fn given_jwt(origin: &str, var: Option<&str>, jwt: &str, input: &str) -> Result<JwtSource> {
     let parts: Vec<&str> = jwt.split('.').collect();
     let b64 = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if parts.len() != 3 || !parts.iter().take(2).all(|p| b64(p)) {
@@ -553,6 +557,7 @@ fn given_jwt(origin: &str, jwt: &str, input: &str) -> Result<JwtSource> {
     }
     Ok(JwtSource::Given {
         origin: origin.to_string(),
+        var: var.map(str::to_string),
         jwt: Secret::new(jwt),
     })
 }

@@ -57,7 +57,7 @@ fn gitlab_uses_native_variables() {
         Auth::Jwt {
             path,
             role,
-            source: JwtSource::Given { origin, jwt: j },
+            source: JwtSource::Given { origin, jwt: j, .. },
         } => {
             assert_eq!(
                 (path.as_str(), role.as_str(), origin.as_str()),

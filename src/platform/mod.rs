@@ -126,30 +126,6 @@ impl Platform {
         }
     }
 
-    /// Variables the child must not inherit: our own credentials.
-    pub fn private_vars(&self) -> Vec<String> {
-        let mut v: Vec<String> = [
-            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-            "ACTIONS_ID_TOKEN_REQUEST_URL",
-            "INPUT_GITHUB-TOKEN",
-            "INPUT_GITLAB-TOKEN",
-            "PACKER_VAULT_GITHUB_TOKEN",
-            "PACKER_VAULT_GITLAB_TOKEN",
-            "VAULT_ID_TOKEN",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        if let Some(var) = self
-            .env
-            .get("PACKER_VAULT_ID_TOKEN_VARIABLE")
-            .or(self.env.get("INPUT_ID-TOKEN-VARIABLE"))
-        {
-            v.push(var.to_string());
-        }
-        v
-    }
-
     /// A link to this CI run, when the platform says.
     pub fn run_url(&self) -> Option<String> {
         match self.kind {

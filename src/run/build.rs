@@ -115,7 +115,7 @@ async fn run(
         cwd: cfg.working_directory.clone(),
         template: cfg.template.display().to_string(),
         env: Packer::environment(packer_env(cfg, &reads, fingerprint.as_deref())),
-        remove: platform.private_vars(),
+        remove: cfg.private_vars(),
         grace: platform.grace(),
     };
 

@@ -42,7 +42,7 @@ async fn exec_in(cfg: &Config, platform: &Platform, session: &Session, cancel: &
             .iter()
             .flat_map(|r| r.items.iter().map(|i| (i.env.clone(), i.value.clone())))
             .collect(),
-        remove: platform.private_vars(),
+        remove: cfg.private_vars(),
         cwd: None,
         grace: GRACE,
     };

@@ -5,6 +5,7 @@ mod act;
 mod action;
 mod bad_input;
 mod build;
+mod child_env;
 mod demo;
 mod docs;
 mod doctor;

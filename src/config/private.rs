@@ -1,0 +1,58 @@
+//! The variables a child (Packer, or `exec`'s command) must not inherit:
+//! packer-vault's own credentials. Derived from the input table and the
+//! resolved configuration, so a new secret input or JWT source cannot be
+//! forgotten in a hand-kept list.
+
+use super::inputs::{INPUTS, Input, Kind};
+use super::{Auth, Config, JwtSource};
+
+/// Inputs that hold a credential of ours: every `Secret` input, and the mTLS
+/// client key (a path or an inline PEM).
+fn is_credential(input: &Input) -> bool {
+    input.kind == Kind::Secret || input.name == "client-key"
+}
+
+impl Config {
+    /// Every variable that can carry one of our credentials, to remove from
+    /// the child's environment: each credential input's `INPUT_*`,
+    /// `PACKER_VAULT_*` and fallback variables; the identity-token sources
+    /// (GitHub's OIDC request URL and token, GitLab's `id_tokens:` variable
+    /// actually used, `VAULT_ID_TOKEN`); the parent `VAULT_TOKEN` in token
+    /// mode; and the runner's `HCP_CLIENT_ID` / `HCP_CLIENT_SECRET` unless
+    /// HCP Packer is on (Packer itself then needs them to publish). Values
+    /// the secrets spec maps to these names are set again afterwards: what
+    /// the spec asks for always reaches the child.
+    pub fn private_vars(&self) -> Vec<String> {
+        let mut vars: Vec<String> = INPUTS
+            .iter()
+            .filter(|i| is_credential(i))
+            .flat_map(|i| {
+                [i.input_var(), i.env_var()]
+                    .into_iter()
+                    .chain(i.fallback_env.iter().map(|v| v.to_string()))
+            })
+            .collect();
+        vars.extend(
+            [
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                "VAULT_ID_TOKEN",
+            ]
+            .map(String::from),
+        );
+        match &self.auth {
+            Auth::Jwt {
+                source: JwtSource::Given { var: Some(var), .. },
+                ..
+            } => vars.push(var.clone()),
+            Auth::Jwt { .. } => {}
+            Auth::Token(_) => vars.push("VAULT_TOKEN".into()),
+        }
+        if self.hcp.bucket.is_none() {
+            vars.extend(["HCP_CLIENT_ID", "HCP_CLIENT_SECRET"].map(String::from));
+        }
+        vars.sort();
+        vars.dedup();
+        vars
+    }
+}
