@@ -82,8 +82,9 @@ where
 
 /// Returns every string that must be masked for one secret value.
 ///
-/// These are the value itself (if it has no newline), each non-blank line of a
-/// multi-line value (with a trailing `\r` stripped, plus its whitespace-trimmed
+/// These are the value itself (if it has no newline), each line of a
+/// multi-line value that has at least three characters besides surrounding
+/// white space (with a trailing `\r` stripped, plus its whitespace-trimmed
 /// variant), its base64 and base64url encodings (padded and unpadded), its
 /// percent-encodings (`NON_ALPHANUMERIC`, form-urlencoded with `+` for space,
 /// and RFC 3986 style) and its JSON string escaping. The result is
@@ -97,8 +98,14 @@ where
 pub fn forms(secret: &str) -> Vec<String> {
     let mut out = Vec::new();
     if secret.contains('\n') {
+        // A line shorter than the derived-form minimum (`{`, `}`, `]`) is no
+        // secret of its own; the value it belongs to is masked by its longer
+        // lines and its encodings.
         for line in secret.split('\n') {
-            add_line(&mut out, line.strip_suffix('\r').unwrap_or(line));
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if line.trim().chars().count() >= MIN_DERIVED_CHARS {
+                add_line(&mut out, line);
+            }
         }
     } else {
         add_line(&mut out, secret);
@@ -667,6 +674,17 @@ mod tests {
     }
 
     #[test]
+    fn forms_multiline_skips_lines_too_short_to_be_secret() {
+        let f = forms("{\n  \"k\": \"v-123\"\n}\n]\nab");
+        for short in ["{", "}", "]", "ab"] {
+            assert!(!has(&f, short), "{short:?} is no pattern of its own: {f:?}");
+        }
+        assert!(has(&f, r#"  "k": "v-123""#) && has(&f, r#""k": "v-123""#));
+        // A short single-line value is still masked as itself.
+        assert!(has(&forms("ab"), "ab"));
+    }
+
+    #[test]
     fn forms_multiline_gives_lines() {
         let f = forms("-----BEGIN KEY-----\r\nMIIBOgIBAAJBAK\n\n   \nend-----\n");
         assert!(has(&f, "-----BEGIN KEY-----"));
@@ -688,8 +706,8 @@ mod tests {
         let f = forms("a:\n  token: s3cr3t\n  x\n");
         assert!(has(&f, "  token: s3cr3t"));
         assert!(has(&f, "token: s3cr3t"));
-        assert!(has(&f, "  x"));
-        assert!(!has(&f, "x"));
+        // Lines under three characters (`a:`, `x`) are no patterns of their own.
+        assert!(!has(&f, "  x") && !has(&f, "x") && !has(&f, "a:"));
     }
 
     #[test]

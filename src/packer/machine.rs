@@ -115,7 +115,16 @@ impl MachineFilter {
             self.emit(text, out);
             return;
         };
-        let field = |i: usize| line.data.get(i).map(|f| decode(f)).unwrap_or_default();
+        // Redact the raw field before decoding: a secret holding a literal
+        // `\n` (a JSON-escaped PEM) is one line as Packer wrote it and two
+        // after decoding. What decoding reveals (a comma) is redacted after.
+        let redactor = &self.redactor;
+        let field = |i: usize| {
+            line.data
+                .get(i)
+                .map(|f| decode(&redactor.redact(f)))
+                .unwrap_or_default()
+        };
         match (line.kind, line.data.first().copied()) {
             ("ui", Some("say" | "message" | "error")) => {
                 let msg = field(1);
@@ -243,6 +252,24 @@ mod tests {
             assert!(o.errors.iter().any(|e| e.contains("boom ***")));
             assert!(o.tail.last().is_some_and(|l| l.contains("plugin noise ***")));
         }
+    }
+
+    #[test]
+    fn a_secret_with_a_literal_backslash_n_is_redacted_before_decoding() {
+        let secret = r"-----BEGIN KEY-----\nMIIEvQIBADANBg\n-----END KEY-----";
+        let r = Redactor::new([secret]);
+        let c = Collector::default();
+        let mut f = MachineFilter::new(&r, c.clone());
+        let mut out = Vec::new();
+        let line = format!("1795325142,,ui,message,    null.x: key {secret}\n1795325145,,ui,error,bad {secret}\n");
+        f.push(line.as_bytes(), &mut out);
+        f.finish(&mut out);
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            !out.contains("MIIEvQIBADANBg") && out.contains("null.x: key ***"),
+            "{out}"
+        );
+        assert!(c.outcome().errors.iter().all(|e| !e.contains("MIIEv")));
     }
 
     #[test]

@@ -412,6 +412,73 @@ build {
 }
 
 #[test]
+fn a_secret_with_a_literal_backslash_n_is_never_decoded_into_the_clear() {
+    let f = Fixture::new("leak_escaped");
+    // A JSON-escaped PEM, as GCP keys and many stored certificates are: one
+    // line, with literal `\n`. And a multi-line JSON whose lines `{` and `}`
+    // are no secret of their own.
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\\nMIIEv{}QIBADANBg\\nkqhkiG9w0BAQ{}EFAASC\\n-----END PRIVATE KEY-----\\n",
+        fastrand::u64(..),
+        fastrand::u64(..)
+    );
+    let json_key = format!("{{\n  \"private_key_id\": \"k{}\"\n}}", fastrand::u64(..));
+    bao().write_kv2(&f.kv2_mount, "ci/escaped", &json!({ "pem": pem, "json": json_key }));
+    let dir = support::scratch_dir("leak_escaped");
+    std::fs::write(
+        dir.join("escaped.pkr.hcl"),
+        r#"source "null" "x" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.x"]
+
+  provisioner "shell-local" {
+    inline = [
+      "printf 'key: %s\\n' \"$PEM\"",
+      "printf 'json: %s\\n' \"$JSON_KEY\"",
+      "echo \"error: bad key $PEM\" >&2",
+      "exit 2",
+    ]
+  }
+}
+"#,
+    )
+    .expect("write the template");
+    let api = GitlabApi::start(GITLAB_TOKEN);
+    let report = dir.join("report.md").display().to_string();
+    let mut cmd = gitlab_job(&f, &dir, &api, &json!({}), &["build", ".", "--report", &report]);
+    cmd.env(
+        "PACKER_VAULT_SECRETS",
+        format!(
+            "{m}/ci/escaped pem | PEM ; {m}/ci/escaped json | JSON_KEY",
+            m = f.kv2_mount
+        ),
+    );
+    let scan = Scan::new("a secret with a literal \\n", &f)
+        .jwt_of(&cmd)
+        .secret("escaped PEM", &pem)
+        .secret("JSON key", &json_key);
+    let out = support::run(cmd);
+    out.assert_code(1);
+    assert!(
+        out.stdout.contains("key: ***"),
+        "the build ran and printed it, redacted:\n{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("json: {"),
+        "`{{` alone is no secret:\n{}",
+        out.stdout
+    );
+    scan.output(&out)
+        .files(&dir, &[])
+        .text("MR notes", &api.note_bodies(42).join("\n"))
+        .assert_clean();
+}
+
+#[test]
 fn github_build_with_masks_files_and_comment() {
     let f = Fixture::new("leak_github");
     let oidc = GithubOidc::start(REQUEST_TOKEN);
