@@ -163,6 +163,14 @@ pub async fn run(spec: Spec, cancel: &Cancel, out: Sink, err: Sink) -> std::io::
         .argv
         .split_first()
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no command to run"))?;
+    // A signal that came before the spawn (between two phases, or between
+    // the login and the command) cancels it: the command never starts.
+    if let Some(s) = cancel.signal() {
+        return Ok(Exit {
+            code: 128 + s.raw(),
+            cancelled: Some(s),
+        });
+    }
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
         .stdin(Stdio::inherit())
@@ -190,34 +198,44 @@ pub async fn run(spec: Spec, cancel: &Cancel, out: Sink, err: Sink) -> std::io::
     let out_task = stdout.map(|s| tokio::spawn(pump(s, out)));
     let err_task = stderr.map(|s| tokio::spawn(pump(s, err)));
 
-    let mut cancelled = None;
     let mut all = cancel.all.clone();
     all.borrow_and_update();
-    let status = loop {
+    // A signal that came between the check above and the spawn is
+    // forwarded at once; any later one as it comes.
+    let mut signalled = cancel.signal().is_some();
+    let mut exited = None;
+    while exited.is_none() && !signalled {
         tokio::select! {
-            st = child.wait() => break st?,
-            changed = all.changed() => {
-                if changed.is_err() { continue; }
-                let s = cancel.signal().unwrap_or(Signal::Term);
-                cancelled.get_or_insert(s);
-                let raw = LAST.load(std::sync::atomic::Ordering::SeqCst);
-                if let Some(pid) = pid {
-                    // SAFETY: kill(2) on the child we spawned (not yet reaped).
-                    unsafe { libc::kill(pid, if raw == 0 { s.raw() } else { raw }) };
-                }
-                let grace = spec.grace;
-                let st = match tokio::time::timeout(grace, wait_or_signal(&mut child, &mut all, pid)).await {
-                    Ok(st) => st?,
-                    Err(_) => {
-                        crate::log::warn(&format!("the command did not stop within {} s of the signal: killing it", grace.as_secs()));
-                        sweep(pid);
-                        child.wait().await?
-                    }
-                };
-                // Whatever the command left running in its group goes too.
-                sweep(pid);
-                break st;
+            st = child.wait() => exited = Some(st?),
+            changed = all.changed() => signalled = changed.is_ok(),
+        }
+    }
+    let mut cancelled = None;
+    let status = match exited {
+        Some(st) => st,
+        None => {
+            let s = cancel.signal().unwrap_or(Signal::Term);
+            cancelled = Some(s);
+            let raw = LAST.load(std::sync::atomic::Ordering::SeqCst);
+            if let Some(pid) = pid {
+                // SAFETY: kill(2) on the child we spawned (not yet reaped).
+                unsafe { libc::kill(pid, if raw == 0 { s.raw() } else { raw }) };
             }
+            let grace = spec.grace;
+            let st = match tokio::time::timeout(grace, wait_or_signal(&mut child, &mut all, pid)).await {
+                Ok(st) => st?,
+                Err(_) => {
+                    crate::log::warn(&format!(
+                        "the command did not stop within {} s of the signal: killing it",
+                        grace.as_secs()
+                    ));
+                    sweep(pid);
+                    child.wait().await?
+                }
+            };
+            // Whatever the command left running in its group goes too.
+            sweep(pid);
+            st
         }
     };
     // Grandchildren may keep the pipes open: give the output a moment, no more.
@@ -283,4 +301,39 @@ pub async fn pump<R: AsyncRead + Unpin>(mut src: R, sink: Sink) {
     stream.finish(&mut out);
     let _ = dst.write_all(&out).await;
     let _ = dst.flush().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run on which `s` was already received.
+    fn signalled(s: Signal) -> Cancel {
+        let (_tx, rx) = watch::channel(Some(s));
+        let (_all_tx, all) = watch::channel(1u32);
+        Cancel { rx, all }
+    }
+
+    fn discard() -> Sink {
+        Sink::new(Redactor::new(Vec::<String>::new()).stream(), tokio::io::sink())
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_signal_before_the_spawn_never_starts_the_command() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let marker = dir.path().join("ran");
+        for s in [Signal::Int, Signal::Term] {
+            let spec = Spec {
+                argv: vec!["sh".into(), "-c".into(), format!("touch '{}'", marker.display())],
+                env: Vec::new(),
+                remove: Vec::new(),
+                cwd: None,
+                grace: Duration::from_secs(1),
+            };
+            let exit = run(spec, &signalled(s), discard(), discard()).await.expect("run");
+            assert_eq!(exit.cancelled, Some(s));
+            assert_eq!(exit.code, 128 + s.raw());
+            assert!(!marker.exists(), "the command never started");
+        }
+    }
 }

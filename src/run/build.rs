@@ -131,6 +131,13 @@ async fn run(
     }
     let mut code = 0;
     for phase in phases {
+        // A signal between two phases: the next one never starts.
+        if let Some(s) = cancel.signal() {
+            report.status = Status::Cancelled;
+            crate::log::warn(&format!("cancelled before `packer {phase}`, which was not started"));
+            code = s.exit_code();
+            break;
+        }
         let title = format!("packer {phase}");
         platform.section_start(&format!("packer_{phase}"), &title);
         let stop = platform.stop_commands();

@@ -1,6 +1,6 @@
 //! `packer-vault exec -- CMD...`.
 
-use super::{GRACE, fail, unless_cancelled};
+use super::{fail, unless_cancelled};
 use crate::config::{Config, Env};
 use crate::error::Error;
 use crate::platform::Platform;
@@ -44,7 +44,7 @@ async fn exec_in(cfg: &Config, platform: &Platform, session: &Session, cancel: &
             .collect(),
         remove: cfg.private_vars(),
         cwd: None,
-        grace: GRACE,
+        grace: platform.grace(),
     };
     let stop = platform.stop_commands();
     let out = process::Sink::redacted(&redactor, tokio::io::stdout());

@@ -20,9 +20,10 @@ use crate::session::Session;
 use std::future::Future;
 use std::time::Duration;
 
-/// How long a cancelled command gets to clean up before it is killed
-/// (GitHub kills 10 s after its first signal).
-pub const GRACE: Duration = Duration::from_secs(9);
+/// How long a login that a signal interrupted may still take: Vault may
+/// have issued the token already, and it must be revoked, within the time
+/// the runner leaves (GitHub kills the step 10 s after its first signal).
+const LOGIN_SETTLE: Duration = Duration::from_secs(3);
 
 /// Runs `fut` unless a signal comes first.
 pub(crate) async fn unless_cancelled<T>(
@@ -40,10 +41,25 @@ pub(crate) async fn unless_cancelled<T>(
 pub(crate) async fn start(cfg: &Config, env: Env) -> Result<(Platform, Cancel, Session), i32> {
     let platform = Platform::new(cfg.platform, env);
     let cancel = Cancel::install().map_err(|e| fail(&Error::failed(format!("cannot install signal handlers: {e}"))))?;
-    match unless_cancelled(&cancel, crate::session::login(cfg, &platform)).await {
-        Ok(Ok(session)) => Ok((platform, cancel, session)),
-        Ok(Err(e)) => Err(fail(&e)),
-        Err(s) => Err(s.exit_code()),
+    let outcome = {
+        let login = crate::session::login(cfg, &platform);
+        tokio::pin!(login);
+        tokio::select! {
+            r = &mut login => r,
+            s = cancel.cancelled() => {
+                // Dropping the login now could orphan a token Vault has
+                // already issued: let it finish, briefly, and revoke it.
+                if let Ok(Ok(session)) = tokio::time::timeout(LOGIN_SETTLE, &mut login).await {
+                    crate::log::warn("cancelled during the login");
+                    session.close(cfg, false).await;
+                }
+                return Err(s.exit_code());
+            }
+        }
+    };
+    match outcome {
+        Ok(session) => Ok((platform, cancel, session)),
+        Err(e) => Err(fail(&e)),
     }
 }
 

@@ -281,3 +281,66 @@ fn reads_that_never_answer_are_cut_and_the_token_revoked() {
     assert!(revoked(&accessor(&out)), "revoked after the cut read");
     assert!(out.elapsed < PERMANENT_FAILURE_LIMIT, "{:?}", out.elapsed);
 }
+
+/// Accessors of the live tokens that logged in through this fixture's JWT
+/// mount.
+fn live_tokens_of(f: &Fixture) -> Vec<String> {
+    let (_, list) = bao().api("LIST", "auth/token/accessors", None);
+    let want = format!("auth/{}/login", f.jwt_mount);
+    list["data"]["keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.as_str())
+        .filter(|a| {
+            let (status, t) = bao().api(
+                "POST",
+                "auth/token/lookup-accessor",
+                Some(serde_json::json!({ "accessor": a })),
+            );
+            status == 200 && t["data"]["path"].as_str() == Some(want.as_str())
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_login_cancelled_in_flight_has_its_token_revoked() {
+    let f = Fixture::new("faults_cancel_login");
+    let proxy = Proxy::start(&bao().addr);
+    // Vault issues the token at once; its answer then trickles in for about
+    // a second, and the signal comes while it does.
+    proxy.fail_next_on(
+        &login_path(&f),
+        1,
+        Fault::SlowBody {
+            chunk: 64,
+            delay: Duration::from_millis(100),
+        },
+    );
+    let mut cmd = job(&f, proxy.addr());
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("spawn");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while proxy.requests_on(&login_path(&f)).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the login never went out");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(150));
+    // SAFETY: kill(2) on the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("revoked the Vault token"), "{stderr}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("ran with"),
+        "the command never ran"
+    );
+    assert_eq!(
+        live_tokens_of(&f),
+        Vec::<String>::new(),
+        "no token of this login outlives the run"
+    );
+}

@@ -12,6 +12,7 @@ mod doctor;
 mod dynamic;
 mod exec;
 mod faults;
+mod gaps;
 mod github;
 mod gitlab;
 mod hcp;
