@@ -7,7 +7,6 @@
 use crate::config::{Auth, Config, Env, JwtSource};
 use crate::error::{EXIT_FAILED, EXIT_OK};
 use crate::platform::Platform;
-use crate::redact::Redactor;
 use crate::secret::Secret;
 use crate::vault::mounts::{Engine, Mounts};
 use crate::vault::probe::{Outcome, Probe, probe};
@@ -74,7 +73,7 @@ pub async fn doctor(cfg: Config, env: Env) -> i32 {
         Auth::Jwt { source, .. } => identity(&platform, source, &mut list, &mut hidden).await,
         Auth::Token(t) => {
             hidden.push(t.clone());
-            crate::log::set_redactor(Redactor::new([t.expose()]));
+            crate::log::hide([t.expose()]);
             list.add(
                 Mark::Ok,
                 "identity",
@@ -140,7 +139,7 @@ async fn identity(platform: &Platform, source: &JwtSource, list: &mut Checklist,
             return false;
         }
     };
-    crate::log::set_redactor(Redactor::new([jwt.expose()]));
+    crate::log::hide([jwt.expose()]);
     hidden.push(jwt.clone());
     let Some(claims) = crate::jwt::claims(jwt.expose()) else {
         list.add(
@@ -260,7 +259,7 @@ async fn secrets(cfg: &Config, vault: &Vault, hidden: &[Secret], list: &mut Chec
         .chain(hidden.iter().map(Secret::expose))
         .collect();
     all.extend(vault.token().map(Secret::expose));
-    crate::log::set_redactor(Redactor::new(all.into_iter().filter(|v| !v.is_empty())));
+    crate::log::hide(all);
     for (p, req) in probes.iter().zip(&cfg.requests) {
         let pin = req.version.map(|v| format!("@{v}")).unwrap_or_default();
         let what = format!("secret `{}{pin}`", p.path);

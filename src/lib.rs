@@ -55,6 +55,13 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
         Ok(c) => c,
         Err(e) => return run::fail(&e),
     };
+    // The API tokens are never printed, whatever the command.
+    log::hide(
+        [&cfg.github_token, &cfg.gitlab_token]
+            .into_iter()
+            .flatten()
+            .map(secret::Secret::expose),
+    );
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return run::fail(&error::Error::failed(format!("cannot start the runtime: {e}"))),

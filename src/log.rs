@@ -2,8 +2,9 @@
 //! process-wide redactor once secrets are known, and is styled for the CI.
 
 use crate::redact::Redactor;
+use std::collections::BTreeSet;
 use std::io::Write;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 /// How warnings and errors are marked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,13 +15,33 @@ pub enum Style {
     Github,
 }
 
+/// Every value hidden so far, and the redactor built from all of them.
+/// Values are only ever added: no caller can narrow what the log hides.
+static HIDDEN: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 static REDACTOR: RwLock<Option<Redactor>> = RwLock::new(None);
 static STYLE: RwLock<Style> = RwLock::new(Style::Plain);
 
-/// Sets the redactor applied to every later line (and to [`redact`]).
-pub fn set_redactor(r: Redactor) {
+/// Adds `values` to what every later line (and [`redact`]) hides, with
+/// all their forms; what was hidden before stays hidden.
+pub fn hide<I, S>(values: I)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let Ok(mut hidden) = HIDDEN.lock() else { return };
+    let before = hidden.len();
+    hidden.extend(
+        values
+            .into_iter()
+            .map(|v| v.as_ref().to_string())
+            .filter(|v| !v.is_empty()),
+    );
+    if hidden.len() == before {
+        return;
+    }
+    let redactor = Redactor::new(hidden.iter());
     if let Ok(mut g) = REDACTOR.write() {
-        *g = Some(r);
+        *g = Some(redactor);
     }
 }
 
@@ -73,4 +94,22 @@ pub fn error(msg: &str) {
 /// Escapes workflow-command data (`%`, CR, LF) as the runner expects.
 pub fn escape_data(s: &str) -> String {
     s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_redactor_only_grows() {
+        hide(["first-hidden-value-1f3a"]);
+        hide(["second-hidden-value-9c2e"]);
+        // Hiding nothing new, or only a part of the set again, narrows nothing.
+        hide(Vec::<String>::new());
+        hide(["second-hidden-value-9c2e"]);
+        assert_eq!(
+            redact("a first-hidden-value-1f3a b second-hidden-value-9c2e c"),
+            "a *** b *** c"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! What every remote call shares (Vault, GitHub, GitLab, HCP): a typed
 //! failure that keeps the status and the server's message, and retries.
 
+pub mod decode;
 pub mod retry;
 
 use std::fmt;

@@ -101,14 +101,9 @@ pub async fn login(cfg: &Config, platform: &Platform) -> Result<Session> {
     }
 }
 
-/// Makes the log redactor hide `hidden` and `more`.
+/// Makes the log redactor hide `hidden` and `more` too.
 fn hide(hidden: &[Secret], more: &[&Secret]) {
-    let values = hidden
-        .iter()
-        .chain(more.iter().copied())
-        .map(Secret::expose)
-        .filter(|v| !v.is_empty());
-    crate::log::set_redactor(Redactor::new(values));
+    crate::log::hide(hidden.iter().chain(more.iter().copied()).map(Secret::expose));
 }
 
 /// A child token of the caller's, or `None` when Vault refuses to make one
@@ -216,7 +211,7 @@ impl Session {
         all.push(self.login.token.expose());
         all.extend(self.hidden.iter().map(Secret::expose));
         let redactor = Redactor::new(all.iter().filter(|v| !v.is_empty()));
-        crate::log::set_redactor(redactor.clone());
+        crate::log::hide(&all);
         let n: usize = reads.iter().map(|r| r.items.len()).sum();
         crate::log::info(&format!("read {n} values from {} paths", reads.len()));
         for r in reads {

@@ -414,8 +414,8 @@ impl Client {
             if text.trim().is_empty() {
                 return Ok(Value::Null);
             }
-            serde_json::from_str(&text)
-                .map_err(|e| Failure::status(SERVICE, what, status, vec![format!("the answer is not JSON: {e}")]))
+            crate::remote::decode::text(&text)
+                .map_err(|e| Failure::status(SERVICE, what, status, vec![format!("unexpected answer: {e}")]))
         })
         .await
     }
@@ -441,7 +441,8 @@ fn local(what: &str, msg: String) -> Failure {
 
 /// Decodes a 2xx answer.
 fn parse<T: DeserializeOwned>(v: Value, what: &str) -> Result<T, Failure> {
-    serde_json::from_value(v).map_err(|e| Failure::status(SERVICE, what, 200, vec![format!("unexpected answer: {e}")]))
+    crate::remote::decode::value(v)
+        .map_err(|e| Failure::status(SERVICE, what, 200, vec![format!("unexpected answer: {e}")]))
 }
 
 /// An RFC 3339 time as (seconds since the epoch, nanoseconds), for ordering.

@@ -39,7 +39,7 @@ pub async fn jwt(vault: &Vault, mount: &str, role: &str, jwt: &Secret) -> Result
 /// The `auth` block of a login or `auth/token/create` answer as a [`Login`]
 /// (parsed with vaultrs's typed `AuthInfo`).
 pub fn from_answer(v: &Value, what: &str) -> Result<Login, Failure> {
-    let auth: vaultrs::api::AuthInfo = serde_json::from_value(v["auth"].clone()).map_err(|e| {
+    let auth: vaultrs::api::AuthInfo = crate::remote::decode::value(v["auth"].clone()).map_err(|e| {
         Failure::status(
             SERVICE,
             what,

@@ -237,8 +237,9 @@ fn interpret(
             read.name = Some(name.clone());
             // A deleted or destroyed version is a 404 that still carries
             // metadata. vaultrs's typed KV v2 answer: data and metadata.
-            let answer: vaultrs::api::kv2::responses::ReadSecretResponse = serde_json::from_value(v["data"].clone())
-                .map_err(|e| format!("{shown}: Vault's answer is not a KV v2 secret ({e})"))?;
+            let answer: vaultrs::api::kv2::responses::ReadSecretResponse =
+                crate::remote::decode::value(v["data"].clone())
+                    .map_err(|e| format!("{shown}: Vault's answer is not a KV v2 secret (data: {e})"))?;
             let meta = answer.metadata;
             read.version = Some(meta.version);
             read.created_time = Some(meta.created_time);

@@ -344,3 +344,44 @@ fn a_login_cancelled_in_flight_has_its_token_revoked() {
         "no token of this login outlives the run"
     );
 }
+
+#[test]
+fn a_malformed_answer_is_reported_by_field_never_by_its_value() {
+    let f = Fixture::new("faults_malformed");
+    let leaky = format!("leaky-{}", fastrand::u64(..));
+    let answers = [
+        (
+            kv2_path(&f),
+            serde_json::json!({"data": {"data": {"client_id": "x"}, "metadata": {"version": leaky, "created_time": "", "deletion_time": "", "destroyed": false}}}),
+            "metadata.version",
+        ),
+        (
+            login_path(&f),
+            serde_json::json!({"auth": {"client_token": "t", "accessor": "a", "policies": [], "token_policies": [], "lease_duration": leaky, "renewable": true}}),
+            "lease_duration",
+        ),
+    ];
+    for (path, body, field) in answers {
+        let proxy = Proxy::start(&bao().addr);
+        proxy.fail_always(
+            Some(&path),
+            Fault::Respond {
+                status: 200,
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                body: body.to_string(),
+            },
+        );
+        let out = support::run(job(&f, proxy.addr()));
+        out.assert_code(1);
+        assert!(
+            !out.combined().contains(&leaky),
+            "the value is never quoted:\n{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains(field),
+            "the error names the field {field}:\n{}",
+            out.stderr
+        );
+    }
+}

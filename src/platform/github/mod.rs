@@ -50,8 +50,8 @@ pub async fn oidc_token(url: &str, request_token: &Secret, audience: Option<&str
             return Err(Failure::status(SERVICE, what, status, vec![msg]));
         }
         // A 200 that is not JSON (a proxy's page) will not get better.
-        serde_json::from_str(&text)
-            .map_err(|e| Failure::status(SERVICE, what, status, vec![format!("the answer is not JSON ({e})")]))
+        crate::remote::decode::text(&text)
+            .map_err(|e| Failure::status(SERVICE, what, status, vec![format!("unexpected answer: {e}")]))
     })
     .await
     .map_err(|f| match f.status {

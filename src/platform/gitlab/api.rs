@@ -118,7 +118,7 @@ impl Api {
     }
 
     fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, Failure> {
-        serde_json::from_str(text)
+        crate::remote::decode::text(text)
             .map_err(|e| Failure::status(SERVICE, what, 200, vec![format!("unexpected answer: {e}")]))
     }
 
