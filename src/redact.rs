@@ -7,11 +7,12 @@
 //! byte stream split into arbitrary chunks, with output byte-identical to the
 //! whole-buffer result and without holding back lines that contain no secret.
 //!
-//! Matching uses leftmost-longest semantics: scanning left to right, the match
-//! that starts first wins, and among matches starting at the same byte the
-//! longest wins. No form contains `\n`, so redacted output never contains a
-//! form of a secret that has no `*` (a surviving occurrence would have to lie
-//! entirely within unmatched text, where the scan would have found it). A
+//! What is masked is the union of every occurrence of every form: where two
+//! occurrences overlap (the end of one secret is the start of another, one
+//! contains another, several chain), all their bytes are masked, and each
+//! maximal run of masked bytes (touching occurrences included) becomes one
+//! `***`. No form contains `\n`, so redacted output never contains a form of
+//! a secret that has no `*` (every byte of every occurrence is masked). A
 //! secret with a `*` can be spelled by plain text next to a `***`: `abc*`
 //! masked in `abcabc*` gives `abc***`, which reveals nothing that was not
 //! already in the plain text.
@@ -244,7 +245,7 @@ impl Redactor {
     /// Redacts a whole byte buffer, which need not be UTF-8.
     pub fn redact_bytes(&self, input: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(input.len());
-        self.inner.process(input, true, &mut out);
+        self.inner.process(input, true, &mut None, &mut out);
         out
     }
 
@@ -253,6 +254,7 @@ impl Redactor {
         StreamRedactor {
             redactor: self.clone(),
             pending: Vec::with_capacity(2 * self.inner.max_len),
+            open: None,
         }
     }
 }
@@ -265,7 +267,8 @@ impl fmt::Debug for Redactor {
     }
 }
 
-/// Builds the automaton: leftmost-longest; anchored when the [`Trigrams`]
+/// Builds the automaton: leftmost-longest (the longest occurrence at each
+/// start); anchored when the [`Trigrams`]
 /// filter finds the candidates, else unanchored with its own prefilter.
 fn build_matcher(patterns: &[String], anchored: bool) -> Matcher {
     if patterns.is_empty() {
@@ -273,6 +276,9 @@ fn build_matcher(patterns: &[String], anchored: bool) -> Matcher {
     }
     let mut builder = AhoCorasick::builder();
     builder.match_kind(MatchKind::LeftmostLongest);
+    // Unanchored searches find the next occurrence; anchored ones check
+    // each start inside a masked run for an overlapping one.
+    builder.start_kind(StartKind::Both);
     if anchored {
         // Each check walks a few bytes from one candidate: a contiguous NFA
         // is as good as a DFA there, and far cheaper to build.
@@ -415,72 +421,181 @@ impl Trigrams {
     }
 }
 
+/// The masked runs of one buffer, built from occurrences given in order of
+/// their start: bytes covered by any occurrence of any pattern form runs
+/// (overlapping or touching occurrences join), and each run is one `***`.
+struct Runs<'a> {
+    buf: &'a [u8],
+    out: &'a mut Vec<u8>,
+    /// Bytes of `buf` written to `out` (as text or inside a run's `***`).
+    emitted: usize,
+    /// The run being built: start, end, and whether its `***` is written.
+    current: Option<(usize, usize, bool)>,
+}
+
+impl<'a> Runs<'a> {
+    /// `open`: the stream's previous buffer ended inside a run that covers
+    /// the first `open` bytes of this one (its `***` already written).
+    fn new(buf: &'a [u8], out: &'a mut Vec<u8>, open: Option<usize>) -> Runs<'a> {
+        Runs {
+            buf,
+            out,
+            emitted: 0,
+            current: open.map(|end| (0, end, true)),
+        }
+    }
+
+    /// The occurrence `start..end` (starts never decrease).
+    fn add(&mut self, start: usize, end: usize) {
+        match self.current {
+            Some((s, e, shown)) if start <= e => self.current = Some((s, e.max(end), shown)),
+            _ => {
+                self.flush();
+                self.current = Some((start, end, false));
+            }
+        }
+    }
+
+    /// Writes the current run's `***` (once) and the text before it.
+    fn show(&mut self) {
+        if let Some((s, e, false)) = self.current {
+            self.out.extend_from_slice(&self.buf[self.emitted..s]);
+            self.out.extend_from_slice(REPLACEMENT.as_bytes());
+            self.emitted = s;
+            self.current = Some((s, e, true));
+        }
+    }
+
+    fn flush(&mut self) {
+        self.show();
+        if let Some((_, e, _)) = self.current.take() {
+            self.emitted = self.emitted.max(e);
+        }
+    }
+
+    /// Writes everything before `cut`; returns the run still open at `cut`
+    /// (it may grow with the next buffer), as the bytes it covers past `cut`.
+    fn finish(mut self, cut: usize, eof: bool) -> Option<usize> {
+        let open = match self.current {
+            Some((_, e, _)) if !eof && e >= cut => {
+                self.show();
+                self.emitted = cut;
+                Some(e - cut)
+            }
+            _ => {
+                self.flush();
+                None
+            }
+        };
+        if self.emitted < cut {
+            self.out.extend_from_slice(&self.buf[self.emitted..cut]);
+        }
+        open
+    }
+}
+
 impl Inner {
-    /// Redacts a prefix `buf[..cut]` into `out` and returns `cut`.
+    /// Redacts a prefix `buf[..cut]` into `out` and returns `cut`; `open`
+    /// carries a run that is still open from one buffer of a stream to the
+    /// next.
     ///
     /// With `eof`, `cut == buf.len()`. Otherwise `buf` is the not yet emitted
     /// part of a stream whose continuation is unknown, and `cut` is chosen so
-    /// that the redaction of `buf[..cut]` is the same for every continuation
-    /// and no match of the whole stream can cross `cut`; scanning can then
-    /// restart from `buf[cut..]` as if it were the start of the stream.
-    fn process(&self, buf: &[u8], eof: bool, out: &mut Vec<u8>) -> usize {
+    /// that the redaction of `buf[..cut]` is the same for every continuation;
+    /// scanning then restarts from `buf[cut..]` with `open` saying how much
+    /// of it is already masked.
+    ///
+    /// Every byte inside any occurrence of any pattern is masked, also where
+    /// occurrences overlap (the end of one secret is the start of another,
+    /// or one contains another): the union of all occurrences, each maximal
+    /// run of masked bytes written as one `***`.
+    fn process(&self, buf: &[u8], eof: bool, open: &mut Option<usize>, out: &mut Vec<u8>) -> usize {
         let ac = match &self.matcher {
             Matcher::Empty => {
                 out.extend_from_slice(buf);
+                *open = None;
                 return buf.len();
             }
-            Matcher::FailClosed => return mask_lines(buf, eof, out),
+            Matcher::FailClosed => {
+                *open = None;
+                return mask_lines(buf, eof, out);
+            }
             Matcher::Ac(ac) => ac,
         };
         // Every pattern occurrence that starts before `hold` ends inside
         // `buf` (otherwise `buf[start..]` would be a proper prefix of a
-        // pattern), so those matches, and whichever is longest at each start,
-        // are final. Matches starting at or after `hold` may still change.
+        // pattern), so those occurrences are final. Occurrences starting at
+        // or after `hold` may still change.
         let hold = if eof { buf.len() } else { self.hold_start(buf) };
-        let mut emitted = 0;
         out.reserve(buf.len());
-        if let Some(trigrams) = &self.trigrams {
-            // The leftmost-longest scan, candidate by candidate: the first
-            // position where an anchored search matches starts the leftmost
-            // match, and the anchored search gives the longest one there.
+        let mut runs = Runs::new(buf, out, open.take());
+        // The longest occurrence starting at `p`, if any.
+        let anchored = |p: usize| {
+            ac.try_find(Input::new(buf).range(p..).anchored(Anchored::Yes))
+                .map(|m| m.map(|m| m.end()))
+        };
+        let complete = if let Some(trigrams) = &self.trigrams {
+            // Candidate by candidate: each position a pattern may start at.
             let mut at = 0;
+            let mut ok = true;
             while let Some(p) = trigrams.next(buf, at, hold) {
-                let input = Input::new(buf).range(p..).anchored(Anchored::Yes);
-                match ac.try_find(input) {
-                    Ok(Some(m)) => {
-                        out.extend_from_slice(&buf[emitted..p]);
-                        out.extend_from_slice(REPLACEMENT.as_bytes());
-                        emitted = m.end();
-                        at = m.end();
+                match anchored(p) {
+                    Ok(Some(end)) => runs.add(p, end),
+                    Ok(None) => {}
+                    Err(_) => {
+                        ok = false;
+                        break;
                     }
-                    Ok(None) => at = p + 1,
-                    // Cannot fail on an automaton built for anchored searches;
-                    // if it ever did, fail closed from here on.
-                    Err(_) => return emitted + mask_lines(&buf[emitted..], eof, out),
                 }
+                at = p + 1;
             }
+            ok
         } else {
-            // Cannot fail for an unanchored search on an automaton built with
-            // the default (unanchored) start kind; if it ever did, fail closed.
-            let Ok(matches) = ac.try_find_iter(buf) else {
-                return mask_lines(buf, eof, out);
-            };
-            for m in matches {
-                if m.start() >= hold {
-                    break;
+            // The leftmost occurrence from `at` (the automaton's prefilter
+            // skips the text between), then every start inside the run it
+            // opens, anchored, so that no overlapping occurrence is missed.
+            let mut at = 0;
+            let mut ok = true;
+            'scan: while at < hold {
+                let m = match ac.try_find(Input::new(buf).range(at..)) {
+                    Ok(Some(m)) if m.start() < hold => m,
+                    Ok(_) => break,
+                    Err(_) => {
+                        ok = false;
+                        break;
+                    }
+                };
+                runs.add(m.start(), m.end());
+                let mut end = m.end();
+                let mut q = m.start() + 1;
+                while q < end.min(hold) {
+                    match anchored(q) {
+                        Ok(Some(e)) => {
+                            runs.add(q, e);
+                            end = end.max(e);
+                        }
+                        Ok(None) => {}
+                        Err(_) => {
+                            ok = false;
+                            break 'scan;
+                        }
+                    }
+                    q += 1;
                 }
-                out.extend_from_slice(&buf[emitted..m.start()]);
-                out.extend_from_slice(REPLACEMENT.as_bytes());
-                emitted = m.end();
+                at = end.max(q);
             }
+            ok
+        };
+        if !complete {
+            // Searches cannot fail on an automaton built for both anchored
+            // and unanchored starts; if one ever did, fail closed.
+            let from = runs.emitted;
+            runs.flush();
+            let done = runs.emitted.max(from);
+            return done + mask_lines(&buf[done..], eof, out);
         }
-        // A final match may end past `hold`: then it is the cut (the whole
-        // stream's scan resumes at its end too).
-        if emitted < hold {
-            out.extend_from_slice(&buf[emitted..hold]);
-            emitted = hold;
-        }
-        emitted
+        *open = runs.finish(hold, eof);
+        hold
     }
 
     /// Earliest `p` such that `buf[p..]` is a non-empty proper prefix of some
@@ -543,6 +658,8 @@ pub struct StreamRedactor {
     /// Input received but not yet emitted; at most `max_len - 1` bytes between
     /// calls (except in the never-expected fail-closed mode).
     pending: Vec<u8>,
+    /// A masked run still open at the start of `pending` (see `Inner::process`).
+    open: Option<usize>,
 }
 
 impl StreamRedactor {
@@ -559,7 +676,7 @@ impl StreamRedactor {
             let tail = self.pending.len();
             let bridge = input.len().min(inner.max_len.max(1));
             self.pending.extend_from_slice(&input[..bridge]);
-            let cut = inner.process(&self.pending, false, out);
+            let cut = inner.process(&self.pending, false, &mut self.open, out);
             if cut >= tail && bridge < input.len() {
                 input = &input[cut - tail..];
                 self.pending.clear();
@@ -571,20 +688,21 @@ impl StreamRedactor {
                 // Only reachable in fail-closed mode: the cut stayed inside
                 // the old tail, so fall back to scanning the appended chunk.
                 self.pending.extend_from_slice(&input[bridge..]);
-                let cut = inner.process(&self.pending, false, out);
+                let cut = inner.process(&self.pending, false, &mut self.open, out);
                 self.pending.drain(..cut);
                 return;
             }
         }
-        let cut = inner.process(input, false, out);
+        let cut = inner.process(input, false, &mut self.open, out);
         self.pending.extend_from_slice(&input[cut..]);
     }
 
     /// Ends the stream, appending everything still held back (redacted) to
     /// `out`. The stream can then be reused for a new input.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        self.redactor.inner.process(&self.pending, true, out);
+        self.redactor.inner.process(&self.pending, true, &mut self.open, out);
         self.pending.clear();
+        self.open = None;
     }
 }
 
@@ -644,26 +762,23 @@ mod tests {
         }
     }
 
-    /// Reference leftmost-longest redaction, independent of aho-corasick.
+    /// Reference redaction, independent of aho-corasick: the union of every
+    /// occurrence, each maximal run of covered bytes one `***`.
     fn naive_redact(patterns: &[String], text: &[u8]) -> Vec<u8> {
+        let mut covered = vec![false; text.len()];
+        for p in patterns.iter().map(|p| p.as_bytes()).filter(|p| !p.is_empty()) {
+            for i in 0..text.len().saturating_sub(p.len() - 1) {
+                if text[i..].starts_with(p) {
+                    covered[i..i + p.len()].iter_mut().for_each(|c| *c = true);
+                }
+            }
+        }
         let mut out = Vec::new();
-        let mut i = 0;
-        while i < text.len() {
-            let longest = patterns
-                .iter()
-                .map(|p| p.as_bytes())
-                .filter(|p| text[i..].starts_with(p))
-                .map(<[u8]>::len)
-                .max();
-            match longest {
-                Some(n) => {
-                    out.extend_from_slice(REPLACEMENT.as_bytes());
-                    i += n;
-                }
-                None => {
-                    out.push(text[i]);
-                    i += 1;
-                }
+        for (i, &b) in text.iter().enumerate() {
+            if !covered[i] {
+                out.push(b);
+            } else if i == 0 || !covered[i - 1] {
+                out.extend_from_slice(b"***");
             }
         }
         out
@@ -792,11 +907,18 @@ mod tests {
         assert_eq!(r.redact("a password12 b"), "a ***12 b");
         assert_eq!(r.redact("x supersecretvalue y"), "x *** y");
         assert_eq!(r.redact("x secret y supersecret"), "x *** y super***");
-        assert_eq!(r.redact("passwordsecretpassword"), "*********");
-        assert_eq!(r.redact("secretsecret"), "******");
+        // Touching occurrences are one masked run.
+        assert_eq!(r.redact("passwordsecretpassword"), "***");
+        assert_eq!(r.redact("secretsecret"), "***");
+        // The end of one secret is the start of another: both are masked
+        // whole, not the first and then the rest of the second in clear.
         let r = Redactor::new(["abcd", "cdxyz"]);
-        assert_eq!(r.redact("abcdxyz"), "***xyz");
-        assert_eq!(r.redact("abcxyz cdxyzabcd"), "abcxyz ******");
+        assert_eq!(r.redact("abcdxyz"), "***");
+        assert_eq!(r.redact("abcxyz cdxyzabcd"), "abcxyz ***");
+        // Chains and containment.
+        let r = Redactor::new(["aab", "bcc", "ccd", "xbcdx"]);
+        assert_eq!(r.redact("-aabccd-"), "-***-");
+        assert_eq!(r.redact("-xbcdx-bc-"), "-***-bc-");
     }
 
     #[test]

@@ -169,7 +169,8 @@ pub fn valid_lock(secrets: Vec<Entry>, not_lockable: Vec<Unlockable>) -> Option<
 /// The redactor, for any secrets, any text and any split of the text into
 /// pushes (`splits` are cut offsets, taken modulo `text.len() + 1`):
 /// - the streamed output equals `redact_bytes` of the whole text,
-/// - `redact_bytes` equals a naive leftmost-longest replacement of the forms,
+/// - `redact_bytes` equals a naive masking of the union of all occurrences
+///   of all forms (overlapping, contained, chained),
 /// - no form of any secret survives in the output, unless the form contains
 ///   `*` (then it can be made up of text next to a `***`, see below),
 /// - valid UTF-8 in gives valid UTF-8 out, and `redact` agrees with
@@ -191,7 +192,7 @@ pub fn redact(secrets: &[String], text: &[u8], splits: &[usize]) {
     assert_eq!(
         whole,
         naive_redact(&all_forms, text),
-        "redact_bytes is leftmost-longest"
+        "redact_bytes masks the union of all occurrences"
     );
     for f in &all_forms {
         // A form with a `*` can reappear from text before or after a mask:
@@ -264,26 +265,24 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Reference leftmost-longest replacement, independent of aho-corasick.
+/// Reference redaction, independent of aho-corasick: every byte of every
+/// occurrence of every pattern is covered (overlaps included), and each
+/// maximal run of covered bytes becomes one `***`.
 fn naive_redact(patterns: &[String], text: &[u8]) -> Vec<u8> {
+    let mut covered = vec![false; text.len()];
+    for p in patterns.iter().map(|p| p.as_bytes()).filter(|p| !p.is_empty()) {
+        for i in 0..text.len().saturating_sub(p.len() - 1) {
+            if text[i..].starts_with(p) {
+                covered[i..i + p.len()].iter_mut().for_each(|c| *c = true);
+            }
+        }
+    }
     let mut out = Vec::new();
-    let mut i = 0;
-    while i < text.len() {
-        let longest = patterns
-            .iter()
-            .map(|p| p.as_bytes())
-            .filter(|p| text[i..].starts_with(p))
-            .map(<[u8]>::len)
-            .max();
-        match longest {
-            Some(n) => {
-                out.extend_from_slice(b"***");
-                i += n;
-            }
-            None => {
-                out.push(text[i]);
-                i += 1;
-            }
+    for (i, &b) in text.iter().enumerate() {
+        if !covered[i] {
+            out.push(b);
+        } else if i == 0 || !covered[i - 1] {
+            out.extend_from_slice(b"***");
         }
     }
     out

@@ -412,6 +412,76 @@ build {
 }
 
 #[test]
+fn overlapping_secrets_are_masked_whole_everywhere() {
+    let f = Fixture::new("leak_overlap");
+    // The end of the first is the start of the second; the third contains
+    // a part of both.
+    let n = fastrand::u64(1_000_000..);
+    let (first, second, third) = (
+        format!("AAAA{n}-BBBB"),
+        format!("-BBBB-{n}CCCC"),
+        format!("{n}-BBBB-{n}"),
+    );
+    bao().write_kv2(
+        &f.kv2_mount,
+        "ci/overlap",
+        &json!({ "one": first, "two": second, "three": third }),
+    );
+    let dir = support::scratch_dir("leak_overlap");
+    std::fs::write(
+        dir.join("overlap.pkr.hcl"),
+        r#"source "null" "x" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.x"]
+
+  provisioner "shell-local" {
+    inline = [
+      "echo \"chained: AAAA${var.n}-BBBB-${var.n}CCCC\"",
+      "echo \"error: bad AAAA${var.n}-BBBB-${var.n}CCCC\" >&2",
+      "exit 2",
+    ]
+  }
+}
+
+variable "n" {
+  type = string
+}
+"#,
+    )
+    .expect("write the template");
+    let api = GitlabApi::start(GITLAB_TOKEN);
+    let report = dir.join("report.md").display().to_string();
+    let mut cmd = gitlab_job(&f, &dir, &api, &json!({}), &["build", ".", "--report", &report]);
+    cmd.env(
+        "PACKER_VAULT_SECRETS",
+        format!(
+            "{m}/ci/overlap one | ONE ; {m}/ci/overlap two | TWO ; {m}/ci/overlap three | THREE",
+            m = f.kv2_mount
+        ),
+    )
+    .env("PACKER_VAULT_PACKER_VARS", format!("n={n}"));
+    let scan = Scan::new("overlapping secrets", &f)
+        .jwt_of(&cmd)
+        .secret("first", &first)
+        .secret("second", &second)
+        .secret("third", &third);
+    let out = support::run(cmd);
+    out.assert_code(1);
+    assert!(
+        out.stdout.contains("chained: ***\n"),
+        "masked whole, as one run:\n{}",
+        out.stdout
+    );
+    scan.output(&out)
+        .files(&dir, &[&dir.join("overlap.pkr.hcl")])
+        .text("MR notes", &api.note_bodies(42).join("\n"))
+        .assert_clean();
+}
+
+#[test]
 fn a_secret_with_a_literal_backslash_n_is_never_decoded_into_the_clear() {
     let f = Fixture::new("leak_escaped");
     // A JSON-escaped PEM, as GCP keys and many stored certificates are: one

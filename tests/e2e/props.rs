@@ -351,6 +351,30 @@ proptest! {
         checks::redact(&secrets, &text, &splits);
     }
 
+    /// Secrets that overlap in every way: windows of one string over a
+    /// small alphabet (so prefix/suffix chains, containment and repeated
+    /// characters are the rule), in a text made of more windows, split
+    /// anywhere. The output must equal the naive union of all occurrences.
+    #[test]
+    fn redactor_overlapping_secrets(
+        base in "[abc]{6,24}",
+        windows in prop::collection::vec((any::<usize>(), 3usize..12), 1..5),
+        text_windows in prop::collection::vec((any::<usize>(), 1usize..16, "[abc -]{0,3}"), 0..16),
+        splits in prop::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let window = |start: usize, len: usize| {
+            let start = start % base.len();
+            base[start..(start + len).min(base.len())].to_string()
+        };
+        let secrets: Vec<String> = windows.iter().map(|&(s, l)| window(s, l)).collect();
+        let mut text = String::new();
+        for (s, l, sep) in &text_windows {
+            text.push_str(&window(*s, *l));
+            text.push_str(sep);
+        }
+        checks::redact(&secrets, text.as_bytes(), &splits);
+    }
+
     /// Enough secrets for more than 64 patterns, where the redactor takes
     /// another matcher (and, past 2 KiB of patterns, another automaton).
     #[test]
