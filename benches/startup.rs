@@ -76,6 +76,7 @@ fn bench_startup(c: &mut Criterion) {
     let needs = Needs {
         vault: true,
         lock_write: false,
+        template: false,
     };
     config::resolve(&inv.flags, &env, needs).expect("the bench configuration resolves");
     group.bench_function("resolve_30", |b| {

@@ -132,11 +132,14 @@ fn random(len: usize) -> String {
 
 fn setup(addr: &str, token: &str, dir: &std::path::Path, ca: Option<&str>) {
     let addr = addr.trim_end_matches('/').to_string();
-    let mut builder = packer_vault::remote::client_builder();
-    if let Some(ca) = ca {
-        let pem = std::fs::read(ca).unwrap_or_else(|e| panic!("read {ca}: {e}"));
-        builder = builder.tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem).expect("a PEM CA"));
-    }
+    let certs = match ca {
+        Some(ca) => {
+            let pem = std::fs::read(ca).unwrap_or_else(|e| panic!("read {ca}: {e}"));
+            reqwest::Certificate::from_pem_bundle(&pem).expect("a PEM CA")
+        }
+        None => Vec::new(),
+    };
+    let builder = packer_vault::remote::client_builder(ca.is_some(), certs).expect("builder");
     let client = builder.build().expect("client");
     let call = |method: &'static str, path: String, body: Value| {
         let req = client

@@ -26,7 +26,7 @@ pub enum Error {
 impl Error {
     /// A usage error naming `input` and what is wrong with it.
     pub fn input(input: &str, what: impl fmt::Display) -> Self {
-        Error::Usage(format!("input `{input}`: {what}"))
+        Error::Usage(format!("input `{input}`: {}", bounded(&what.to_string())))
     }
 
     /// A run failure.
@@ -55,3 +55,68 @@ impl std::error::Error for Error {}
 
 /// Result of a fallible step of a run.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// At most this many characters of a value are quoted in a message.
+pub const QUOTE_MAX_CHARS: usize = 80;
+/// At most this many bytes of one message (a log line).
+pub const MESSAGE_MAX_BYTES: usize = 800;
+
+/// `s` itself when short, else its first [`QUOTE_MAX_CHARS`] characters
+/// (cut on a character boundary) marked as cut, with the length left out.
+pub fn quote(s: &str) -> String {
+    match s.char_indices().nth(QUOTE_MAX_CHARS) {
+        None => s.to_string(),
+        Some((at, _)) => format!("{}… ({} more bytes)", &s[..at], s.len() - at),
+    }
+}
+
+/// A message with every `` `quoted` `` span shortened by [`quote`], and the
+/// whole cut to [`MESSAGE_MAX_BYTES`]: an input or a server's answer that is
+/// 120 KiB on one line is not echoed whole into the log.
+pub fn bounded(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len().min(MESSAGE_MAX_BYTES + 16));
+    let mut parts = msg.split('`');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    for (i, part) in parts.enumerate() {
+        out.push('`');
+        // Odd parts (0, 2, ... here) are inside a pair of backticks.
+        if i % 2 == 0 {
+            out.push_str(&quote(part))
+        } else {
+            out.push_str(part)
+        }
+    }
+    if out.len() > MESSAGE_MAX_BYTES {
+        let mut at = MESSAGE_MAX_BYTES;
+        while !out.is_char_boundary(at) {
+            at -= 1;
+        }
+        let cut = out.len() - at;
+        out.truncate(at);
+        out.push_str(&format!("… ({cut} more bytes)"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_quotes_and_messages_are_cut_on_character_boundaries() {
+        assert_eq!(quote("short"), "short");
+        let long = "é".repeat(200);
+        let q = quote(&long);
+        assert!(q.starts_with(&"é".repeat(80)) && q.ends_with("(240 more bytes)"), "{q}");
+        let msg = format!("line 1: `{}`: more than one `|`", "x".repeat(120 * 1024));
+        let b = bounded(&msg);
+        assert!(b.len() < 200 && b.ends_with(": more than one `|`"), "{b}");
+        let b = bounded(&"y".repeat(5000));
+        assert!(
+            b.len() < MESSAGE_MAX_BYTES + 30 && b.ends_with("(4200 more bytes)"),
+            "{b}"
+        );
+    }
+}

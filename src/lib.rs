@@ -39,10 +39,22 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     let inv = match cli::parse(args) {
         Ok(i) => i,
         Err(e) => {
-            let _ = e.print();
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => error::EXIT_OK,
-                _ => error::EXIT_USAGE,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    let _ = e.print();
+                    error::EXIT_OK
+                }
+                _ => {
+                    // A usage error in a few lines: no blank ones, no pointer to --help.
+                    let text = e.render().to_string();
+                    for line in text
+                        .lines()
+                        .filter(|l| !l.trim().is_empty() && !l.starts_with("For more information"))
+                    {
+                        eprintln!("{}", error::bounded(line));
+                    }
+                    error::EXIT_USAGE
+                }
             };
         }
     };
@@ -50,6 +62,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     let needs = Needs {
         vault: true,
         lock_write: matches!(inv.cmd, cli::Cmd::Lock { .. }),
+        template: matches!(inv.cmd, cli::Cmd::Build | cli::Cmd::Validate),
     };
     let cfg = match config::resolve(&inv.flags, &env, needs) {
         Ok(c) => c,

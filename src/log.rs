@@ -91,6 +91,11 @@ pub fn error(msg: &str) {
     }
 }
 
+/// `n` and the noun, singular or plural: `1 value`, `2 values`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Escapes workflow-command data (`%`, CR, LF) as the runner expects.
 pub fn escape_data(s: &str) -> String {
     s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
@@ -99,6 +104,13 @@ pub fn escape_data(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_say_one_or_many() {
+        assert_eq!(count(1, "path", "paths"), "1 path");
+        assert_eq!(count(0, "path", "paths"), "0 paths");
+        assert_eq!(count(2, "value", "values"), "2 values");
+    }
 
     #[test]
     fn the_log_redactor_only_grows() {

@@ -11,13 +11,47 @@ use std::fmt;
 /// here once as the process default: aws-lc-rs, reqwest's own default,
 /// seeds its RNG from CPU jitter on first use, about 30 ms of CPU at the
 /// first handshake of every run.
-pub fn client_builder() -> reqwest::ClientBuilder {
+///
+/// Trust: a client that talks only plain http (`https` false) loads no
+/// roots at all, so it works in a minimal image without a trust store. An
+/// https client trusts the system's roots (read once per process, only
+/// when first needed) plus `extra_roots` (`ca-cert`); when there are
+/// neither, the error says so.
+pub fn client_builder(https: bool, extra_roots: Vec<reqwest::Certificate>) -> Result<reqwest::ClientBuilder, String> {
     static PROVIDER: std::sync::Once = std::sync::Once::new();
     PROVIDER.call_once(|| {
         // Err: a provider is already installed (by whoever embeds us): keep it.
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
-    reqwest::Client::builder()
+    let mut roots = if https { system_roots().to_vec() } else { Vec::new() };
+    if https && roots.is_empty() && extra_roots.is_empty() {
+        return Err(NO_ROOTS.to_string());
+    }
+    roots.extend(extra_roots);
+    Ok(reqwest::Client::builder().tls_certs_only(roots))
+}
+
+/// What [`client_builder`] says when an https client has nothing to trust.
+pub const NO_ROOTS: &str = "no trusted root certificates were found on this machine (SSL_CERT_FILE, SSL_CERT_DIR \
+     and /etc/ssl/certs hold none): install the ca-certificates package, or set `ca-cert` (VAULT_CACERT) to the CA \
+     that signed the server's certificate";
+
+/// The system's trusted roots (`SSL_CERT_FILE`, `SSL_CERT_DIR`, or the
+/// distribution's bundle), read on first use; empty when there are none.
+fn system_roots() -> &'static [reqwest::Certificate] {
+    static ROOTS: std::sync::OnceLock<Vec<reqwest::Certificate>> = std::sync::OnceLock::new();
+    ROOTS.get_or_init(|| {
+        rustls_native_certs::load_native_certs()
+            .certs
+            .iter()
+            .filter_map(|der| reqwest::Certificate::from_der(der).ok())
+            .collect()
+    })
+}
+
+/// True when `url` is an https URL (case-insensitive scheme).
+pub fn is_https(url: &str) -> bool {
+    url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"))
 }
 
 /// A failed remote call: what was attempted, the HTTP status when there was
@@ -91,7 +125,8 @@ impl fmt::Display for Failure {
         }
         let errors: Vec<&str> = self.errors.iter().map(|e| e.trim()).filter(|e| !e.is_empty()).collect();
         if !errors.is_empty() {
-            write!(f, ": {}", errors.join("; "))?;
+            // A server's message is quoted, shortened: never a whole page.
+            write!(f, ": {}", crate::error::bounded(&errors.join("; ")))?;
         }
         Ok(())
     }

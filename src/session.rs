@@ -174,7 +174,11 @@ impl Session {
         let (requests, locked, pins) = match (&lock, &cfg.lock_file) {
             (Some(lock), Some(path)) => {
                 let p = crate::lock::pin(&cfg.requests, prepared.mounts(), lock, cfg.locked)?;
-                crate::log::info(&format!("{}: {} secrets pinned", path.display(), p.locked.len()));
+                crate::log::info(&format!(
+                    "{}: {} pinned",
+                    path.display(),
+                    crate::log::count(p.locked.len(), "secret", "secrets")
+                ));
                 (p.requests, p.locked, p.pins)
             }
             _ => (cfg.requests.clone(), BTreeSet::new(), Vec::new()),
@@ -213,7 +217,11 @@ impl Session {
         let redactor = Redactor::new(all.iter().filter(|v| !v.is_empty()));
         crate::log::hide(&all);
         let n: usize = reads.iter().map(|r| r.items.len()).sum();
-        crate::log::info(&format!("read {n} values from {} paths", reads.len()));
+        crate::log::info(&format!(
+            "read {} from {}",
+            crate::log::count(n, "value", "values"),
+            crate::log::count(reads.len(), "path", "paths")
+        ));
         for r in reads {
             let version = r.version.map(|v| format!(" v{v}")).unwrap_or_default();
             let names: Vec<String> = r.items.iter().map(|i| format!("{}->{}", i.key, i.env)).collect();

@@ -313,6 +313,9 @@ pub struct Needs {
     pub vault: bool,
     /// The subcommand writes the lock file (so it may not exist yet).
     pub lock_write: bool,
+    /// The subcommand runs Packer on `template` (build, validate): it must
+    /// exist before anything is sent.
+    pub template: bool,
 }
 
 /// Resolves and validates every input. `flags` holds the inputs given as CLI
@@ -446,6 +449,20 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
         ));
     }
 
+    let template = PathBuf::from(src.text("template")?.unwrap_or_else(|| ".".into()));
+    // Packer runs in the working directory, so a relative template is there.
+    let template_at = working_directory.join(&template);
+    if needs.template && !template_at.exists() {
+        return Err(Error::input(
+            "template",
+            format!(
+                "`{}`: no such file or directory (in the working directory `{}`)",
+                template.display(),
+                working_directory.display()
+            ),
+        ));
+    }
+
     Ok(Config {
         platform,
         vault_addr,
@@ -453,7 +470,7 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
         auth: auth.unwrap_or(Auth::Token(Secret::default())),
         tls,
         requests,
-        template: PathBuf::from(src.text("template")?.unwrap_or_else(|| ".".into())),
+        template,
         working_directory,
         packer_version: src.text("packer-version")?,
         packer_args,

@@ -7,6 +7,7 @@ fn flags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 const NEEDS: Needs = Needs {
     vault: true,
     lock_write: false,
+    template: false,
 };
 
 #[test]

@@ -160,7 +160,7 @@ impl Client {
     /// A client that sends `bearer` (from [`super::token`]); makes no request.
     pub fn new(endpoints: Endpoints, bearer: Secret) -> Result<Client, Failure> {
         Ok(Client {
-            http: http_client()?,
+            http: http_client(&endpoints)?,
             endpoints,
             bearer,
             policy: retry::Policy::default(),
@@ -169,7 +169,7 @@ impl Client {
 
     /// Gets a token for the service principal and returns a client using it.
     pub async fn login(endpoints: Endpoints, client_id: &Secret, client_secret: &Secret) -> Result<Client, Failure> {
-        let http = http_client()?;
+        let http = http_client(&endpoints)?;
         let policy = retry::Policy::default();
         let bearer = super::auth::token_with(&http, &endpoints, client_id, client_secret, policy).await?;
         Ok(Client {

@@ -18,7 +18,14 @@ struct TokenAnswer {
 /// Exchanges the service principal's credentials for a bearer token
 /// (`POST <auth>/oauth2/token`, client-credentials grant).
 pub async fn token(ep: &Endpoints, client_id: &Secret, client_secret: &Secret) -> Result<Secret, Failure> {
-    token_with(&http_client()?, ep, client_id, client_secret, retry::Policy::default()).await
+    token_with(
+        &http_client(ep)?,
+        ep,
+        client_id,
+        client_secret,
+        retry::Policy::default(),
+    )
+    .await
 }
 
 /// [`token`] on a given HTTP client and retry policy.

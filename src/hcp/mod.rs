@@ -103,8 +103,16 @@ pub fn default_fingerprint(env: &Env) -> Option<String> {
 
 /// The HTTP client of every HCP call: timeouts, no redirects (a redirect
 /// would resend the client secret or the bearer elsewhere).
-pub(crate) fn http_client() -> Result<reqwest::Client, Failure> {
-    crate::remote::client_builder()
+pub(crate) fn http_client(ep: &Endpoints) -> Result<reqwest::Client, Failure> {
+    let https = crate::remote::is_https(&ep.api) || crate::remote::is_https(&ep.auth);
+    crate::remote::client_builder(https, Vec::new())
+        .map_err(|e| Failure {
+            service: SERVICE,
+            what: "set up the HTTP client for HCP".into(),
+            status: None,
+            errors: vec![e],
+            retry_after: None,
+        })?
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
         .user_agent(concat!("packer-vault/", env!("CARGO_PKG_VERSION")))

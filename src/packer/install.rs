@@ -287,7 +287,8 @@ async fn cached(path: &Path) -> bool {
 
 /// Downloads, verifies and extracts Packer `version` to `dest`.
 async fn download(version: &str, os: &str, arch: &str, opts: &Options, dest: &Path) -> Result<()> {
-    let http = crate::remote::client_builder()
+    let http = crate::remote::client_builder(crate::remote::is_https(&opts.base_url), Vec::new())
+        .map_err(Error::failed)?
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
         .user_agent(concat!("packer-vault/", env!("CARGO_PKG_VERSION")))

@@ -168,7 +168,10 @@ async fn run(
         let (warnings, renewals) = r.stop();
         report.warnings.extend(warnings);
         if renewals > 0 {
-            crate::log::info(&format!("renewed the token and leases {renewals} times during the run"));
+            crate::log::info(&format!(
+                "renewed the token and leases {} during the run",
+                crate::log::count(renewals as usize, "time", "times")
+            ));
         }
     }
 

@@ -55,7 +55,10 @@ async fn exec_in(cfg: &Config, platform: &Platform, session: &Session, cancel: &
         // Its warnings were logged as they came.
         let (_, renewals) = r.stop();
         if renewals > 0 {
-            crate::log::info(&format!("renewed the token and leases {renewals} times during the run"));
+            crate::log::info(&format!(
+                "renewed the token and leases {} during the run",
+                crate::log::count(renewals as usize, "time", "times")
+            ));
         }
     }
     match result {

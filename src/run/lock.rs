@@ -61,8 +61,8 @@ async fn lock_in(cfg: &Config, platform: &Platform, session: &Session, check: bo
         }
         std::fs::write(&cfg.lock_path, new.render()).map_err(|e| Error::failed(format!("cannot write {path}: {e}")))?;
         say(&format!(
-            "wrote {path}: {} secrets pinned, secrets-digest {}",
-            new.secrets.len(),
+            "wrote {path}: {} pinned, secrets-digest {}",
+            crate::log::count(new.secrets.len(), "secret", "secrets"),
             new.digest
         ));
         return Ok(EXIT_OK);
@@ -113,8 +113,8 @@ async fn lock_in(cfg: &Config, platform: &Platform, session: &Session, check: bo
         Ok(EXIT_FAILED)
     } else {
         say(&format!(
-            "{path} is up to date ({} secrets, secrets-digest {})",
-            old.secrets.len(),
+            "{path} is up to date ({}, secrets-digest {})",
+            crate::log::count(old.secrets.len(), "secret", "secrets"),
             old.digest
         ));
         Ok(EXIT_OK)

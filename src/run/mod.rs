@@ -65,6 +65,7 @@ pub(crate) async fn start(cfg: &Config, env: Env) -> Result<(Platform, Cancel, S
 
 /// Prints a failure (redacted) and returns its exit code.
 pub fn fail(e: &Error) -> i32 {
-    crate::log::error(&e.to_string());
+    let text: Vec<String> = e.to_string().lines().map(crate::error::bounded).collect();
+    crate::log::error(&text.join("\n"));
     e.exit_code()
 }

@@ -179,7 +179,15 @@ fn with_tls_hint(mut f: Failure) -> Failure {
 
 fn http_client(tls: bool, cfg: &Config) -> Result<reqwest::Client> {
     let original_scheme = if tls { "https" } else { "http" };
-    let mut b = crate::remote::client_builder()
+    // With tls-skip-verify nothing is checked, so no roots are needed.
+    let extra = match (&cfg.tls.ca_pem, tls) {
+        (Some(ca), true) => {
+            reqwest::Certificate::from_pem_bundle(ca).map_err(|_| Error::input("ca-cert", "not a PEM bundle"))?
+        }
+        _ => Vec::new(),
+    };
+    let mut b = crate::remote::client_builder(tls && !cfg.tls.skip_verify, extra)
+        .map_err(|e| Error::input("ca-cert", e))?
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
         .user_agent(concat!("packer-vault/", env!("CARGO_PKG_VERSION")))
@@ -195,11 +203,6 @@ fn http_client(tls: bool, cfg: &Config) -> Result<reqwest::Client> {
             }
         }));
     if tls {
-        if let Some(ca) = &cfg.tls.ca_pem {
-            let certs =
-                reqwest::Certificate::from_pem_bundle(ca).map_err(|_| Error::input("ca-cert", "not a PEM bundle"))?;
-            b = b.tls_certs_merge(certs);
-        }
         if let Some(id) = &cfg.tls.identity_pem {
             let id = reqwest::Identity::from_pem(id.expose().as_bytes())
                 .map_err(|_| Error::input("client-key", "the certificate and key do not form a PEM identity"))?;
@@ -211,9 +214,6 @@ fn http_client(tls: bool, cfg: &Config) -> Result<reqwest::Client> {
             );
             b = b.tls_danger_accept_invalid_certs(true);
         }
-    } else {
-        // Plain http: skip loading the platform's root store.
-        b = b.tls_certs_only(Vec::new());
     }
     b.build().map_err(|e| {
         Error::Failed(format!(

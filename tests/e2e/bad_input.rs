@@ -394,6 +394,34 @@ fn cases(dir: &std::path::Path) -> Vec<Case> {
         &["secrets", "--format", "yaml"],
     ));
     v.push(with_args(case("exec without a command", &local, "CMD"), &["exec"]));
+    // Local checks come before the login: a template that is not there.
+    v.push(with_args(
+        case("missing template", &local, "template"),
+        &["build", "no-such-template.pkr.hcl"],
+    ));
+    v.push(with_args(
+        case("missing template directory", &local, "template"),
+        &["validate", "--template", "/nonexistent/images"],
+    ));
+    // Inputs too long to echo whole.
+    let long_line = format!("kv/a {} | A | B", "x".repeat(120 * 1024));
+    v.push(Case {
+        name: "a 120 KiB one-line spec",
+        env: vec![
+            (local[0].0, local[0].1.into()),
+            (local[1].0, local[1].1.into()),
+            ("PACKER_VAULT_SECRETS", long_line.into()),
+        ],
+        args: vec![],
+        want: "secrets",
+    });
+    let long_addr = format!("http://{} x", "a".repeat(100 * 1024));
+    v.push(Case {
+        name: "a 100 KiB vault-addr",
+        env: vec![("VAULT_ADDR", long_addr.into()), (local[1].0, local[1].1.into())],
+        args: vec![],
+        want: "vault-addr",
+    });
     v.push(with_args(
         case("bool flag with bad value", &local, "tls-skip-verify"),
         &["--tls-skip-verify=perhaps", "secrets"],
@@ -429,6 +457,14 @@ fn bad_inputs_exit_2_naming_the_input() {
                 format!("{} lines", stderr.lines().count()),
             ),
             (out.elapsed.as_secs() > 5, "slow: did it try the network?".into()),
+            (
+                stderr.lines().count() > 5 || stderr.len() > 1024,
+                format!(
+                    "{} lines, {} bytes: error text must be bounded",
+                    stderr.lines().count(),
+                    stderr.len()
+                ),
+            ),
         ];
         for (bad, what) in problems {
             if bad {
@@ -443,4 +479,30 @@ fn bad_inputs_exit_2_naming_the_input() {
         cases.len(),
         failures.join("\n")
     );
+}
+
+/// A missing template is found before anything is sent: not even the login
+/// reaches Vault (a counting proxy stands in front of it).
+#[test]
+fn a_missing_template_exits_2_before_any_request() {
+    let f = crate::support::Fixture::new("bad_template");
+    let proxy = crate::support::proxy::Proxy::start(&crate::support::bao().addr);
+    let dir = support::scratch_dir("bad_template");
+    let mut cmd = support::bin();
+    cmd.envs(crate::support::gitlab_env(&f, &dir))
+        .env("PACKER_VAULT_VAULT_ADDR", proxy.addr())
+        .env("VAULT_AUTH_ROLE", &f.gitlab_role)
+        .env("VAULT_AUTH_PATH", &f.jwt_mount)
+        .env(
+            "PACKER_VAULT_SECRETS",
+            format!("{}/ci/hcp client_id | HCP_CLIENT_ID", f.kv2_mount),
+        )
+        .env("PACKER_VAULT_WORKING_DIRECTORY", &dir)
+        .current_dir(&dir)
+        .args(["build", "images/missing"]);
+    let out = support::run(cmd);
+    out.assert_code(2);
+    assert!(out.stderr.contains("input `template`"), "{}", out.stderr);
+    assert!(out.stderr.trim().lines().count() <= 2, "{}", out.stderr);
+    assert_eq!(proxy.count(), 0, "no request reached Vault: {:?}", proxy.requests());
 }

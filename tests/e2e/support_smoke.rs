@@ -128,7 +128,10 @@ fn support_github_oidc_stand_in() {
     let oidc = GithubOidc::start("request-token-123");
     let url = oidc.request_url();
     assert!(url.contains("?api-version=2.0"), "{url}");
-    let client = packer_vault::remote::client_builder().build().expect("client");
+    let client = packer_vault::remote::client_builder(false, Vec::new())
+        .expect("builder")
+        .build()
+        .expect("client");
 
     let audience = "https://github.com/acme";
     let with_aud = format!("{url}&audience={}", "https%3A%2F%2Fgithub.com%2Facme");

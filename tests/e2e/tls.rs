@@ -77,3 +77,47 @@ fn tls_skip_verify_connects_and_warns() {
     assert_eq!(std::fs::read_to_string(dir.join("value")).unwrap_or_default(), value);
     assert!(out.stderr.contains("tls-skip-verify is on"), "{}", out.stderr);
 }
+
+/// A minimal image with no trust store at all: `SSL_CERT_FILE` names an
+/// empty file and there is no certificate directory.
+const NO_TRUST_STORE: [(&str, &str); 2] = [("SSL_CERT_FILE", "/dev/null"), ("SSL_CERT_DIR", "/nonexistent")];
+
+#[test]
+fn without_a_trust_store_http_works_https_needs_ca_cert_and_says_so() {
+    // An http Vault needs no roots at all.
+    let dir = support::scratch_dir("tls_no_store_http");
+    let bao = crate::support::bao();
+    let name = format!("no-store-{}", fastrand::u64(..));
+    let value = format!("plain-{name}");
+    bao.write_kv2("secret", &name, &serde_json::json!({ "value": value }));
+    let mut cmd = support::bin();
+    cmd.env("VAULT_ADDR", &bao.addr)
+        .env("VAULT_TOKEN", &bao.root_token)
+        .env("PACKER_VAULT_SECRETS", format!("secret/data/{name} value | TLS_VALUE"))
+        .envs(NO_TRUST_STORE)
+        .current_dir(&dir)
+        .args(["exec", "--", "sh", "-c", "printf %s \"$TLS_VALUE\" > value"]);
+    let out = support::run(cmd);
+    out.assert_success();
+    assert_eq!(std::fs::read_to_string(dir.join("value")).unwrap_or_default(), value);
+
+    // https with ca-cert: the CA alone is enough.
+    let value = secret("tls-no-store");
+    let dir = support::scratch_dir("tls_no_store_ca");
+    let ca = ca().display().to_string();
+    let mut env: Vec<(&str, &str)> = NO_TRUST_STORE.to_vec();
+    env.push(("PACKER_VAULT_CA_CERT", &ca));
+    run(&dir, "tls-no-store", &env).assert_success();
+    assert_eq!(std::fs::read_to_string(dir.join("value")).unwrap_or_default(), value);
+
+    // https without it: exit 2 before any request, saying what to do.
+    let dir = support::scratch_dir("tls_no_store");
+    let out = run(&dir, "tls-no-store", &NO_TRUST_STORE);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("no trusted root certificates") && out.stderr.contains("ca-cert"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.trim().lines().count() <= 2, "{}", out.stderr);
+}

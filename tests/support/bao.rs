@@ -101,15 +101,18 @@ fn client_trusting(ca: Option<&Path>) -> reqwest::Client {
 
 /// [`client_trusting`], or `None` while `ca` is missing or half written.
 fn try_client(ca: Option<&Path>) -> Option<reqwest::Client> {
-    let mut b = packer_vault::remote::client_builder().timeout(Duration::from_secs(30));
-    if let Some(ca) = ca {
-        let certs = reqwest::Certificate::from_pem_bundle(&std::fs::read(ca).ok()?).ok()?;
-        if certs.is_empty() {
-            return None;
+    let certs = match ca {
+        Some(ca) => {
+            let certs = reqwest::Certificate::from_pem_bundle(&std::fs::read(ca).ok()?).ok()?;
+            if certs.is_empty() {
+                return None;
+            }
+            certs
         }
-        b = b.tls_certs_merge(certs);
-    }
-    b.build().ok()
+        None => Vec::new(),
+    };
+    let b = packer_vault::remote::client_builder(ca.is_some(), certs).ok()?;
+    b.timeout(Duration::from_secs(30)).build().ok()
 }
 
 fn connect_or_start() -> Result<Bao, String> {

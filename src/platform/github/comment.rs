@@ -244,7 +244,7 @@ fn client(env: &Env, token: &Secret) -> Result<Octocrab, String> {
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
         return Err(format!("GITHUB_API_URL `{base}` is not an http(s) URL"));
     }
-    let http = crate::remote::client_builder()
+    let http = crate::remote::client_builder(url.scheme() == "https", Vec::new())?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(20))
         .user_agent(concat!("packer-vault/", env!("CARGO_PKG_VERSION")))

@@ -26,7 +26,8 @@ pub async fn oidc_token(url: &str, request_token: &Secret, audience: Option<&str
         full.push_str("audience=");
         full.push_str(&percent_encoding::utf8_percent_encode(aud, percent_encoding::NON_ALPHANUMERIC).to_string());
     }
-    let http = crate::remote::client_builder()
+    let http = crate::remote::client_builder(crate::remote::is_https(&full), Vec::new())
+        .map_err(|e| Error::failed(format!("GitHub's OIDC endpoint: {e}")))?
         .connect_timeout(std::time::Duration::from_secs(5))
         .timeout(std::time::Duration::from_secs(30))
         .build()

@@ -65,7 +65,7 @@ impl Api {
         value.set_sensitive(true);
         let mut headers = HeaderMap::new();
         headers.insert("PRIVATE-TOKEN", value);
-        let http = crate::remote::client_builder()
+        let http = crate::remote::client_builder(base.scheme() == "https", Vec::new())?
             .default_headers(headers)
             .user_agent(concat!("packer-vault/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(5))

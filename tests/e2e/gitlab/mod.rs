@@ -294,6 +294,7 @@ fn gitlab_native_vault_variables_are_fallbacks() {
         let needs = packer_vault::config::Needs {
             vault: true,
             lock_write: false,
+            template: false,
         };
         packer_vault::config::resolve(&Default::default(), &env, needs).expect("the config resolves")
     };
