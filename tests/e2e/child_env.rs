@@ -196,4 +196,17 @@ fn packer_and_its_plugins_get_the_spec_but_none_of_our_credentials() {
         ],
         &[GITHUB_TOKEN, &oidc.request_token, HCP_SECRET],
     );
+    // Provenance for `build_labels`: the commit and the secret versions.
+    let env = read_env(&dir);
+    let gh = github_env(&dir, &oidc.request_url(), &oidc.request_token);
+    assert_eq!(
+        env.get("PACKER_VAULT_GIT_SHA").map(String::as_str),
+        gh.get("GITHUB_SHA")
+    );
+    let digest = env.get("PACKER_VAULT_SECRETS_DIGEST").expect("the secrets digest");
+    assert!(digest.starts_with("sha256:") && digest.len() == 71, "{digest}");
+    assert!(
+        !env.contains_key("PACKER_VAULT_LOCK_FILE_DIGEST"),
+        "no lock, no lock digest"
+    );
 }
