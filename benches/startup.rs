@@ -77,6 +77,7 @@ fn bench_startup(c: &mut Criterion) {
         vault: true,
         lock_write: false,
         template: false,
+        lifecycle: None,
     };
     config::resolve(&inv.flags, &env, needs).expect("the bench configuration resolves");
     group.bench_function("resolve_30", |b| {

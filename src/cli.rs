@@ -26,6 +26,12 @@ pub enum Cmd {
         /// Report drift without writing.
         check: bool,
     },
+    /// `promote`: assign an existing HCP Packer version to a channel.
+    Promote,
+    /// `revoke`: revoke an HCP Packer version (now or at a time).
+    Revoke,
+    /// `restore`: undo a revocation.
+    Restore,
     /// `secrets --format F`.
     Secrets {
         /// `github`, `shell` or `json`.
@@ -58,6 +64,8 @@ pub fn command() -> Command {
                 .require_equals(true)
                 .default_missing_value("true")
                 .value_name("BOOL"),
+            // Repeated flags of a multi-line input are its lines.
+            Kind::Multiline => arg.num_args(1).action(ArgAction::Append),
             _ => arg.num_args(1).action(ArgAction::Set),
         }
     });
@@ -86,6 +94,15 @@ pub fn command() -> Command {
         )
         .subcommand(Command::new("doctor").about(
             "explain the setup: platform, token claims (unverified), Vault health, login, which secrets are readable (never values), Packer, HCP",
+        ))
+        .subcommand(Command::new("promote").about(
+            "log in, read the HCP credentials, assign an existing HCP Packer version to a channel (no build)",
+        ))
+        .subcommand(Command::new("revoke").about(
+            "log in, read the HCP credentials, revoke an HCP Packer version now or at `revoke-at` (no build)",
+        ))
+        .subcommand(Command::new("restore").about(
+            "log in, read the HCP credentials, restore a revoked HCP Packer version (no build)",
         ))
         .subcommand(
             Command::new("secrets")
@@ -140,6 +157,9 @@ where
         },
         "validate" => Cmd::Validate,
         "doctor" => Cmd::Doctor,
+        "promote" => Cmd::Promote,
+        "revoke" => Cmd::Revoke,
+        "restore" => Cmd::Restore,
         "exec" => Cmd::Exec { argv: strings("argv") },
         "secrets" => Cmd::Secrets {
             format: sub
@@ -160,8 +180,9 @@ where
 
 fn collect(m: &ArgMatches, flags: &mut BTreeMap<String, String>) {
     for i in INPUTS {
-        if let Ok(Some(v)) = m.try_get_one::<String>(i.name) {
-            flags.insert(i.name.to_string(), v.clone());
+        if let Ok(Some(v)) = m.try_get_many::<String>(i.name) {
+            let lines: Vec<&str> = v.map(String::as_str).collect();
+            flags.insert(i.name.to_string(), lines.join("\n"));
         }
     }
 }

@@ -63,6 +63,12 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
         vault: true,
         lock_write: matches!(inv.cmd, cli::Cmd::Lock { .. }),
         template: matches!(inv.cmd, cli::Cmd::Build | cli::Cmd::Validate),
+        lifecycle: match inv.cmd {
+            cli::Cmd::Promote => Some(config::lifecycle::Op::Promote),
+            cli::Cmd::Revoke => Some(config::lifecycle::Op::Revoke),
+            cli::Cmd::Restore => Some(config::lifecycle::Op::Restore),
+            _ => None,
+        },
     };
     let cfg = match config::resolve(&inv.flags, &env, needs) {
         Ok(c) => c,
@@ -84,6 +90,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             cli::Cmd::Build => run::build(cfg, env, run::Mode::Build, inv.report).await,
             cli::Cmd::Validate => run::build(cfg, env, run::Mode::Validate, inv.report).await,
             cli::Cmd::Doctor => doctor::doctor(cfg, env).await,
+            cli::Cmd::Promote | cli::Cmd::Revoke | cli::Cmd::Restore => run::lifecycle(cfg, env).await,
             cli::Cmd::Exec { argv } => run::exec(cfg, env, argv).await,
             cli::Cmd::Lock { check } => run::lock(cfg, env, check).await,
             cli::Cmd::Secrets { format } => match export::Format::from_name(&format) {

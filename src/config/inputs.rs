@@ -269,6 +269,83 @@ pub const INPUTS: &[Input] = &[
         Kind::Bool,
         "fail when a KV secret of the spec is not pinned by the lock"
     ),
+    input!(
+        "channel",
+        [],
+        "none",
+        Kind::Text,
+        "promote: the HCP Packer channel to assign"
+    ),
+    input!(
+        "from-channel",
+        [],
+        "none",
+        Kind::Text,
+        "promote, revoke, restore: the version this channel points at now"
+    ),
+    input!(
+        "version-fingerprint",
+        [],
+        "none",
+        Kind::Text,
+        "promote, revoke, restore: the version with this fingerprint"
+    ),
+    input!(
+        "version-id",
+        [],
+        "none",
+        Kind::Text,
+        "promote, revoke, restore: the version with this id"
+    ),
+    input!(
+        "create-channel",
+        [],
+        "`false`",
+        Kind::Bool,
+        "promote: create `channel` when it does not exist"
+    ),
+    input!(
+        "require-label",
+        [],
+        "none",
+        Kind::Multiline,
+        "promote: `KEY=VALUE` lines (or repeated flags) every build of the version must carry"
+    ),
+    input!(
+        "dry-run",
+        [],
+        "`false`",
+        Kind::Bool,
+        "promote, revoke, restore: show what would change, change nothing"
+    ),
+    input!(
+        "reason",
+        [],
+        "none",
+        Kind::Text,
+        "revoke: the revocation message (required)"
+    ),
+    input!(
+        "revoke-at",
+        [],
+        "now",
+        Kind::Text,
+        "revoke: RFC 3339 time to schedule the revocation at"
+    ),
+    input!(
+        "skip-descendants",
+        [],
+        "`false`",
+        Kind::Bool,
+        "revoke: do not revoke the version's descendants"
+    ),
+    input!(
+        "force",
+        [],
+        "`false`",
+        Kind::Bool,
+        "revoke: revoke even while channels point at the version"
+    ),
 ];
 
 /// The definition of the input called `name`.

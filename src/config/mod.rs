@@ -5,6 +5,7 @@
 
 pub mod file;
 pub mod inputs;
+pub mod lifecycle;
 mod private;
 pub mod spec;
 
@@ -192,6 +193,8 @@ pub struct Config {
     pub locked: bool,
     /// Selected environment.
     pub environment: Option<String>,
+    /// The inputs of `promote`, `revoke` and `restore`.
+    pub lifecycle: Option<lifecycle::Lifecycle>,
 }
 
 /// Reads raw input values from every source, highest first.
@@ -316,6 +319,9 @@ pub struct Needs {
     /// The subcommand runs Packer on `template` (build, validate): it must
     /// exist before anything is sent.
     pub template: bool,
+    /// The lifecycle command (promote, revoke, restore), whose inputs are
+    /// checked too.
+    pub lifecycle: Option<lifecycle::Op>,
 }
 
 /// Resolves and validates every input. `flags` holds the inputs given as CLI
@@ -449,6 +455,10 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
         ));
     }
 
+    let lifecycle = needs
+        .lifecycle
+        .map(|op| lifecycle::resolve(&src, op, hcp.bucket.as_deref()))
+        .transpose()?;
     let template = PathBuf::from(src.text("template")?.unwrap_or_else(|| ".".into()));
     // Packer runs in the working directory, so a relative template is there.
     let template_at = working_directory.join(&template);
@@ -487,6 +497,7 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
         lock_path,
         locked: src.flag("locked", false)?,
         environment: src.text("environment")?,
+        lifecycle,
     })
 }
 

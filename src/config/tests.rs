@@ -8,6 +8,7 @@ const NEEDS: Needs = Needs {
     vault: true,
     lock_write: false,
     template: false,
+    lifecycle: None,
 };
 
 #[test]

@@ -21,7 +21,7 @@ pub const VERSION_REVOKED: &str = "VERSION_REVOKED";
 /// Resource-manager API prefix.
 const RM: [&str; 2] = ["resource-manager", "2019-12-10"];
 /// Most pages read from one list.
-const MAX_PAGES: usize = 50;
+pub(super) const MAX_PAGES: usize = 50;
 
 /// An HCP Packer version (an "iteration" in the older API).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +57,17 @@ impl Version {
     /// True when complete and usable.
     pub fn is_active(&self) -> bool {
         self.status == VERSION_ACTIVE
+    }
+
+    /// Every build's labels, by key (the first build's value wins).
+    pub fn labels(&self) -> Vec<(String, String)> {
+        let mut all = BTreeMap::new();
+        for b in &self.builds {
+            for (k, v) in &b.labels {
+                all.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        all.into_iter().collect()
     }
 }
 
@@ -107,9 +118,9 @@ fn opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
 }
 
 #[derive(Deserialize, Default)]
-struct Pagination {
+pub(super) struct Pagination {
     #[serde(default)]
-    next_page_token: String,
+    pub(super) next_page_token: String,
 }
 
 #[derive(Deserialize)]
@@ -372,7 +383,7 @@ impl Client {
 
     /// One API call, retried: the JSON of a 2xx answer, else a [`Failure`]
     /// with HCP's message (a 404 too: callers decide what it means).
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: Method,
         path: &[&str],
@@ -422,7 +433,7 @@ impl Client {
 }
 
 /// Path segments `packer/2023-01-01/organizations/{org}/projects/{project}/<rest>`.
-fn packer_path<'a>(org: &'a str, project: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+pub(super) fn packer_path<'a>(org: &'a str, project: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
     let mut p = vec!["packer", "2023-01-01", "organizations", org, "projects", project];
     p.extend_from_slice(rest);
     p
@@ -440,7 +451,7 @@ fn local(what: &str, msg: String) -> Failure {
 }
 
 /// Decodes a 2xx answer.
-fn parse<T: DeserializeOwned>(v: Value, what: &str) -> Result<T, Failure> {
+pub(super) fn parse<T: DeserializeOwned>(v: Value, what: &str) -> Result<T, Failure> {
     crate::remote::decode::value(v)
         .map_err(|e| Failure::status(SERVICE, what, 200, vec![format!("unexpected answer: {e}")]))
 }

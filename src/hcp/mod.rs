@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod lifecycle;
 pub mod link;
 
 pub use api::{Artifact, Build, ChannelAction, Client, Version};

@@ -43,7 +43,20 @@ pub fn render(r: &Report, marker: Option<&str>) -> String {
         Status::Failed => ("❌", "failed"),
         Status::Cancelled => ("⚠️", "was cancelled"),
     };
-    let _ = writeln!(o, "### {icon} Packer {} of `{}` {word}\n", r.command, cell(&r.template));
+    match &r.lifecycle {
+        Some(l) => {
+            let what = if l.dry_run { " (dry run)" } else { "" };
+            let _ = writeln!(
+                o,
+                "### {icon} HCP Packer {}{what} {word}\n\n{}\n",
+                l.op,
+                cell(&l.outcome)
+            );
+        }
+        None => {
+            let _ = writeln!(o, "### {icon} Packer {} of `{}` {word}\n", r.command, cell(&r.template));
+        }
+    }
 
     if let Some(h) = &r.hcp {
         match (&h.version_id, &h.url) {
@@ -67,6 +80,15 @@ pub fn render(r: &Report, marker: Option<&str>) -> String {
         let _ = writeln!(o, "\n- fingerprint: `{}`", h.fingerprint);
         if let Some((c, action)) = &h.channel {
             let _ = writeln!(o, "- channel: `{c}` ({action})");
+        }
+        if let Some(l) = &r.lifecycle {
+            if let Some(c) = &l.channel {
+                let before = l.previous_fingerprint.as_deref().unwrap_or("none");
+                let _ = writeln!(o, "- channel `{}`: was on `{}`", cell(c), cell(before));
+            }
+        }
+        for (k, v) in &h.labels {
+            let _ = writeln!(o, "- label `{}` = `{}`", cell(k), cell(v));
         }
         o.push('\n');
     }

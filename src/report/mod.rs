@@ -72,6 +72,23 @@ pub struct Hcp {
     pub channel: Option<(String, String)>,
     /// Artifacts HCP recorded: (component, region, id).
     pub artifacts: Vec<(String, String, String)>,
+    /// Labels of the version's builds (`build_labels`: the provenance).
+    pub labels: Vec<(String, String)>,
+}
+
+/// What a `promote`, `revoke` or `restore` did.
+#[derive(Debug, Clone, Default)]
+pub struct Lifecycle {
+    /// `promote`, `revoke` or `restore`.
+    pub op: String,
+    /// The channel assigned (`promote`).
+    pub channel: Option<String>,
+    /// The fingerprint the channel pointed at before (`promote`).
+    pub previous_fingerprint: Option<String>,
+    /// Only shown what would change.
+    pub dry_run: bool,
+    /// What happened, or would, in one line.
+    pub outcome: String,
 }
 
 /// Everything the summary and comment show.
@@ -111,6 +128,8 @@ pub struct Report {
     pub tail: Vec<String>,
     /// A link to the CI run, when known.
     pub run_url: Option<String>,
+    /// The lifecycle command's result (none for build and validate).
+    pub lifecycle: Option<Lifecycle>,
 }
 
 impl Report {
@@ -134,6 +153,7 @@ impl Report {
             errors: Vec::new(),
             tail: Vec::new(),
             run_url: None,
+            lifecycle: None,
         }
     }
 

@@ -20,17 +20,17 @@ const REUSE_FOR: Duration = Duration::from_secs(45 * 60);
 
 /// A logged-in HCP client, where it works, and with which credentials.
 pub struct Session {
-    client: Client,
-    portal: String,
-    org: String,
-    project: String,
+    pub(super) client: Client,
+    pub(super) portal: String,
+    pub(super) org: String,
+    pub(super) project: String,
     client_id: Secret,
     client_secret: Secret,
     since: Instant,
 }
 
 impl Session {
-    async fn open(
+    pub(super) async fn open(
         cfg: &crate::config::Hcp,
         env: &Env,
         client_id: Secret,
@@ -169,6 +169,7 @@ async fn lookup(
             })
         })
         .collect();
+    out.labels = version.labels();
     crate::log::info(&format!(
         "HCP Packer version {} ({}) in bucket `{}`",
         version.name, version.status, out.bucket

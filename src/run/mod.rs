@@ -4,11 +4,13 @@
 mod build;
 mod exec;
 mod hcp;
+mod lifecycle;
 mod lock;
 mod secrets;
 
 pub use build::{Mode, build};
 pub use exec::exec;
+pub use lifecycle::lifecycle;
 pub use lock::lock;
 pub use secrets::secrets;
 

@@ -9,16 +9,27 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// What the action's `command` input accepts.
-pub const COMMANDS: [&str; 5] = ["build", "validate", "lock", "lock --check", "doctor"];
+pub const COMMANDS: [&str; 8] = [
+    "build",
+    "validate",
+    "lock",
+    "lock --check",
+    "doctor",
+    "promote",
+    "revoke",
+    "restore",
+];
 
 /// The outputs the binary writes to `GITHUB_OUTPUT`.
-pub const OUTPUTS: [&str; 6] = [
+pub const OUTPUTS: [&str; 8] = [
     "version-fingerprint",
     "version-id",
     "version-url",
     "artifacts",
     "token-accessor",
     "secrets-digest",
+    "channel",
+    "previous-version-fingerprint",
 ];
 
 fn repo() -> PathBuf {
@@ -51,8 +62,12 @@ fn keys(v: &Value) -> BTreeSet<String> {
 
 /// Positions of `  <name>:` lines in action.yml's text (the parsed map
 /// loses the order), to check that `names` appear in this order.
-fn in_order(names: &[&str]) {
-    let text = std::fs::read_to_string(repo().join("action.yml")).expect("action.yml");
+fn in_order(section: &str, names: &[&str]) {
+    let whole = std::fs::read_to_string(repo().join("action.yml")).expect("action.yml");
+    let from = whole
+        .find(&format!("\n{section}:\n"))
+        .unwrap_or_else(|| panic!("`{section}:` in action.yml"));
+    let text = &whole[from..];
     let at: Vec<usize> = names
         .iter()
         .map(|n| {
@@ -104,7 +119,7 @@ fn action_inputs_are_the_inputs_table_plus_command() {
     assert_eq!(got, want, "action.yml inputs = the inputs table + command");
     let mut order = vec!["command"];
     order.extend(INPUTS.iter().map(|i| i.name));
-    in_order(&order);
+    in_order("inputs", &order);
     for input in INPUTS {
         let spec = &action["inputs"][input.name];
         let description = spec["description"].as_str().unwrap_or_default();
@@ -172,7 +187,7 @@ fn every_input_reaches_the_binary_as_its_input_variable() {
 }
 
 #[test]
-fn outputs_are_the_six_the_binary_writes() {
+fn outputs_are_the_ones_the_binary_writes() {
     let action = action();
     let id = the_step(&action)["id"]
         .as_str()
@@ -182,7 +197,7 @@ fn outputs_are_the_six_the_binary_writes() {
         keys(&action["outputs"]),
         OUTPUTS.iter().map(|o| o.to_string()).collect()
     );
-    in_order(&OUTPUTS);
+    in_order("outputs", &OUTPUTS);
     for name in OUTPUTS {
         let out = &action["outputs"][name];
         assert_eq!(out["value"], format!("${{{{ steps.{id}.outputs.{name} }}}}"));

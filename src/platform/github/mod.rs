@@ -163,6 +163,22 @@ pub fn write_outputs(env: &Env, report: &Report) -> Result<()> {
         ("artifacts", artifacts.as_str()),
         ("token-accessor", report.accessor.as_str()),
         ("secrets-digest", report.secrets_digest.as_str()),
+        (
+            "channel",
+            report
+                .lifecycle
+                .as_ref()
+                .and_then(|l| l.channel.as_deref())
+                .unwrap_or(""),
+        ),
+        (
+            "previous-version-fingerprint",
+            report
+                .lifecycle
+                .as_ref()
+                .and_then(|l| l.previous_fingerprint.as_deref())
+                .unwrap_or(""),
+        ),
     ];
     append_file(env, "GITHUB_OUTPUT", &file_entries(pairs)?)
 }

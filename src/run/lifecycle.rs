@@ -1,0 +1,298 @@
+//! `packer-vault promote`, `revoke` and `restore`: the image lifecycle after
+//! the build. Log in to Vault and read the spec (it holds the HCP
+//! credentials), find the version (by channel, fingerprint or id), check it,
+//! change it (unless `dry-run`), report (summary, sticky comment with its
+//! own marker, outputs), revoke the Vault token.
+
+use super::{fail, unless_cancelled};
+use crate::config::lifecycle::{Lifecycle, Op, Source};
+use crate::config::{Config, Env};
+use crate::error::{Error, Result};
+use crate::hcp::lifecycle::Update;
+use crate::hcp::{self, Version};
+use crate::platform::Platform;
+use crate::report::{self, Report, Status};
+use crate::session::Session;
+
+/// Runs the lifecycle command of `cfg`.
+pub async fn lifecycle(cfg: Config, env: Env) -> i32 {
+    let Some(lc) = cfg.lifecycle.clone() else {
+        return fail(&Error::Usage("no lifecycle command".into()));
+    };
+    let bucket = cfg.hcp.bucket.clone().unwrap_or_default();
+    // The marker of the sticky comment: one per command (and channel), never
+    // the build's.
+    let subject = match (&lc.op, &lc.channel) {
+        (Op::Promote, Some(c)) => format!("promote:{c}"),
+        (op, _) => op.name().to_string(),
+    };
+    let mut report = Report::new(lc.op.name(), &subject);
+    let (platform, cancel, session) = match super::start(&cfg, env.clone()).await {
+        Ok(started) => started,
+        Err(code) => return code,
+    };
+    report.run_url = platform.run_url();
+    report.accessor = session.login.accessor.clone();
+    let code = match unless_cancelled(&cancel, act(&cfg, &env, &platform, &session, &lc, &bucket, &mut report)).await {
+        Ok(Ok(())) => 0,
+        Ok(Err(e)) => {
+            report.status = Status::Failed;
+            report.errors.push(crate::log::redact(&e.to_string()));
+            fail(&e)
+        }
+        Err(s) => {
+            report.status = Status::Cancelled;
+            s.exit_code()
+        }
+    };
+    platform.publish(&report, &cfg, None).await;
+    session.close(&cfg, false).await;
+    code
+}
+
+async fn act(
+    cfg: &Config,
+    env: &Env,
+    platform: &Platform,
+    session: &Session,
+    lc: &Lifecycle,
+    bucket: &str,
+    report: &mut Report,
+) -> Result<()> {
+    let (reads, _) = session.read(cfg, platform).await?;
+    report.set_secrets(&reads, &|_| false);
+    let (id, secret) = hcp::credentials(reads.iter().flat_map(|r| r.items.iter()), env).ok_or_else(|| {
+        Error::failed("HCP Packer: no HCP_CLIENT_ID/HCP_CLIENT_SECRET among the secrets or in the environment: add them to the secrets spec")
+    })?;
+    let hcp = super::hcp::Session::open(&cfg.hcp, env, id, secret)
+        .await
+        .map_err(Error::failed)?;
+    let (client, org, project) = (&hcp.client, hcp.org.as_str(), hcp.project.as_str());
+    let failed = |f: crate::remote::Failure| Error::failed(format!("HCP Packer: {f}"));
+
+    let version = find(client, org, project, bucket, &lc.source).await?;
+    let shown = format!("version {} (`{}`)", name(&version), version.fingerprint);
+    report.hcp = Some(report::Hcp {
+        bucket: bucket.into(),
+        fingerprint: version.fingerprint.clone(),
+        version_id: Some(version.id.clone()),
+        version_name: Some(version.name.clone()).filter(|n| !n.is_empty()),
+        status: Some(version.status.clone()),
+        url: Some(hcp::version_url(&hcp.portal, org, project, bucket, &version.id)),
+        channel: None,
+        artifacts: Vec::new(),
+        labels: version.labels(),
+    });
+    let mut note = report::Lifecycle {
+        op: lc.op.name().into(),
+        dry_run: lc.dry_run,
+        ..Default::default()
+    };
+    let would = if lc.dry_run { "would " } else { "" };
+    match lc.op {
+        Op::Promote => {
+            let channel = lc.channel.clone().unwrap_or_default();
+            note.channel = Some(channel.clone());
+            report.lifecycle = Some(note.clone());
+            promotable(&version, &shown, &lc.require_labels)?;
+            let current = client
+                .get_channel(org, project, bucket, &channel)
+                .await
+                .map_err(failed)?;
+            match &current {
+                None if !lc.create_channel => {
+                    return Err(Error::failed(format!(
+                        "HCP Packer: bucket `{bucket}` has no channel `{channel}`: create it, or set create-channel"
+                    )));
+                }
+                Some(c) if c.managed => {
+                    return Err(Error::failed(format!(
+                        "HCP Packer: channel `{channel}` is managed by HCP Packer and cannot be assigned"
+                    )));
+                }
+                _ => {}
+            }
+            note.previous_fingerprint = current.as_ref().and_then(|c| c.fingerprint()).map(str::to_string);
+            let before = note.previous_fingerprint.as_deref().unwrap_or("no version");
+            note.outcome = format!(
+                "channel `{channel}` of bucket `{bucket}` {would}{}: `{before}` → {shown}",
+                if current.is_some() { "move" } else { "be created" }
+            );
+            if !lc.dry_run {
+                client
+                    .assign_channel(org, project, bucket, &channel, &version.fingerprint)
+                    .await
+                    .map_err(failed)?;
+            }
+        }
+        Op::Revoke => {
+            report.lifecycle = Some(note.clone());
+            if version.status == hcp::api::VERSION_REVOKED {
+                note.outcome = format!("{shown} of bucket `{bucket}` is revoked already: nothing to do");
+            } else {
+                let channels = client.list_channels(org, project, bucket).await.map_err(failed)?;
+                let pointing: Vec<String> = channels
+                    .iter()
+                    .filter(|c| !c.managed && c.fingerprint() == Some(version.fingerprint.as_str()))
+                    .map(|c| format!("`{}`", c.name))
+                    .collect();
+                if !pointing.is_empty() && !lc.force {
+                    return Err(Error::failed(format!(
+                        "HCP Packer: {shown} is assigned to channel {}: move {} first, or set force",
+                        pointing.join(", "),
+                        if pointing.len() == 1 { "it" } else { "them" }
+                    )));
+                }
+                let when = lc.revoke_at.as_deref().map_or("now".to_string(), |t| format!("at {t}"));
+                note.outcome = format!(
+                    "{shown} of bucket `{bucket}` {would}be revoked {when}: {}",
+                    lc.reason.as_deref().unwrap_or("")
+                );
+                if !lc.dry_run {
+                    let update = Update::Revoke {
+                        at: lc.revoke_at.clone(),
+                        message: lc.reason.clone().unwrap_or_default(),
+                        skip_descendants: lc.skip_descendants,
+                    };
+                    let after = client
+                        .update_version(org, project, bucket, &version.fingerprint, &update)
+                        .await
+                        .map_err(failed)?;
+                    if let Some(h) = report.hcp.as_mut() {
+                        h.status = Some(after.status);
+                    }
+                }
+            }
+        }
+        Op::Restore => {
+            report.lifecycle = Some(note.clone());
+            if version.status != hcp::api::VERSION_REVOKED && version.revoke_at.is_none() {
+                note.outcome = format!("{shown} of bucket `{bucket}` is not revoked: nothing to do");
+            } else {
+                note.outcome = format!("{shown} of bucket `{bucket}` {would}be restored");
+                if !lc.dry_run {
+                    let after = client
+                        .update_version(org, project, bucket, &version.fingerprint, &Update::Restore)
+                        .await
+                        .map_err(failed)?;
+                    if let Some(h) = report.hcp.as_mut() {
+                        h.status = Some(after.status);
+                    }
+                }
+            }
+        }
+    }
+    crate::log::info(&format!("HCP Packer: {}", note.outcome));
+    report.lifecycle = Some(note);
+    Ok(())
+}
+
+/// Now in UTC, as `YYYY-MM-DDTHH:MM:SS`.
+fn now_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn name(v: &Version) -> &str {
+    if v.name.is_empty() { &v.id } else { &v.name }
+}
+
+/// The version `source` names.
+async fn find(client: &hcp::Client, org: &str, project: &str, bucket: &str, source: &Source) -> Result<Version> {
+    let failed = |f: crate::remote::Failure| Error::failed(format!("HCP Packer: {f}"));
+    let fingerprint = match source {
+        Source::Fingerprint(fp) => fp.clone(),
+        Source::Channel(c) => {
+            let channel = client
+                .get_channel(org, project, bucket, c)
+                .await
+                .map_err(failed)?
+                .ok_or_else(|| Error::failed(format!("HCP Packer: bucket `{bucket}` has no channel `{c}`")))?;
+            channel
+                .fingerprint()
+                .map(str::to_string)
+                .ok_or_else(|| Error::failed(format!("HCP Packer: channel `{c}` points at no version")))?
+        }
+        Source::Id(id) => {
+            return client
+                .find_version_by_id(org, project, bucket, id)
+                .await
+                .map_err(failed)?
+                .ok_or_else(|| Error::failed(format!("HCP Packer: bucket `{bucket}` has no version with id `{id}`")));
+        }
+    };
+    client
+        .get_version(org, project, bucket, &fingerprint)
+        .await
+        .map_err(failed)?
+        .ok_or_else(|| {
+            Error::failed(format!(
+                "HCP Packer: bucket `{bucket}` has no version with fingerprint `{fingerprint}`"
+            ))
+        })
+}
+
+/// Refuses a version that cannot be promoted: not complete, revoked,
+/// scheduled for revocation, or missing a required label.
+fn promotable(v: &Version, shown: &str, required: &[(String, String)]) -> Result<()> {
+    if v.status == hcp::api::VERSION_REVOKED {
+        return Err(Error::failed(format!("HCP Packer: {shown} is revoked: not promoted")));
+    }
+    if let Some(at) = &v.revoke_at {
+        // HCP answers in UTC (`...Z`): the first 19 characters compare as times.
+        let past = at.get(..19).unwrap_or(at) <= now_utc().as_str();
+        return Err(Error::failed(format!(
+            "HCP Packer: {shown} {} at {at}: not promoted",
+            if past {
+                "was revoked"
+            } else {
+                "is scheduled for revocation"
+            }
+        )));
+    }
+    if !v.is_active() {
+        return Err(Error::failed(format!(
+            "HCP Packer: {shown} is {}, not VERSION_ACTIVE: not promoted",
+            v.status
+        )));
+    }
+    for (k, want) in required {
+        for b in &v.builds {
+            match b.labels.get(k) {
+                Some(got) if got == want => {}
+                got => {
+                    return Err(Error::failed(format!(
+                        "HCP Packer: {shown}: build `{}` has label `{k}` = `{}`, not the required `{want}`: not promoted",
+                        b.component_type,
+                        got.map(String::as_str).unwrap_or("(none)")
+                    )));
+                }
+            }
+        }
+        if v.builds.is_empty() {
+            return Err(Error::failed(format!(
+                "HCP Packer: {shown} has no builds to carry label `{k}`"
+            )));
+        }
+    }
+    Ok(())
+}
