@@ -81,11 +81,9 @@ pub fn render(r: &Report, marker: Option<&str>) -> String {
         if let Some((c, action)) = &h.channel {
             let _ = writeln!(o, "- channel: `{c}` ({action})");
         }
-        if let Some(l) = &r.lifecycle {
-            if let Some(c) = &l.channel {
-                let before = l.previous_fingerprint.as_deref().unwrap_or("none");
-                let _ = writeln!(o, "- channel `{}`: was on `{}`", cell(c), cell(before));
-            }
+        if let Some((l, c)) = r.lifecycle.as_ref().and_then(|l| Some((l, l.channel.as_ref()?))) {
+            let before = l.previous_fingerprint.as_deref().unwrap_or("none");
+            let _ = writeln!(o, "- channel `{}`: was on `{}`", cell(c), cell(before));
         }
         for (k, v) in &h.labels {
             let _ = writeln!(o, "- label `{}` = `{}`", cell(k), cell(v));
@@ -232,6 +230,7 @@ mod tests {
             url: Some("https://portal/versions/01HV".into()),
             channel: Some(("dev".into(), "created".into())),
             artifacts: vec![("amazon-ebs.ubuntu".into(), "us-east-1".into(), "ami-0abc".into())],
+            labels: vec![("secrets-digest".into(), "sha256:00ff".into())],
         });
         r.secrets = vec![SecretRow {
             path: "secret/ci/hcp".into(),
@@ -254,6 +253,7 @@ mod tests {
         assert!(md.contains("`ami-0abc` | us-east-1"));
         assert!(md.contains("channel: `dev` (created)"));
         assert!(md.contains("| `secret/ci/hcp` | `client_id` | `HCP_CLIENT_ID` | kv2 | 3 (locked) |"));
+        assert!(md.contains("- label `secrets-digest` = `sha256:00ff`"), "{md}");
         assert!(md.contains(&r.secrets_digest));
     }
 
