@@ -403,6 +403,60 @@ fn cases(dir: &std::path::Path) -> Vec<Case> {
         case("missing template directory", &local, "template"),
         &["validate", "--template", "/nonexistent/images"],
     ));
+    // promote, revoke, restore: exactly one source, a channel, a reason, a time.
+    let bucket = [local[0], local[1], ("PACKER_VAULT_HCP_BUCKET", "golden")];
+    v.push(with_args(
+        case("promote with two sources", &bucket, "exactly one of"),
+        &[
+            "promote",
+            "--channel",
+            "prod",
+            "--from-channel",
+            "test",
+            "--version-id",
+            "01HV",
+        ],
+    ));
+    v.push(with_args(
+        case("promote with no source", &bucket, "from-channel"),
+        &["promote", "--channel", "prod"],
+    ));
+    v.push(with_args(
+        case("promote with no channel", &bucket, "channel"),
+        &["promote", "--from-channel", "test"],
+    ));
+    v.push(with_args(
+        case("promote with no bucket", &local, "hcp-bucket"),
+        &["promote", "--from-channel", "test", "--channel", "prod"],
+    ));
+    v.push(with_args(
+        case("revoke with no reason", &bucket, "reason"),
+        &["revoke", "--version-fingerprint", "fp"],
+    ));
+    v.push(with_args(
+        case("revoke at a bad time", &bucket, "revoke-at"),
+        &[
+            "revoke",
+            "--version-fingerprint",
+            "fp",
+            "--reason",
+            "cve",
+            "--revoke-at",
+            "next tuesday",
+        ],
+    ));
+    v.push(with_args(
+        case("a bad required label", &bucket, "require-label"),
+        &[
+            "promote",
+            "--from-channel",
+            "test",
+            "--channel",
+            "prod",
+            "--require-label",
+            "no-equals-sign",
+        ],
+    ));
     // Inputs too long to echo whole.
     let long_line = format!("kv/a {} | A | B", "x".repeat(120 * 1024));
     v.push(Case {

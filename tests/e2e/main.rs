@@ -19,6 +19,7 @@ mod hcp;
 mod install;
 mod launcher;
 mod leaks;
+mod lifecycle;
 mod lock;
 mod props;
 mod support_smoke;

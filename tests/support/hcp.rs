@@ -20,6 +20,14 @@
 //!   404 `channel not found` for a missing channel; `POST .../buckets/{b}/channels`
 //!   `{"name", "version_fingerprint"}` creates it (409 when it exists). Both
 //!   answer 404 `version not found` for an unknown fingerprint.
+//! * `GET .../buckets/{b}/channels/{c}` → `{"channel"}` with its whole
+//!   version (404 `channel not found`), `GET .../channels` →
+//!   `{"channels", "pagination"}` (`latest` is managed), `GET .../versions`
+//!   → `{"versions", "pagination"}`.
+//! * `PATCH .../buckets/{b}/versions/{fp}` (UpdateVersion): `revoke_in: "0s"`
+//!   or a past `revoke_at` revokes (`VERSION_REVOKED`), a future one
+//!   schedules; `restore: true` clears it; a revoked version answers 400
+//!   unless restored.
 //!
 //! Every request is recorded ([`HcpStandIn::requests`]).
 
@@ -50,6 +58,13 @@ pub type HcpRequest = super::recorded::Recorded;
 struct Script {
     answers: Vec<Value>,
     served: usize,
+}
+
+impl Script {
+    /// What the next GET would answer, without serving it.
+    fn current(&self) -> &Value {
+        &self.answers[self.served.min(self.answers.len() - 1)]
+    }
 }
 
 #[derive(Debug, Default)]
@@ -188,6 +203,73 @@ impl Responder {
         let tail: Vec<&str> = seg[5..].iter().map(String::as_str).collect();
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
         match (request.method.as_str(), tail.as_slice()) {
+            ("GET", ["channels", name]) => match state.channels.get(&(bucket.clone(), name.to_string())) {
+                None => error(404, 5, "channel not found"),
+                Some(fp) => (
+                    200,
+                    json!({ "channel": full_channel(state, &bucket, name, &fp.clone()) }),
+                ),
+            },
+            ("GET", ["channels"]) => {
+                let names: Vec<(String, String)> = state
+                    .channels
+                    .iter()
+                    .filter(|((b, _), _)| *b == bucket)
+                    .map(|((_, c), fp)| (c.clone(), fp.clone()))
+                    .collect();
+                let channels: Vec<Value> = names
+                    .iter()
+                    .map(|(c, fp)| full_channel(state, &bucket, c, fp))
+                    .collect();
+                (
+                    200,
+                    json!({ "channels": channels, "pagination": { "next_page_token": "" } }),
+                )
+            }
+            ("GET", ["versions"]) => {
+                let versions: Vec<Value> = state
+                    .versions
+                    .iter()
+                    .filter(|((b, _), _)| *b == bucket)
+                    .map(|(_, script)| script.current().clone())
+                    .collect();
+                (
+                    200,
+                    json!({ "versions": versions, "pagination": { "next_page_token": "" } }),
+                )
+            }
+            // UpdateVersion: revoke (revoke_at or revoke_in), restore.
+            ("PATCH", ["versions", fp]) => {
+                let Some(script) = state.versions.get_mut(&(bucket, fp.to_string())) else {
+                    return error(404, 5, "version not found");
+                };
+                let mut v = script.current().clone();
+                let revoked = v["status"] == "VERSION_REVOKED";
+                if body.get("restore").and_then(Value::as_bool) == Some(true) {
+                    v["status"] = json!("VERSION_ACTIVE");
+                    v["revoke_at"] = Value::Null;
+                    v["revocation_message"] = json!("");
+                } else if revoked {
+                    return error(400, 9, "revoked versions cannot be updated unless restored");
+                } else {
+                    let (at, now) = match body.get("revoke_at").and_then(Value::as_str) {
+                        Some(at) => (at.to_string(), at < "2026-01-01"),
+                        None if body.get("revoke_in").and_then(Value::as_str) == Some("0s") => {
+                            ("2025-06-01T00:00:00Z".to_string(), true)
+                        }
+                        None => return error(400, 3, "one of revoke_at, revoke_in or restore is required"),
+                    };
+                    v["revoke_at"] = json!(at);
+                    v["revocation_message"] = body.get("revocation_message").cloned().unwrap_or(json!(""));
+                    v["revocation_author"] = json!("sp-ci@0123456789");
+                    if now {
+                        v["status"] = json!("VERSION_REVOKED");
+                    }
+                }
+                script.answers = vec![v.clone()];
+                script.served = 0;
+                (200, json!({ "version": v }))
+            }
             ("GET", ["versions", fp]) => match state.versions.get_mut(&(bucket, fp.to_string())) {
                 None => error(404, 5, "version not found"),
                 Some(script) => {
@@ -232,6 +314,18 @@ impl Responder {
             _ => error(404, 5, "Not Found"),
         }
     }
+}
+
+/// A channel with its whole version, as GetChannel and ListChannels answer.
+fn full_channel(state: &State, bucket: &str, name: &str, fp: &str) -> Value {
+    let mut c = channel_json(bucket, name, fp);
+    c["managed"] = json!(name == "latest");
+    c["version"] = state
+        .versions
+        .get(&(bucket.to_string(), fp.to_string()))
+        .map(|s| s.current().clone())
+        .unwrap_or(Value::Null);
+    c
 }
 
 fn channel_json(bucket: &str, name: &str, fp: &str) -> Value {
@@ -371,6 +465,28 @@ impl HcpStandIn {
             (bucket.to_owned(), fingerprint.to_owned()),
             Script { answers, served: 0 },
         );
+    }
+
+    /// Changes the version of `bucket` with `fingerprint` (every later
+    /// answer is the changed one): labels, status, `revoke_at`.
+    pub fn edit_version(&self, bucket: &str, fingerprint: &str, edit: impl FnOnce(&mut Value)) {
+        let mut state = self.state.lock().unwrap();
+        let script = state
+            .versions
+            .get_mut(&(bucket.to_owned(), fingerprint.to_owned()))
+            .expect("a version of the stand-in");
+        let mut v = script.answers.last().cloned().expect("an answer");
+        edit(&mut v);
+        script.answers = vec![v];
+        script.served = 0;
+    }
+
+    /// The version of `bucket` with `fingerprint` as the next GET answers it.
+    pub fn version(&self, bucket: &str, fingerprint: &str) -> Value {
+        let state = self.state.lock().unwrap();
+        state.versions[&(bucket.to_owned(), fingerprint.to_owned())]
+            .current()
+            .clone()
     }
 
     /// Creates `channel` of `bucket` pointing at `fingerprint`.
