@@ -308,15 +308,28 @@ fn example_workflows_use_only_existing_inputs() {
                 }
                 uses += 1;
                 assert_eq!(perms["id-token"], "write", "{shown}: {job_name}: id-token: write");
-                // lock-check.yml pushes a branch: it needs `contents: write`.
-                if !path.ends_with("lock-check.yml") {
-                    assert_eq!(perms["contents"], "read", "{shown}: {job_name}: contents: read");
-                    assert_eq!(
-                        perms["pull-requests"], "write",
-                        "{shown}: {job_name}: pull-requests: write"
-                    );
-                }
                 let with = step["with"].as_object().cloned().unwrap_or_default();
+                // The lifecycle commands comment on no pull request; a job
+                // without a checkout needs no `contents`; lock-check.yml
+                // pushes a branch: it needs `contents: write`.
+                let command = with.get("command").and_then(|c| c.as_str()).unwrap_or("build");
+                let lifecycle = ["promote", "revoke", "restore"].contains(&command);
+                let checkout = job["steps"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|s| s["uses"].as_str().is_some_and(|u| u.starts_with("actions/checkout@")));
+                if !path.ends_with("lock-check.yml") {
+                    if checkout {
+                        assert_eq!(perms["contents"], "read", "{shown}: {job_name}: contents: read");
+                    }
+                    if !lifecycle {
+                        assert_eq!(
+                            perms["pull-requests"], "write",
+                            "{shown}: {job_name}: pull-requests: write"
+                        );
+                    }
+                }
                 for key in with.keys() {
                     assert!(inputs.contains(key), "{shown}: {job_name}: unknown input `{key}`");
                 }
