@@ -8,9 +8,9 @@
 use crate::exec::revoked;
 use crate::support::github_api::GithubApi;
 use crate::support::hcp::HcpStandIn;
-use crate::support::shipped::{Release, bare_path, copy_dir};
+use crate::support::shipped::{Release, bare_path, copy_dir, git};
 use crate::support::{self, Fixture, GithubOidc, bao};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 const GITHUB_TOKEN: &str = "ghs_act4C7e42F292c6912E7710c838347Ae1";
@@ -24,21 +24,6 @@ pub fn venv_tool(name: &str) -> PathBuf {
     let tool = repo().join(".venv/bin").join(name);
     assert!(tool.exists(), "{} is missing: run .ci/setup", tool.display());
     tool
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-C"])
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// `name=value` from a line `output name=value` of the later step.

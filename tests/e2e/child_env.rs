@@ -3,8 +3,8 @@
 //! `PACKER_VAULT_*`, the config file or a fallback; while every secret of
 //! the spec does. The recorded environment is leak-scanned too.
 
+use crate::exec::read_env;
 use crate::support::{self, Fixture, GithubOidc, bao, github_env, gitlab_env};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -18,17 +18,6 @@ fn spec(f: &Fixture) -> String {
         "{m}/data/ci/packer api_token | API_TOKEN ; {m}/ci/packer db_password | DB_PASSWORD",
         m = f.kv2_mount
     )
-}
-
-fn read_env(dir: &Path) -> BTreeMap<String, String> {
-    let raw = std::fs::read(dir.join("env")).expect("the child recorded its environment");
-    raw.split(|b| *b == 0)
-        .filter_map(|kv| {
-            let kv = String::from_utf8_lossy(kv);
-            let (k, v) = kv.split_once('=')?;
-            Some((k.to_string(), v.to_string()))
-        })
-        .collect()
 }
 
 /// The child's environment holds the spec's secrets and none of `names`,

@@ -45,7 +45,8 @@ pub fn expected(f: &Fixture) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn read_env(dir: &Path) -> BTreeMap<String, String> {
+/// The environment the child recorded (`env -0 > "$OUT/env"`) in `dir`.
+pub fn read_env(dir: &Path) -> BTreeMap<String, String> {
     let raw = std::fs::read(dir.join("env")).expect("the command recorded its environment");
     raw.split(|b| *b == 0)
         .filter_map(|kv| {

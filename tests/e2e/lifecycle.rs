@@ -346,3 +346,44 @@ fn a_build_s_secrets_digest_label_gates_its_promotion() {
         "refused: nothing moved"
     );
 }
+
+#[test]
+fn hcp_s_403_and_404_answers_end_in_a_clear_exit_1() {
+    let w = world("lifecycle_errors");
+    // A project the service principal may not touch: 403.
+    let (out, _) = w.run(
+        "promote",
+        &[
+            ("from-channel", "test"),
+            ("channel", "production"),
+            ("hcp-organization-id", w.hcp.org_id.as_str()),
+            ("hcp-project-id", "proj-of-someone-else"),
+        ],
+    );
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("HCP answered 403") && out.stderr.contains("permission denied"),
+        "{}",
+        out.stderr
+    );
+    // A version or a channel that is not there: 404, said plainly.
+    let (out, _) = w.run("revoke", &[("version-fingerprint", "fp-missing"), ("reason", "gone")]);
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("no version with fingerprint `fp-missing`"),
+        "{}",
+        out.stderr
+    );
+    let (out, _) = w.run("restore", &[("from-channel", "no-such-channel")]);
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("has no channel `no-such-channel`"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        w.hcp.channel("golden", "production").as_deref(),
+        Some("fp-one"),
+        "nothing moved"
+    );
+}

@@ -5,7 +5,7 @@
 use super::{example, mr_job, no_leak, repo, token};
 use crate::exec::{accessor, revoked};
 use crate::support::gitlab_api::GitlabApi;
-use crate::support::shipped::{Release, bare_path};
+use crate::support::shipped::{Release, bare_path, git};
 use crate::support::{self, Fixture};
 use packer_vault::config::inputs::{INPUTS, Input, Kind};
 use serde_json::{Value, json};
@@ -184,20 +184,7 @@ fn the_template_script_fetches_the_pinned_ref_verifies_and_execs_the_binary() {
     // The project the template fetches: a release checkout, as a tag of it.
     let release = Release::make("gitlab_script_release");
     let origin = release.checkout.clone();
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-C"])
-            .arg(&origin)
-            .args(args)
-            .output()
-            .expect("git");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
+    let git = |args: &[&str]| git(&origin, args);
     git(&["init", "-q"]);
     git(&["add", "-A"]);
     git(&["commit", "-qm", "release"]);

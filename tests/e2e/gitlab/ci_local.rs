@@ -9,9 +9,9 @@
 use super::{mr_vars, repo, token};
 use crate::exec::revoked;
 use crate::support::gitlab_api::GitlabApi;
-use crate::support::shipped::{Release, bare_path, copy_dir};
+use crate::support::shipped::{Release, bare_path, copy_dir, git};
 use crate::support::{self, Fixture};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -20,21 +20,6 @@ fn gitlab_ci_local() -> PathBuf {
     let bin = repo().join(".ci-cache/node/node_modules/.bin/gitlab-ci-local");
     assert!(bin.exists(), "{} is missing: run .ci/setup", bin.display());
     bin
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-C"])
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 #[test]
