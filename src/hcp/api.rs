@@ -151,10 +151,11 @@ struct ProjectList {
     pagination: Option<Pagination>,
 }
 
+/// `{version}`: GetVersion's and UpdateVersion's answer.
 #[derive(Deserialize)]
-struct VersionAnswer {
+pub(super) struct VersionAnswer {
     #[serde(default)]
-    version: Option<Version>,
+    pub(super) version: Option<Version>,
 }
 
 /// A logged-in HCP API client.

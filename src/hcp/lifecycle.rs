@@ -12,7 +12,7 @@
 //!   revocation_message, skip_descendants_revocation, restore}` →
 //!   `{version}`. Revoked versions cannot be updated unless restored.
 
-use super::api::{Client, MAX_PAGES, Pagination, Version, packer_path, parse};
+use super::api::{Client, MAX_PAGES, Pagination, Version, VersionAnswer, packer_path, parse};
 use crate::remote::Failure;
 use reqwest::Method;
 use serde::Deserialize;
@@ -62,12 +62,6 @@ struct VersionList {
     versions: Vec<Version>,
     #[serde(default)]
     pagination: Option<Pagination>,
-}
-
-#[derive(Deserialize)]
-struct VersionAnswer {
-    #[serde(default)]
-    version: Option<Version>,
 }
 
 /// What to change on a version.
