@@ -246,3 +246,19 @@ fn the_template_script_fetches_the_pinned_ref_verifies_and_execs_the_binary() {
     assert!(out.stderr.contains("does not match dist/SHA256SUMS"), "{}", out.stderr);
     assert!(!out.stderr.contains("logged in to"), "nothing ran");
 }
+
+/// The template and the component fetch the release they belong to: on main
+/// that is the version Cargo.toml is at (the release workflow writes the tag
+/// into the release commit).
+#[test]
+fn the_template_and_the_component_pin_this_version() {
+    let want = format!("v{}", env!("CARGO_PKG_VERSION"));
+    let template = yaml(&repo().join(".gitlab-ci-template.yml"));
+    assert_eq!(
+        template[".packer-vault"]["variables"]["PACKER_VAULT_REF"],
+        want.as_str()
+    );
+    let text = std::fs::read_to_string(repo().join("templates/packer-vault.yml")).expect("the component");
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("the component parses");
+    assert_eq!(docs[0]["spec"]["inputs"]["ref"]["default"], want.as_str());
+}
