@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 /// Status of a version whose build is still running.
@@ -123,6 +124,26 @@ pub(super) struct Pagination {
     pub(super) next_page_token: String,
 }
 
+/// A page of an HCP list answer: it says where the next one starts.
+pub(super) trait Page: DeserializeOwned {
+    /// `pagination.next_page_token`, empty on the last page.
+    fn next_token(&self) -> &str;
+}
+
+/// A page type with a `pagination` field.
+macro_rules! page {
+    ($t:ty) => {
+        impl Page for $t {
+            fn next_token(&self) -> &str {
+                self.pagination
+                    .as_ref()
+                    .map_or("", |p| p.next_page_token.as_str())
+            }
+        }
+    };
+}
+pub(super) use page;
+
 #[derive(Deserialize)]
 struct Organization {
     id: String,
@@ -135,6 +156,7 @@ struct OrganizationList {
     #[serde(default)]
     pagination: Option<Pagination>,
 }
+page!(OrganizationList);
 
 #[derive(Deserialize)]
 struct Project {
@@ -150,6 +172,7 @@ struct ProjectList {
     #[serde(default)]
     pagination: Option<Pagination>,
 }
+page!(ProjectList);
 
 /// `{version}`: GetVersion's and UpdateVersion's answer.
 #[derive(Deserialize)]
@@ -215,32 +238,52 @@ impl Client {
         Ok((org, project))
     }
 
+    /// Reads the list at `path` page by page (at most [`MAX_PAGES`]), giving
+    /// each page to `each` until it breaks or the last page was read.
+    /// Returns whether more pages were left unread.
+    pub(super) async fn pages<T: Page>(
+        &self,
+        path: &[&str],
+        query: &[(&str, &str)],
+        what: &str,
+        mut each: impl FnMut(T) -> ControlFlow<()>,
+    ) -> Result<bool, Failure> {
+        let mut token = String::new();
+        for _ in 0..MAX_PAGES {
+            let mut q = query.to_vec();
+            if !token.is_empty() {
+                q.push(("pagination.next_page_token", token.as_str()));
+            }
+            let page: T = parse(self.call(Method::GET, path, &q, None, what).await?, what)?;
+            token = page.next_token().to_string();
+            if each(page).is_break() {
+                return Ok(!token.is_empty());
+            }
+            if token.is_empty() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     async fn only_organization(&self) -> Result<String, Failure> {
         let what = "find the HCP organization";
         let mut orgs = Vec::new();
-        let mut token = String::new();
-        for _ in 0..MAX_PAGES {
-            let mut query = Vec::new();
-            if !token.is_empty() {
-                query.push(("pagination.next_page_token", token.as_str()));
-            }
-            let path = [RM[0], RM[1], "organizations"];
-            let page: OrganizationList = match self.call(Method::GET, &path, &query, None, what).await {
-                Ok(v) => parse(v, what)?,
-                Err(mut f) if f.status == Some(403) => {
+        let path = [RM[0], RM[1], "organizations"];
+        let more = self
+            .pages(&path, &[], what, |page: OrganizationList| {
+                orgs.extend(page.organizations.into_iter().filter(|o| !o.id.is_empty()));
+                if orgs.len() > 1 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            })
+            .await
+            .map_err(|mut f| {
+                if f.status == Some(403) {
                     f.errors.push("the service principal cannot list organizations: set hcp-organization-id (HCP_ORGANIZATION_ID) and hcp-project-id (HCP_PROJECT_ID)".into());
-                    return Err(f);
                 }
-                Err(f) => return Err(f),
-            };
-            orgs.extend(page.organizations.into_iter().filter(|o| !o.id.is_empty()));
-            token = page.pagination.unwrap_or_default().next_page_token;
-            if token.is_empty() || orgs.len() > 1 {
-                break;
-            }
-        }
+                f
+            })?;
         match orgs.as_slice() {
-            [one] if token.is_empty() => Ok(one.id.clone()),
+            [one] if !more => Ok(one.id.clone()),
             [] => Err(Failure::status(SERVICE, what, 200, vec!["the service principal sees no organization: set hcp-organization-id (HCP_ORGANIZATION_ID)".into()])),
             _ => Err(Failure::status(
                 SERVICE,
@@ -255,27 +298,19 @@ impl Client {
         let what = format!("find the oldest project of HCP organization {org}");
         let what = what.as_str();
         let mut projects = Vec::new();
-        let mut token = String::new();
-        for _ in 0..MAX_PAGES {
-            let mut query = vec![("scope.type", "ORGANIZATION"), ("scope.id", org)];
-            if !token.is_empty() {
-                query.push(("pagination.next_page_token", token.as_str()));
-            }
-            let path = [RM[0], RM[1], "projects"];
-            let page: ProjectList = match self.call(Method::GET, &path, &query, None, what).await {
-                Ok(v) => parse(v, what)?,
-                Err(mut f) if f.status == Some(403) => {
-                    f.errors.push("the service principal cannot list the organization's projects (a project-level service principal?): set hcp-project-id (HCP_PROJECT_ID)".into());
-                    return Err(f);
-                }
-                Err(f) => return Err(f),
-            };
+        let path = [RM[0], RM[1], "projects"];
+        let query = [("scope.type", "ORGANIZATION"), ("scope.id", org)];
+        self.pages(&path, &query, what, |page: ProjectList| {
             projects.extend(page.projects.into_iter().filter(|p| !p.id.is_empty()));
-            token = page.pagination.unwrap_or_default().next_page_token;
-            if token.is_empty() {
-                break;
+            ControlFlow::Continue(())
+        })
+        .await
+        .map_err(|mut f| {
+            if f.status == Some(403) {
+                f.errors.push("the service principal cannot list the organization's projects (a project-level service principal?): set hcp-project-id (HCP_PROJECT_ID)".into());
             }
-        }
+            f
+        })?;
         projects
             .iter()
             .min_by_key(|p| {

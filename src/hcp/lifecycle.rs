@@ -12,11 +12,12 @@
 //!   revocation_message, skip_descendants_revocation, restore}` →
 //!   `{version}`. Revoked versions cannot be updated unless restored.
 
-use super::api::{Client, MAX_PAGES, Pagination, Version, VersionAnswer, packer_path, parse};
+use super::api::{Client, Page, Pagination, Version, VersionAnswer, packer_path, page, parse};
 use crate::remote::Failure;
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::ops::ControlFlow;
 
 /// An HCP Packer channel and the version it points at.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -55,6 +56,7 @@ struct ChannelList {
     #[serde(default)]
     pagination: Option<Pagination>,
 }
+page!(ChannelList);
 
 #[derive(Deserialize)]
 struct VersionList {
@@ -63,6 +65,7 @@ struct VersionList {
     #[serde(default)]
     pagination: Option<Pagination>,
 }
+page!(VersionList);
 
 /// What to change on a version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,19 +127,11 @@ impl Client {
         let what = format!("list the channels of HCP Packer bucket {bucket}");
         let path = packer_path(org, project, &["buckets", bucket, "channels"]);
         let mut out = Vec::new();
-        let mut token = String::new();
-        for _ in 0..MAX_PAGES {
-            let query: Vec<(&str, &str)> = match token.as_str() {
-                "" => Vec::new(),
-                t => vec![("pagination.next_page_token", t)],
-            };
-            let page: ChannelList = parse(self.call(Method::GET, &path, &query, None, &what).await?, &what)?;
+        self.pages(&path, &[], &what, |page: ChannelList| {
             out.extend(page.channels);
-            token = page.pagination.unwrap_or_default().next_page_token;
-            if token.is_empty() {
-                break;
-            }
-        }
+            ControlFlow::Continue(())
+        })
+        .await?;
         Ok(out)
     }
 
@@ -150,22 +145,17 @@ impl Client {
     ) -> Result<Option<Version>, Failure> {
         let what = format!("find version {id} of HCP Packer bucket {bucket}");
         let path = packer_path(org, project, &["buckets", bucket, "versions"]);
-        let mut token = String::new();
-        for _ in 0..MAX_PAGES {
-            let query: Vec<(&str, &str)> = match token.as_str() {
-                "" => Vec::new(),
-                t => vec![("pagination.next_page_token", t)],
-            };
-            let page: VersionList = parse(self.call(Method::GET, &path, &query, None, &what).await?, &what)?;
-            if let Some(v) = page.versions.into_iter().find(|v| v.id == id) {
-                return Ok(Some(v));
+        let mut found = None;
+        self.pages(&path, &[], &what, |page: VersionList| {
+            found = page.versions.into_iter().find(|v| v.id == id);
+            if found.is_some() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
             }
-            token = page.pagination.unwrap_or_default().next_page_token;
-            if token.is_empty() {
-                break;
-            }
-        }
-        Ok(None)
+        })
+        .await?;
+        Ok(found)
     }
 
     /// Revokes or restores the version with `fingerprint`; returns it as HCP

@@ -23,7 +23,8 @@
 //! * `GET .../buckets/{b}/channels/{c}` → `{"channel"}` with its whole
 //!   version (404 `channel not found`), `GET .../channels` →
 //!   `{"channels", "pagination"}` (`latest` is managed), `GET .../versions`
-//!   → `{"versions", "pagination"}`.
+//!   → `{"versions", "pagination"}`; both one item per page, so callers must
+//!   follow `pagination.next_page_token`.
 //! * `PATCH .../buckets/{b}/versions/{fp}` (UpdateVersion): `revoke_in: "0s"`
 //!   or a past `revoke_at` revokes (`VERSION_REVOKED`), a future one
 //!   schedules; `restore: true` clears it; a revoked version answers 400
@@ -221,10 +222,7 @@ impl Responder {
                     .iter()
                     .map(|(c, fp)| full_channel(state, &bucket, c, fp))
                     .collect();
-                (
-                    200,
-                    json!({ "channels": channels, "pagination": { "next_page_token": "" } }),
-                )
+                (200, one_per_page(request, "channels", channels))
             }
             ("GET", ["versions"]) => {
                 let versions: Vec<Value> = state
@@ -233,10 +231,7 @@ impl Responder {
                     .filter(|((b, _), _)| *b == bucket)
                     .map(|(_, script)| script.current().clone())
                     .collect();
-                (
-                    200,
-                    json!({ "versions": versions, "pagination": { "next_page_token": "" } }),
-                )
+                (200, one_per_page(request, "versions", versions))
             }
             // UpdateVersion: revoke (revoke_at or revoke_in), restore.
             ("PATCH", ["versions", fp]) => {
@@ -314,6 +309,25 @@ impl Responder {
             _ => error(404, 5, "Not Found"),
         }
     }
+}
+
+/// One item of `items` per page, as `{<key>: [item], pagination}`: the page
+/// is `pagination.next_page_token` (an index here; opaque in HCP), so every
+/// caller must follow the tokens.
+fn one_per_page(request: &Request, key: &str, items: Vec<Value>) -> Value {
+    let at: usize = request
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "pagination.next_page_token")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let next = if at + 1 < items.len() {
+        (at + 1).to_string()
+    } else {
+        String::new()
+    };
+    let page: Vec<Value> = items.into_iter().skip(at).take(1).collect();
+    json!({ key: page, "pagination": { "next_page_token": next, "previous_page_token": "" } })
 }
 
 /// A channel with its whole version, as GetChannel and ListChannels answer.
