@@ -9,7 +9,6 @@ use crate::support::hcp::HcpStandIn;
 use crate::support::{self, Fixture, GithubEnv, GithubOidc, Outcome, bao};
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::process::Command;
 
 const GITHUB_TOKEN: &str = "ghs_lifecycle42e7710c838347Ae178B4a0123";
 const PORTAL: &str = "https://portal.example.test";
@@ -45,8 +44,13 @@ impl World {
     /// `packer-vault <command>` as the action's step runs it, `with:` these
     /// inputs, the HCP credentials read from Vault.
     fn run(&self, command: &str, with: &[(&str, &str)]) -> (Outcome, GithubEnv) {
-        let dir = support::scratch_dir("lifecycle");
-        let mut gh = self.oidc.env(&dir);
+        self.run_in(&support::scratch_dir("lifecycle"), &[command], with)
+    }
+
+    /// [`World::run`] of `args` with the job's files under `dir` (and `OUT`
+    /// set to it, for the templates that record their environment).
+    fn run_in(&self, dir: &std::path::Path, args: &[&str], with: &[(&str, &str)]) -> (Outcome, GithubEnv) {
+        let mut gh = self.oidc.env(dir);
         gh.set("GITHUB_API_URL", &self.api.uri());
         let mut cmd = support::bin();
         cmd.envs(gh.vars.iter().map(|(k, v)| (k, v)))
@@ -66,8 +70,9 @@ impl World {
             .env("HCP_AUTH_URL", self.hcp.uri())
             .env("HCP_API_ADDRESS", self.hcp.uri())
             .env("HCP_PORTAL_URL", PORTAL)
+            .env("OUT", dir)
             .current_dir(&gh.workspace)
-            .arg(command);
+            .args(args);
         for (k, v) in with {
             cmd.env(format!("INPUT_{}", k.to_uppercase()), v);
         }
@@ -287,26 +292,12 @@ fn a_build_s_secrets_digest_label_gates_its_promotion() {
     // carries the label as HCP would.
     let dir = support::scratch_dir("promote_digest");
     let template = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/templates/env");
-    let (build, gh) = {
-        let mut gh = w.oidc.env(&dir);
-        gh.set("GITHUB_API_URL", &w.api.uri());
-        let mut cmd = support::bin();
-        cmd.envs(gh.vars.iter().map(|(k, v)| (k, v)))
-            .env("INPUT_VAULT-ADDR", &bao().addr)
-            .env("INPUT_ROLE", &w.f.github_role)
-            .env("INPUT_AUTH-PATH", w.f.auth_path())
-            .env("INPUT_JWT-AUDIENCE", &w.f.github_aud)
-            .env(
-                "INPUT_SECRETS",
-                format!("{}/data/ci/hcp client_id | HCP_CLIENT_ID", w.f.kv2_mount),
-            )
-            .env("INPUT_COMMENT", "never")
-            .env("INPUT_WORKING-DIRECTORY", &dir)
-            .env("OUT", &dir)
-            .args(["build", &template.display().to_string()]);
-        let run: Command = cmd;
-        (support::run(run), gh)
-    };
+    let dir_s = dir.display().to_string();
+    let (build, gh) = w.run_in(
+        &dir,
+        &["build", &template.display().to_string()],
+        &[("comment", "never"), ("working-directory", &dir_s)],
+    );
     build.assert_success();
     let digest = outputs(&gh)["secrets-digest"].clone();
     let env = std::fs::read(dir.join("env")).expect("the build's environment");
