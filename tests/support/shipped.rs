@@ -143,9 +143,10 @@ impl Release {
 }
 
 /// A directory of links to every program in `/usr/local/bin`, `/usr/bin` and
-/// `/bin` except cargo and rustc (and, with `no_curl`, curl, with `wget`
-/// being busybox's where it is installed): the `PATH` of a runner with no
-/// Rust toolchain, or of an Alpine image.
+/// `/bin` except cargo and rustc (and, with `no_curl`, curl, with `wget`,
+/// `sha256sum`, `awk`, `grep` and the other tools the launcher uses being
+/// busybox's where it is installed): the `PATH` of a runner with no Rust
+/// toolchain, or of an Alpine image.
 pub fn bare_path(dir: &Path, no_curl: bool) -> String {
     let bin = dir.join(if no_curl { "bare-bin-no-curl" } else { "bare-bin" });
     std::fs::create_dir_all(&bin).expect("mkdir");
@@ -162,9 +163,31 @@ pub fn bare_path(dir: &Path, no_curl: bool) -> String {
         }
     }
     if no_curl && Path::new("/usr/bin/busybox").exists() {
-        let wget = bin.join("wget");
-        let _ = std::fs::remove_file(&wget);
-        std::os::unix::fs::symlink("/usr/bin/busybox", &wget).expect("link wget");
+        // As on Alpine: busybox's wget, and its versions of the tools the
+        // launcher and the template's script use.
+        for tool in [
+            "wget",
+            "sha256sum",
+            "awk",
+            "grep",
+            "sed",
+            "cut",
+            "head",
+            "mktemp",
+            "mv",
+            "chmod",
+            "rm",
+            "mkdir",
+            "uname",
+            "dirname",
+            "cat",
+            "sleep",
+            "printf",
+        ] {
+            let link = bin.join(tool);
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink("/usr/bin/busybox", &link).expect("link a busybox tool");
+        }
     }
     bin.display().to_string()
 }
