@@ -1,0 +1,549 @@
+//! The redactor's tests: forms, matching, streaming, properties.
+
+use super::*;
+use aho_corasick::AhoCorasickKind;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+/// Small deterministic PRNG (64-bit LCG, high bits).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn stream_chunks(r: &Redactor, chunks: &[&[u8]]) -> Vec<u8> {
+    let mut s = r.stream();
+    let mut out = Vec::new();
+    for c in chunks {
+        s.push(c, &mut out);
+    }
+    s.finish(&mut out);
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn assert_no_form(out: &[u8], secrets: &[&str]) {
+    for s in secrets {
+        for f in forms(s) {
+            assert!(
+                !contains(out, f.as_bytes()),
+                "form {f:?} of {s:?} survived in {:?}",
+                String::from_utf8_lossy(out)
+            );
+        }
+    }
+}
+
+/// Reference redaction, independent of aho-corasick: the union of every
+/// occurrence, each maximal run of covered bytes one `***`.
+fn naive_redact(patterns: &[String], text: &[u8]) -> Vec<u8> {
+    let mut covered = vec![false; text.len()];
+    for p in patterns.iter().map(|p| p.as_bytes()).filter(|p| !p.is_empty()) {
+        for i in 0..text.len().saturating_sub(p.len() - 1) {
+            if text[i..].starts_with(p) {
+                covered[i..i + p.len()].iter_mut().for_each(|c| *c = true);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (i, &b) in text.iter().enumerate() {
+        if !covered[i] {
+            out.push(b);
+        } else if i == 0 || !covered[i - 1] {
+            out.extend_from_slice(b"***");
+        }
+    }
+    out
+}
+
+fn has(forms: &[String], f: &str) -> bool {
+    forms.iter().any(|x| x == f)
+}
+
+#[test]
+fn forms_multiline_skips_lines_too_short_to_be_secret() {
+    let f = forms("{\n  \"k\": \"v-123\"\n}\n]\nab");
+    for short in ["{", "}", "]", "ab"] {
+        assert!(!has(&f, short), "{short:?} is no pattern of its own: {f:?}");
+    }
+    assert!(has(&f, r#"  "k": "v-123""#) && has(&f, r#""k": "v-123""#));
+    // A short single-line value is still masked as itself.
+    assert!(has(&forms("ab"), "ab"));
+}
+
+#[test]
+fn forms_multiline_gives_lines() {
+    let f = forms("-----BEGIN KEY-----\r\nMIIBOgIBAAJBAK\n\n   \nend-----\n");
+    assert!(has(&f, "-----BEGIN KEY-----"));
+    assert!(has(&f, "MIIBOgIBAAJBAK"));
+    assert!(has(&f, "end-----"));
+    assert!(!has(&f, ""));
+    assert!(!f.iter().any(|x| x.trim().is_empty()));
+    assert!(f.iter().all(|x| !x.contains('\n')));
+    // Encodings of the whole value are still there, without raw newlines.
+    assert!(has(
+        &f,
+        &STANDARD.encode("-----BEGIN KEY-----\r\nMIIBOgIBAAJBAK\n\n   \nend-----\n")
+    ));
+    assert!(has(&f, r#"-----BEGIN KEY-----\r\nMIIBOgIBAAJBAK\n\n   \nend-----\n"#));
+}
+
+#[test]
+fn forms_indented_line_also_trimmed() {
+    let f = forms("a:\n  token: s3cr3t\n  x\n");
+    assert!(has(&f, "  token: s3cr3t"));
+    assert!(has(&f, "token: s3cr3t"));
+    // Lines under three characters (`a:`, `x`) are no patterns of their own.
+    assert!(!has(&f, "  x") && !has(&f, "x") && !has(&f, "a:"));
+}
+
+#[test]
+fn forms_encodings() {
+    let v = "p@ss w/rd?>~";
+    let f = forms(v);
+    assert_eq!(f[0], v);
+    assert!(has(&f, "cEBzcyB3L3JkPz5+"));
+    assert!(has(&f, "cEBzcyB3L3JkPz5-"));
+    let v2 = "hunter2!"; // 8 bytes: base64 has padding
+    let f2 = forms(v2);
+    assert!(has(&f2, "aHVudGVyMiE="));
+    assert!(has(&f2, "aHVudGVyMiE"));
+    assert!(has(&forms("ab?>x"), "YWI_Png")); // base64url unpadded
+    assert!(has(&forms("ab?>x"), "YWI_Png="));
+    assert!(has(&f, "p%40ss%20w%2Frd%3F%3E%7E"));
+    assert!(has(&f, "p%40ss+w%2Frd%3F%3E%7E"));
+    assert!(has(&f, "p%40ss+w%2Frd%3F%3E~"));
+    assert!(has(&f, "p%40ss%20w%2Frd%3F%3E~"));
+    // A literal '+' is encoded, so it cannot be confused with a space.
+    assert!(has(&forms("a+b c"), "a%2Bb+c"));
+    assert!(has(&forms("a*b c"), "a*b+c"));
+    assert_eq!(f.iter().filter(|x| *x == v).count(), 1);
+    let mut sorted = f.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), f.len(), "forms are deduplicated");
+}
+
+#[test]
+fn forms_json_escapes_quote_and_backslash() {
+    let f = forms(r#"a"b\c"#);
+    assert!(has(&f, r#"a\"b\\c"#));
+    let f = forms("tab\there\u{1}");
+    assert!(has(&f, r"tab\there\u0001"));
+}
+
+#[test]
+fn forms_short_secret_has_no_derived_forms() {
+    assert_eq!(forms("ab"), vec!["ab".to_owned()]);
+    assert_eq!(forms("é"), vec!["é".to_owned()]);
+    assert_eq!(forms("x"), vec!["x".to_owned()]);
+    assert!(forms("").is_empty());
+    assert!(forms("   ").is_empty());
+    assert!(forms("\n\r\n").is_empty());
+    // Three characters is enough for derived forms.
+    assert!(forms("abc").len() > 1);
+}
+
+#[test]
+fn forms_plain_alphanumeric_dedups_to_few() {
+    let f = forms("abcdef123");
+    assert_eq!(f[0], "abcdef123");
+    assert!(has(&f, "YWJjZGVmMTIz"));
+    // URL and JSON forms equal the value and are dropped.
+    assert_eq!(f.len(), 2);
+}
+
+#[test]
+fn redacts_each_form() {
+    let secret = "p@ss w/rd\"\\?>";
+    let r = Redactor::new([secret]);
+    let fs = forms(secret);
+    assert!(fs.len() >= 8);
+    for f in &fs {
+        let text = format!("before {f} after");
+        assert_eq!(r.redact(&text), "before *** after", "form {f:?}");
+    }
+    assert_eq!(r.patterns().len(), fs.len());
+}
+
+#[test]
+fn redacts_multiline_secret_lines() {
+    let r = Redactor::new(["line-one\nline-two\r\n"]);
+    assert_eq!(r.redact("x line-two y\nline-one\n"), "x *** y\n***\n");
+}
+
+#[test]
+fn overlapping_and_adjacent_secrets() {
+    let r = Redactor::new(["password", "password123", "supersecretvalue", "secret"]);
+    assert_eq!(r.redact("a password123 b"), "a *** b");
+    assert_eq!(r.redact("a password12 b"), "a ***12 b");
+    assert_eq!(r.redact("x supersecretvalue y"), "x *** y");
+    assert_eq!(r.redact("x secret y supersecret"), "x *** y super***");
+    // Touching occurrences are one masked run.
+    assert_eq!(r.redact("passwordsecretpassword"), "***");
+    assert_eq!(r.redact("secretsecret"), "***");
+    // The end of one secret is the start of another: both are masked
+    // whole, not the first and then the rest of the second in clear.
+    let r = Redactor::new(["abcd", "cdxyz"]);
+    assert_eq!(r.redact("abcdxyz"), "***");
+    assert_eq!(r.redact("abcxyz cdxyzabcd"), "abcxyz ***");
+    // Chains and containment.
+    let r = Redactor::new(["aab", "bcc", "ccd", "xbcdx"]);
+    assert_eq!(r.redact("-aabccd-"), "-***-");
+    assert_eq!(r.redact("-xbcdx-bc-"), "-***-bc-");
+}
+
+#[test]
+fn empty_redactor_passes_through() {
+    let r = Redactor::new(Vec::<String>::new());
+    assert!(r.is_empty());
+    assert_eq!(r.redact("anything"), "anything");
+    assert_eq!(stream_chunks(&r, &[b"a", b"b\nc"]), b"ab\nc");
+    let r = Redactor::new(["", "  "]);
+    assert!(r.is_empty());
+}
+
+#[test]
+fn debug_hides_patterns_and_redactor_is_shareable() {
+    fn assert_traits<T: Clone + Send + Sync + fmt::Debug>() {}
+    assert_traits::<Redactor>();
+    let r = Redactor::new(["topsecretvalue"]);
+    let d = format!("{r:?} {:?}", r.stream());
+    assert!(!d.contains("topsecret"), "{d}");
+    assert!(!d.contains("dG9wc2VjcmV0"), "{d}");
+    assert!(d.contains(&r.patterns().len().to_string()), "{d}");
+}
+
+const SECRETS: &[&str] = &[
+    "hunter2-Secret!",
+    "s3cr3t/with+plus and space",
+    "quote\"back\\slash",
+    "multi\nline-secret-value\r\n",
+    "abc",
+    "abcabcX",
+    "zz",
+];
+
+fn sample_text() -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend_from_slice(b"==> amazon-ebs.ubuntu: starting\n");
+    for (i, s) in SECRETS.iter().enumerate() {
+        for f in forms(s) {
+            t.extend_from_slice(format!("{i} [{f}]").as_bytes());
+            t.extend_from_slice(if i % 2 == 0 { b" tail\n" } else { b"|" });
+        }
+    }
+    t.extend_from_slice(b"abcab abcabcabcX zzz hunter2-Secret");
+    t.extend_from_slice(b"\xff\xfe non-utf8 abcabcab");
+    t
+}
+
+#[test]
+fn stream_equals_whole_for_every_two_way_split() {
+    let r = Redactor::new(SECRETS);
+    let text = sample_text();
+    let whole = r.redact_bytes(&text);
+    assert_no_form(&whole, SECRETS);
+    for i in 0..=text.len() {
+        let out = stream_chunks(&r, &[&text[..i], &text[i..]]);
+        assert_eq!(out, whole, "split at {i}");
+    }
+}
+
+#[test]
+fn stream_equals_whole_byte_by_byte_and_random_chunks() {
+    let r = Redactor::new(SECRETS);
+    let text = sample_text();
+    let whole = r.redact_bytes(&text);
+    let bytes: Vec<&[u8]> = text.chunks(1).collect();
+    assert_eq!(stream_chunks(&r, &bytes), whole);
+    let mut rng = Lcg(7);
+    for _ in 0..300 {
+        let mut chunks = Vec::new();
+        let mut rest = &text[..];
+        while !rest.is_empty() {
+            let n = rng.below(rest.len().min(64) + 1);
+            let (a, b) = rest.split_at(n);
+            chunks.push(a);
+            rest = b;
+        }
+        assert_eq!(stream_chunks(&r, &chunks), whole);
+    }
+}
+
+#[test]
+fn stream_equals_whole_with_large_pattern_set() {
+    // Enough secrets to exceed the DFA budget, so the builder's own
+    // choice of automaton is exercised as well.
+    let mut rng = Lcg(99);
+    let mut secrets: Vec<String> = SECRETS.iter().map(|s| (*s).to_owned()).collect();
+    for _ in 0..400 {
+        let len = 3 + rng.below(30);
+        secrets.push((0..len).map(|_| char::from(b"abcXYZ/+ =-"[rng.below(11)])).collect());
+    }
+    let r = Redactor::new(&secrets);
+    let Matcher::Ac(ac) = &r.inner.matcher else {
+        panic!("expected an automaton");
+    };
+    assert_ne!(ac.kind(), AhoCorasickKind::DFA);
+    assert!(r.inner.trigrams.is_some(), "a large set is filtered by trigrams");
+    let mut text = sample_text();
+    for s in secrets.iter().step_by(7) {
+        text.extend_from_slice(format!("{s}\n").as_bytes());
+    }
+    for _ in 0..2000 {
+        text.push(b"abcXYZ/+ =-\n"[rng.below(12)]);
+    }
+    let whole = r.redact_bytes(&text);
+    assert_eq!(whole, naive_redact(r.patterns(), &text));
+    for step in [1, 2, 3, 5, 17, 64, 1000] {
+        let chunks: Vec<&[u8]> = text.chunks(step).collect();
+        assert_eq!(stream_chunks(&r, &chunks), whole, "step {step}");
+    }
+    let small = Redactor::new(SECRETS);
+    let Matcher::Ac(ac) = &small.inner.matcher else {
+        panic!("expected an automaton");
+    };
+    assert_eq!(ac.kind(), AhoCorasickKind::DFA);
+}
+
+#[test]
+fn stream_reusable_after_finish() {
+    let r = Redactor::new(["secretvalue"]);
+    let mut s = r.stream();
+    let mut out = Vec::new();
+    s.push(b"a secretval", &mut out);
+    s.finish(&mut out);
+    s.push(b"ue secretvalue", &mut out);
+    s.finish(&mut out);
+    assert_eq!(out, b"a secretvalue ***");
+}
+
+#[test]
+fn latency_complete_lines_are_not_held() {
+    let r = Redactor::new(["hello world secret", "hello"]);
+    let mut s = r.stream();
+    let mut out = Vec::new();
+    s.push(b"hell", &mut out);
+    assert_eq!(out, b"");
+    s.push(b"o\n", &mut out);
+    assert_eq!(out, b"***\n");
+    let r = Redactor::new(["S3cr3t!v", "Other#Secret"]);
+    let mut s = r.stream();
+    let mut out = Vec::new();
+    s.push(b"hello\n", &mut out);
+    assert_eq!(out, b"hello\n");
+}
+
+#[test]
+fn latency_partial_line_without_candidate_is_not_held() {
+    let r = Redactor::new(["S3cr3t!v", "Other#Secret"]);
+    for p in r.patterns() {
+        assert!(!p.starts_with(['a', 'b', 'c']), "bad fixture: {p}");
+    }
+    let mut s = r.stream();
+    let mut out = Vec::new();
+    s.push(b"abc", &mut out);
+    assert_eq!(out, b"abc");
+}
+
+#[test]
+fn latency_holds_exactly_the_secret_prefix() {
+    let r = Redactor::new(["S3cr3t!v", "Other#Secret"]);
+    let mut s = r.stream();
+    let mut out = Vec::new();
+    s.push(b"log: xS3cr3", &mut out);
+    assert_eq!(out, b"log: x");
+    s.push(b"t!", &mut out);
+    assert_eq!(out, b"log: x");
+    s.push(b"v and more", &mut out);
+    assert_eq!(out, b"log: x*** and more");
+    s.push(b" S3cr", &mut out);
+    s.finish(&mut out);
+    assert_eq!(out, b"log: x*** and more S3cr");
+}
+
+#[test]
+fn latency_match_extendable_by_future_bytes_is_held() {
+    let r = Redactor::new(["abcdef", "abc"]);
+    let mut s = r.stream();
+    let mut out = Vec::new();
+    s.push(b"xx abc", &mut out);
+    assert_eq!(out, b"xx ");
+    s.push(b"def\n", &mut out);
+    assert_eq!(out, b"xx ***\n");
+    s.push(b"abc", &mut out);
+    s.push(b"d", &mut out);
+    s.push(b"!", &mut out);
+    assert_eq!(out, b"xx ***\n***d!");
+}
+
+#[test]
+fn latency_final_match_is_emitted_once_unextendable() {
+    let r = Redactor::new(["abcd", "cdxyz"]);
+    let mut s = r.stream();
+    let mut out = Vec::new();
+    s.push(b"abcd", &mut out);
+    // "cd" could begin "cdxyz", but the match "abcd" starts earlier and
+    // cannot grow, so it is final.
+    assert_eq!(out, b"***");
+    s.push(b"xyz", &mut out);
+    s.finish(&mut out);
+    assert_eq!(out, r.redact_bytes(b"abcdxyz"));
+}
+
+#[test]
+fn finish_flushes_unterminated_line() {
+    let r = Redactor::new(["secretvalue"]);
+    let mut s = r.stream();
+    let mut out = Vec::new();
+    s.push(b"done\nlast secretv", &mut out);
+    assert_eq!(out, b"done\nlast ");
+    s.finish(&mut out);
+    assert_eq!(out, b"done\nlast secretv");
+    let mut out = Vec::new();
+    s.push(b"end secretvalue", &mut out);
+    s.finish(&mut out);
+    assert_eq!(out, b"end ***");
+}
+
+#[test]
+fn non_utf8_passes_through() {
+    let r = Redactor::new(["secretvalue"]);
+    let text: &[u8] = b"\xff\xfe\x00bin\xc3(\n\x80\x81secretvalu\xe2\x82";
+    assert_eq!(r.redact_bytes(text), text);
+    let bytes: Vec<&[u8]> = text.chunks(1).collect();
+    assert_eq!(stream_chunks(&r, &bytes), text);
+    assert_eq!(r.redact_bytes(b"\xffsecretvalue\xff"), b"\xff***\xff");
+}
+
+#[test]
+fn redact_str_stays_utf8() {
+    let r = Redactor::new(["clé-secrète"]);
+    assert_eq!(r.redact("voilà clé-secrète ünd"), "voilà *** ünd");
+}
+
+#[test]
+fn fail_closed_masks_lines_consistently() {
+    let r = Redactor::with_matcher(vec!["x".to_owned()], Matcher::FailClosed, None);
+    let text = b"a line\n\nanother\nunterminated";
+    let whole = r.redact_bytes(text);
+    assert_eq!(whole, b"***\n\n***\n***");
+    for i in 0..=text.len() {
+        assert_eq!(stream_chunks(&r, &[&text[..i], &text[i..]]), whole);
+    }
+    let bytes: Vec<&[u8]> = text.chunks(1).collect();
+    assert_eq!(stream_chunks(&r, &bytes), whole);
+}
+
+#[test]
+fn property_large_sets_use_trigrams_and_match_naive() {
+    // Enough patterns for the trigram filter with anchored checks; dense
+    // matches from a small alphabet; every other round with one- and
+    // two-character secrets (the filter's slow path), else without (its
+    // eight-wide loop).
+    let mut rng = Lcg(0xbead);
+    let (mut filtered, mut wide) = (0, 0);
+    for iter in 0..120 {
+        // Lines of multi-line secrets can be short too: no `\n` when
+        // every pattern must have three bytes or more.
+        let (min, alphabet): (usize, &[u8]) = if iter % 2 == 0 {
+            (1, b"abc/+ =\n")
+        } else {
+            (3, b"abc/+ =x")
+        };
+        let secrets: Vec<String> = (0..48)
+            .map(|_| {
+                let len = min + rng.below(10);
+                (0..len)
+                    .map(|_| char::from(alphabet[rng.below(alphabet.len())]))
+                    .collect()
+            })
+            .collect();
+        let r = Redactor::new(&secrets);
+        let Some(trigrams) = &r.inner.trigrams else {
+            continue;
+        };
+        assert_eq!(trigrams.any_short, r.patterns().iter().any(|p| p.len() < 3));
+        filtered += 1;
+        wide += usize::from(!trigrams.any_short);
+        let all_forms: Vec<String> = secrets.iter().flat_map(|s| forms(s)).collect();
+        let mut text = Vec::new();
+        while text.len() < 300 {
+            if rng.below(3) == 0 {
+                text.extend_from_slice(all_forms[rng.below(all_forms.len())].as_bytes());
+            } else {
+                text.push(alphabet[rng.below(alphabet.len())]);
+            }
+        }
+        let whole = r.redact_bytes(&text);
+        assert_eq!(whole, naive_redact(r.patterns(), &text), "iteration {iter}");
+        let step = 1 + rng.below(20);
+        let chunks: Vec<&[u8]> = text.chunks(step).collect();
+        assert_eq!(stream_chunks(&r, &chunks), whole, "iteration {iter}, step {step}");
+    }
+    assert!(filtered >= 100, "only {filtered} rounds used the trigram filter");
+    assert!(wide >= 50, "only {wide} rounds without short patterns");
+}
+
+#[test]
+fn property_random_secrets_never_survive() {
+    let mut rng = Lcg(0x5eed);
+    let alphabet = b"abc/+ \n";
+    for iter in 0..3000 {
+        let n_secrets = 1 + rng.below(4);
+        let secrets: Vec<String> = (0..n_secrets)
+            .map(|_| {
+                let len = 1 + rng.below(8);
+                (0..len)
+                    .map(|_| char::from(alphabet[rng.below(alphabet.len())]))
+                    .collect()
+            })
+            .collect();
+        let r = Redactor::new(&secrets);
+        let all_forms: Vec<String> = secrets.iter().flat_map(|s| forms(s)).collect();
+        let mut text = Vec::new();
+        while text.len() < 200 {
+            if !all_forms.is_empty() && rng.below(4) == 0 {
+                let f = &all_forms[rng.below(all_forms.len())];
+                text.extend_from_slice(f.as_bytes());
+            } else {
+                text.push(alphabet[rng.below(alphabet.len())]);
+            }
+        }
+        let whole = r.redact_bytes(&text);
+        assert_eq!(whole, naive_redact(r.patterns(), &text), "iteration {iter}");
+        let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        assert_no_form(&whole, &refs);
+        let mut chunks = Vec::new();
+        let mut rest = &text[..];
+        let max_chunk = 1 + rng.below(40);
+        while !rest.is_empty() {
+            let k = rng.below(rest.len().min(max_chunk) + 1);
+            let (a, b) = rest.split_at(k);
+            chunks.push(a);
+            rest = b;
+        }
+        let streamed = stream_chunks(&r, &chunks);
+        assert_eq!(
+            streamed,
+            whole,
+            "iteration {iter}, secrets {secrets:?}, text {:?}",
+            String::from_utf8_lossy(&text)
+        );
+    }
+}
