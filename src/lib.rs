@@ -21,6 +21,7 @@ pub mod report;
 pub mod run;
 pub mod secret;
 pub mod session;
+pub mod time;
 pub mod vault;
 
 use config::{Env, Needs};

@@ -104,7 +104,7 @@ pub(super) fn resolve(src: &Sources, op: Op, bucket: Option<&str>) -> Result<Lif
     }
     let revoke_at = src.text("revoke-at")?;
     if let Some(at) = &revoke_at
-        && !is_rfc3339(at)
+        && crate::time::rfc3339(at).is_none()
     {
         return Err(Error::input(
             "revoke-at",
@@ -136,67 +136,4 @@ pub(super) fn resolve(src: &Sources, op: Op, bucket: Option<&str>) -> Result<Lif
         skip_descendants: src.flag("skip-descendants", false)?,
         force: src.flag("force", false)?,
     })
-}
-
-/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, with fields in range.
-pub fn is_rfc3339(s: &str) -> bool {
-    let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r.clone()).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
-    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|d| d.parse::<u32>().ok()).unwrap_or(99);
-    if b.len() < 20
-        || !(digits(0..4) && digits(5..7) && digits(8..10) && digits(11..13) && digits(14..16) && digits(17..19))
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return false;
-    }
-    let in_range = (1..=12).contains(&num(5..7))
-        && (1..=31).contains(&num(8..10))
-        && num(11..13) < 24
-        && num(14..16) < 60
-        && num(17..19) < 61;
-    let mut rest = &s[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if n == 0 {
-            return false;
-        }
-        rest = &frac[n..];
-    }
-    let zone = matches!(rest, "Z" | "z")
-        || (rest.len() == 6
-            && matches!(rest.as_bytes()[0], b'+' | b'-')
-            && rest.as_bytes()[3] == b':'
-            && rest[1..3].parse::<u32>().is_ok_and(|h| h < 24)
-            && rest[4..6].parse::<u32>().is_ok_and(|m| m < 60));
-    in_range && zone
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_rfc3339;
-
-    #[test]
-    fn rfc3339_times() {
-        for ok in [
-            "2026-12-24T18:00:00Z",
-            "2026-12-24T18:00:00.123Z",
-            "2026-12-24T18:00:00+01:00",
-        ] {
-            assert!(is_rfc3339(ok), "{ok}");
-        }
-        for bad in [
-            "2026-12-24",
-            "2026-13-01T00:00:00Z",
-            "2026-12-24 18:00:00Z",
-            "2026-12-24T18:00:00",
-            "tomorrow",
-            "2026-12-24T18:00:00.Z",
-        ] {
-            assert!(!is_rfc3339(bad), "{bad}");
-        }
-    }
 }

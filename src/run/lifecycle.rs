@@ -187,31 +187,6 @@ async fn act(
     Ok(())
 }
 
-/// Now in UTC, as `YYYY-MM-DDTHH:MM:SS`.
-fn now_utc() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 fn name(v: &Version) -> &str {
     if v.name.is_empty() { &v.id } else { &v.name }
 }
@@ -258,8 +233,7 @@ fn promotable(v: &Version, shown: &str, required: &[(String, String)]) -> Result
         return Err(Error::failed(format!("HCP Packer: {shown} is revoked: not promoted")));
     }
     if let Some(at) = &v.revoke_at {
-        // HCP answers in UTC (`...Z`): the first 19 characters compare as times.
-        let past = at.get(..19).unwrap_or(at) <= now_utc().as_str();
+        let past = crate::time::rfc3339(at).is_none_or(|(secs, _)| secs <= crate::time::now_secs());
         return Err(Error::failed(format!(
             "HCP Packer: {shown} {} at {at}: not promoted",
             if past {
