@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod lifecycle;
 pub mod link;
+pub mod location;
 
 pub use api::{Artifact, Build, ChannelAction, Client, Version};
 pub use auth::token;
