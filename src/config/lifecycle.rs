@@ -1,7 +1,8 @@
 //! The inputs of `promote`, `revoke` and `restore`, validated before any
 //! request: exactly one source version, the channel, the reason, the time.
 
-use super::{Sources, name_input};
+use super::Sources;
+use super::sources::name_input;
 use crate::error::{Error, Result};
 
 /// Which lifecycle command runs.

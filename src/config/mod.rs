@@ -3,67 +3,26 @@
 //! every value and touches no network. Files named by inputs are read here so
 //! that a missing or unreadable one is a usage error (exit 2).
 
+mod auth;
+mod env;
 pub mod file;
 pub mod inputs;
 pub mod lifecycle;
 mod private;
+mod sources;
 pub mod spec;
+
+use auth::resolve_auth;
+pub use env::Env;
+pub use sources::{Sources, parse_bool};
+use sources::{identity, name_input, pem_input};
 
 use crate::error::{Error, Result};
 use crate::platform::Kind as Platform;
 use crate::secret::Secret;
-use file::ConfigFile;
-use inputs::{INPUTS, Input, Kind};
+use inputs::INPUTS;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// A snapshot of the process environment; an empty value counts as unset
-/// (GitHub sets `INPUT_*` to "" for inputs the user left out).
-#[derive(Debug, Clone, Default)]
-pub struct Env(BTreeMap<String, String>, std::collections::BTreeSet<String>);
-
-impl Env {
-    /// The current process environment (variables that are not UTF-8 are skipped).
-    pub fn from_process() -> Env {
-        let mut env = Env::default();
-        for (k, v) in std::env::vars_os() {
-            match (k.into_string(), v.into_string()) {
-                (Ok(k), Ok(v)) => {
-                    env.0.insert(k, v);
-                }
-                (Ok(k), Err(_)) => {
-                    env.1.insert(k);
-                }
-                _ => {}
-            }
-        }
-        env
-    }
-
-    /// True when `name` is set to something that is not UTF-8.
-    pub fn is_invalid(&self, name: &str) -> bool {
-        self.1.contains(name)
-    }
-
-    /// A value, or `None` when unset or empty.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
-    }
-
-    /// Sets a variable (tests and the launcher).
-    pub fn set(&mut self, name: &str, value: &str) {
-        self.0.insert(name.to_string(), value.to_string());
-    }
-}
-
-impl<const N: usize> From<[(&str, &str); N]> for Env {
-    fn from(pairs: [(&str, &str); N]) -> Env {
-        Env(
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            Default::default(),
-        )
-    }
-}
 
 /// How the binary authenticates to Vault.
 #[derive(Debug)]
@@ -195,118 +154,6 @@ pub struct Config {
     pub environment: Option<String>,
     /// The inputs of `promote`, `revoke` and `restore`.
     pub lifecycle: Option<lifecycle::Lifecycle>,
-}
-
-/// Reads raw input values from every source, highest first.
-pub struct Sources<'a> {
-    flags: &'a BTreeMap<String, String>,
-    env: &'a Env,
-    file: Option<ConfigFile>,
-}
-
-impl<'a> Sources<'a> {
-    /// Loads the config file (explicit, or `.packer-vault.yml` when present).
-    pub fn new(flags: &'a BTreeMap<String, String>, env: &'a Env) -> Result<Sources<'a>> {
-        let mut s = Sources { flags, env, file: None };
-        let explicit = s.raw("config");
-        let path = match &explicit {
-            Some(p) => Some(PathBuf::from(p)),
-            None => Some(PathBuf::from(".packer-vault.yml")).filter(|p| p.is_file()),
-        };
-        if let Some(path) = path {
-            // The environment may come from the file's top level; read it first.
-            let env_name = s
-                .raw("environment")
-                .or_else(|| ConfigFile::load(&path, None).ok().and_then(|f| f.get("environment")));
-            s.file = Some(ConfigFile::load(&path, env_name.as_deref())?);
-        }
-        Ok(s)
-    }
-
-    /// The value of input `name` from the first source that sets it.
-    pub fn raw(&self, name: &str) -> Option<String> {
-        let input = inputs::find(name)?;
-        self.flags
-            .get(name)
-            .filter(|v| !v.is_empty())
-            .cloned()
-            .or_else(|| self.env.get(&input.input_var()).map(str::to_string))
-            .or_else(|| self.env.get(&input.env_var()).map(str::to_string))
-            .or_else(|| self.file.as_ref().and_then(|f| f.get(name)).filter(|v| !v.is_empty()))
-            .or_else(|| {
-                input
-                    .fallback_env
-                    .iter()
-                    .find_map(|v| self.env.get(v))
-                    .map(str::to_string)
-            })
-    }
-
-    fn text(&self, name: &str) -> Result<Option<String>> {
-        let Some(v) = self.raw(name) else { return Ok(None) };
-        let input = inputs::find(name).ok_or_else(|| Error::Usage(format!("unknown input {name}")))?;
-        check_value(input, &v)?;
-        Ok(Some(v.trim().to_string()).filter(|v| !v.is_empty()))
-    }
-
-    fn flag(&self, name: &str, default: bool) -> Result<bool> {
-        Ok(match self.text(name)? {
-            Some(v) => parse_bool(&v).ok_or_else(|| Error::input(name, format!("`{v}` is not true or false")))?,
-            None => default,
-        })
-    }
-}
-
-/// Checks a raw value against its input's kind.
-fn check_value(input: &Input, v: &str) -> Result<()> {
-    let name = input.name;
-    if v.len() as u64 > file::MAX_SIZE {
-        return Err(Error::input(name, "value is larger than 1 MiB"));
-    }
-    if v.contains('\0') {
-        return Err(Error::input(name, "value contains a NUL byte"));
-    }
-    let one_line = !matches!(input.kind, Kind::Multiline);
-    if one_line && v.trim().contains('\n') {
-        return Err(Error::input(name, "must be a single line"));
-    }
-    match input.kind {
-        Kind::Bool if parse_bool(v).is_none() => {
-            Err(Error::input(name, format!("`{}` is not true or false", v.trim())))
-        }
-        Kind::Choice(allowed) if !allowed.contains(&v.trim()) => Err(Error::input(
-            name,
-            format!("`{}` is not one of {}", v.trim(), allowed.join(", ")),
-        )),
-        Kind::Url => check_url(v.trim()).map_err(|e| Error::input(name, e)),
-        _ => Ok(()),
-    }
-}
-
-fn check_url(v: &str) -> std::result::Result<(), String> {
-    let url = reqwest::Url::parse(v).map_err(|e| format!("`{v}` is not a URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("`{v}` must start with http:// or https://"));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("`{v}` has no host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not carry credentials in the URL".into());
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("`{v}` must not have a query or fragment"));
-    }
-    Ok(())
-}
-
-/// Parses `true/false`, `1/0`, `yes/no`, `on/off` (any case).
-pub fn parse_bool(v: &str) -> Option<bool> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Some(true),
-        "false" | "0" | "no" | "off" => Some(false),
-        _ => None,
-    }
 }
 
 /// What the subcommand needs from the configuration.
@@ -499,148 +346,6 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
         environment: src.text("environment")?,
         lifecycle,
     })
-}
-
-fn resolve_auth(src: &Sources, env: &Env, platform: Platform) -> Result<Auth> {
-    let method = match src.text("auth-method")? {
-        Some(m) => m,
-        None if platform == Platform::Local && env.get("VAULT_TOKEN").is_some() => "token".into(),
-        None => "jwt".into(),
-    };
-    if method == "token" {
-        let t = env
-            .get("VAULT_TOKEN")
-            .ok_or_else(|| Error::input("auth-method", "`token` needs VAULT_TOKEN in the environment"))?;
-        if t.trim() != t || t.contains(char::is_control) {
-            return Err(Error::Usage("VAULT_TOKEN has whitespace or control characters".into()));
-        }
-        return Ok(Auth::Token(Secret::new(t)));
-    }
-    let role = src
-        .text("role")?
-        .ok_or_else(|| Error::input("role", "not set: the Vault role to log in with (or VAULT_AUTH_ROLE)"))?;
-    check_segment("role", &role)?;
-    let path = src.text("auth-path")?.unwrap_or_else(|| "jwt".into());
-    // `auth/jwt` and `jwt` name the same mount.
-    let path = path.trim_matches('/');
-    let path = path.strip_prefix("auth/").unwrap_or(path).to_string();
-    if path.is_empty() || path.split('/').any(|s| s.is_empty() || s == "..") || path.contains(char::is_whitespace) {
-        return Err(Error::input("auth-path", format!("`{path}` is not a mount path")));
-    }
-    let source = if let Some(file) = src.text("jwt-file")? {
-        let text = file::read_text(Path::new(&file)).map_err(|e| Error::input("jwt-file", format!("{file}: {e}")))?;
-        given_jwt(&file, None, text.trim(), "jwt-file")?
-    } else {
-        match platform {
-            Platform::Github => {
-                let (Some(url), Some(token)) = (
-                    env.get("ACTIONS_ID_TOKEN_REQUEST_URL"),
-                    env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
-                ) else {
-                    return Err(Error::Usage(
-                        "GitHub gave this job no OIDC token: add `permissions: id-token: write` to the job \
-                         (pull requests from forks never get one)"
-                            .into(),
-                    ));
-                };
-                check_url(url.split('?').next().unwrap_or(url))
-                    .map_err(|e| Error::Usage(format!("ACTIONS_ID_TOKEN_REQUEST_URL: {e}")))?;
-                JwtSource::GithubOidc {
-                    url: url.to_string(),
-                    request_token: Secret::new(token),
-                    audience: src.text("jwt-audience")?,
-                }
-            }
-            Platform::Gitlab => {
-                let var = src
-                    .text("id-token-variable")?
-                    .unwrap_or_else(|| "VAULT_ID_TOKEN".into());
-                let jwt = env.get(&var).ok_or_else(|| {
-                    Error::input(
-                        "id-token-variable",
-                        format!("`{var}` is not set: add `id_tokens: {var}: aud: <your Vault address>` to the job"),
-                    )
-                })?;
-                given_jwt(&var, Some(&var), jwt.trim(), "id-token-variable")?
-            }
-            Platform::Local => {
-                return Err(Error::input(
-                    "jwt-file",
-                    "not set: locally, log in with `jwt-file` or set VAULT_TOKEN (auth-method token)",
-                ));
-            }
-        }
-    };
-    Ok(Auth::Jwt { path, role, source })
-}
-
-fn given_jwt(origin: &str, var: Option<&str>, jwt: &str, input: &str) -> Result<JwtSource> {
-    let parts: Vec<&str> = jwt.split('.').collect();
-    let b64 = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if parts.len() != 3 || !parts.iter().take(2).all(|p| b64(p)) {
-        return Err(Error::input(
-            input,
-            format!("{origin} does not hold a JWT (header.payload.signature)"),
-        ));
-    }
-    Ok(JwtSource::Given {
-        origin: origin.to_string(),
-        var: var.map(str::to_string),
-        jwt: Secret::new(jwt),
-    })
-}
-
-fn check_segment(input: &str, v: &str) -> Result<()> {
-    if v.contains(['/', '?', '#', '%']) || v.contains(char::is_whitespace) || v.contains(char::is_control) {
-        return Err(Error::input(
-            input,
-            format!("`{}` may not contain `/`, `?`, `#`, `%` or spaces", v.escape_debug()),
-        ));
-    }
-    Ok(())
-}
-
-fn name_input(src: &Sources, name: &str) -> Result<Option<String>> {
-    let v = src.text(name)?;
-    if let Some(v) = &v {
-        let ok = v.len() <= 128 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-        if !ok {
-            return Err(Error::input(
-                name,
-                format!(
-                    "`{}` may hold only letters, digits, `-`, `_`, `.` (128 at most)",
-                    v.escape_debug()
-                ),
-            ));
-        }
-    }
-    Ok(v)
-}
-
-fn pem_input(src: &Sources, name: &str) -> Result<Option<String>> {
-    let Some(v) = src.text(name)? else { return Ok(None) };
-    if v.trim_start().starts_with("-----BEGIN") {
-        return Ok(Some(v));
-    }
-    let text = file::read_text(Path::new(v.trim())).map_err(|e| Error::input(name, format!("{}: {e}", v.trim())))?;
-    if !text.contains("-----BEGIN") {
-        return Err(Error::input(name, format!("{}: not a PEM file", v.trim())));
-    }
-    Ok(Some(text))
-}
-
-fn identity(src: &Sources) -> Result<Option<Secret>> {
-    match (pem_input(src, "client-cert")?, pem_input(src, "client-key")?) {
-        (None, None) => Ok(None),
-        (Some(_), None) => Err(Error::input("client-key", "needed with `client-cert`")),
-        (None, Some(_)) => Err(Error::input("client-cert", "needed with `client-key`")),
-        (Some(cert), Some(key)) => {
-            let pem = Secret::new(format!("{cert}\n{key}"));
-            reqwest::Identity::from_pem(pem.expose().as_bytes())
-                .map_err(|_| Error::input("client-key", "the certificate and key do not form a PEM identity"))?;
-            Ok(Some(pem))
-        }
-    }
 }
 
 fn parse_vars(text: &str) -> std::result::Result<Vec<(String, String)>, String> {
