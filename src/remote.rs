@@ -49,6 +49,15 @@ fn system_roots() -> &'static [reqwest::Certificate] {
     })
 }
 
+/// Seconds from a `Retry-After` header (the delta-seconds form; an HTTP
+/// date is not honoured, the backoff applies instead).
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// True when `url` is an https URL (case-insensitive scheme).
 pub fn is_https(url: &str) -> bool {
     url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"))
@@ -164,6 +173,19 @@ impl From<Failure> for crate::error::Error {
 #[cfg(test)]
 mod transient_tests {
     use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_only() {
+        let mut h = reqwest::header::HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert(reqwest::header::RETRY_AFTER, " 7 ".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(7));
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            "Wed, 21 Oct 2026 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&h), None);
+    }
 
     fn transport(msg: &str) -> Failure {
         Failure {

@@ -156,12 +156,9 @@ pub(crate) fn error_messages(body: &str, hide: &[&str]) -> Vec<String> {
     out
 }
 
-/// Seconds from a `Retry-After` header.
+/// Seconds from a response's `Retry-After` header.
 pub(crate) fn retry_after(resp: &reqwest::Response) -> Option<u64> {
-    resp.headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
+    crate::remote::retry_after(resp.headers())
 }
 
 /// The HCP client credentials: `HCP_CLIENT_ID` / `HCP_CLIENT_SECRET` among the

@@ -9,7 +9,7 @@ use super::Failure;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
-use reqwest::header::{HeaderValue, RETRY_AFTER};
+use reqwest::header::HeaderValue;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -143,11 +143,7 @@ impl Vault {
             .await
             .map_err(|e| with_tls_hint(Failure::transport(super::SERVICE, what, &e)))?;
         let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse().ok());
+        let retry_after = crate::remote::retry_after(resp.headers());
         let text = resp
             .text()
             .await

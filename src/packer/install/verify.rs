@@ -169,10 +169,7 @@ pub(super) async fn fetch(
         }
         if !status.is_success() {
             let mut f = Failure::status(SERVICE, what, status.as_u16(), Vec::new());
-            f.retry_after = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok()?.trim().parse().ok());
+            f.retry_after = crate::remote::retry_after(resp.headers());
             return Err(f);
         }
         let too_big = || {

@@ -339,10 +339,7 @@ fn failure(what: &str, e: octocrab::Error) -> Failure {
         octocrab::Error::GitHub { source, .. } => {
             let message: String = source.message.lines().next().unwrap_or("").chars().take(300).collect();
             let mut f = Failure::status(SERVICE, what, source.status_code.as_u16(), vec![message]);
-            f.retry_after = source
-                .headers
-                .as_ref()
-                .and_then(|h| h.get("retry-after")?.to_str().ok()?.trim().parse().ok());
+            f.retry_after = source.headers.as_ref().and_then(crate::remote::retry_after);
             f
         }
         octocrab::Error::Serde { .. } | octocrab::Error::Json { .. } => Failure::status(

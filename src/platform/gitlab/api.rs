@@ -108,10 +108,7 @@ impl Api {
         let text = resp.text().await.map_err(|e| Failure::transport(SERVICE, what, &e))?;
         if !(200..300).contains(&status) {
             let mut f = Failure::status(SERVICE, what, status, vec![message(&text)]);
-            f.retry_after = headers
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse().ok());
+            f.retry_after = crate::remote::retry_after(&headers);
             return Err(f);
         }
         Ok((headers, text))
