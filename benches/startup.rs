@@ -74,7 +74,6 @@ fn bench_startup(c: &mut Criterion) {
     ];
     let inv = packer_vault::cli::parse(args).expect("the bench command line parses");
     let needs = Needs {
-        vault: true,
         lock_write: false,
         template: false,
         lifecycle: None,

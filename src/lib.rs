@@ -61,7 +61,6 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     };
     let env = Env::from_process();
     let needs = Needs {
-        vault: true,
         lock_write: matches!(inv.cmd, cli::Cmd::Lock { .. }),
         template: matches!(inv.cmd, cli::Cmd::Build | cli::Cmd::Validate),
         lifecycle: match inv.cmd {

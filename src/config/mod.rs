@@ -159,8 +159,6 @@ pub struct Config {
 /// What the subcommand needs from the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Needs {
-    /// The subcommand logs in to Vault.
-    pub vault: bool,
     /// The subcommand writes the lock file (so it may not exist yet).
     pub lock_write: bool,
     /// The subcommand runs Packer on `template` (build, validate): it must
@@ -193,11 +191,8 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
     let platform = Platform::detect(env);
 
     let vault_addr = src.text("vault-addr")?.map(|a| a.trim_end_matches('/').to_string());
-    let vault_addr = match (vault_addr, needs.vault) {
-        (Some(a), _) => a,
-        (None, true) => return Err(Error::input("vault-addr", "not set (set it, or VAULT_ADDR)")),
-        (None, false) => String::new(),
-    };
+    // Every subcommand logs in to Vault.
+    let vault_addr = vault_addr.ok_or_else(|| Error::input("vault-addr", "not set (set it, or VAULT_ADDR)"))?;
     let vault_namespace = src.text("vault-namespace")?;
     if let Some(ns) = &vault_namespace
         && (ns.starts_with('/') || ns.contains(char::is_whitespace))
@@ -208,11 +203,7 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
         ));
     }
 
-    let auth = if needs.vault {
-        Some(resolve_auth(&src, env, platform)?)
-    } else {
-        None
-    };
+    let auth = resolve_auth(&src, env, platform)?;
 
     let mut requests = match src.text("secrets")? {
         Some(text) => spec::parse(&text).map_err(|e| Error::input("secrets", e))?,
@@ -324,7 +315,7 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
         platform,
         vault_addr,
         vault_namespace,
-        auth: auth.unwrap_or(Auth::Token(Secret::default())),
+        auth,
         tls,
         requests,
         template,

@@ -5,7 +5,6 @@ fn flags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 const NEEDS: Needs = Needs {
-    vault: true,
     lock_write: false,
     template: false,
     lifecycle: None,

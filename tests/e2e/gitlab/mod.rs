@@ -292,7 +292,6 @@ fn gitlab_native_vault_variables_are_fallbacks() {
             env.set(k, v);
         }
         let needs = packer_vault::config::Needs {
-            vault: true,
             lock_write: false,
             template: false,
             lifecycle: None,
