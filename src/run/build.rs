@@ -255,10 +255,7 @@ fn cancelled(report: &mut Report, s: crate::process::Signal) -> i32 {
 
 /// Packer's variables: the secrets, `PKR_VAR_*` from `packer-vars`, and HCP's.
 fn packer_env(cfg: &Config, reads: &[Read], fingerprint: Option<&str>) -> Vec<(String, Secret)> {
-    let mut env: Vec<(String, Secret)> = reads
-        .iter()
-        .flat_map(|r| r.items.iter().map(|i| (i.env.clone(), i.value.clone())))
-        .collect();
+    let mut env = crate::vault::read::environment(reads);
     env.extend(
         cfg.packer_vars
             .iter()

@@ -38,10 +38,7 @@ async fn exec_in(cfg: &Config, platform: &Platform, session: &Session, cancel: &
     let program = argv.first().cloned().unwrap_or_default();
     let spec = process::Spec {
         argv,
-        env: reads
-            .iter()
-            .flat_map(|r| r.items.iter().map(|i| (i.env.clone(), i.value.clone())))
-            .collect(),
+        env: crate::vault::read::environment(&reads),
         remove: cfg.private_vars(),
         cwd: None,
         grace: platform.grace(),

@@ -282,6 +282,15 @@ fn explain(f: Failure, shown: &str) -> String {
 }
 
 /// Applies the selectors of one request to the secret's data.
+/// Every value read, by the variable the spec puts it in: the child's
+/// environment (`exec`, `build`) and what `secrets` exports.
+pub fn environment(reads: &[Read]) -> Vec<(String, Secret)> {
+    reads
+        .iter()
+        .flat_map(|r| r.items.iter().map(|i| (i.env.clone(), i.value.clone())))
+        .collect()
+}
+
 pub fn select(path: &str, data: &Map<String, Value>, selectors: &[Selector]) -> Result<Vec<Item>, String> {
     let string = |key: &str| -> Result<Option<String>, String> {
         match data.get(key) {
