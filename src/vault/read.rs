@@ -281,9 +281,8 @@ fn explain(f: Failure, shown: &str) -> String {
     }
 }
 
-/// Applies the selectors of one request to the secret's data.
 /// Every value read, by the variable the spec puts it in: the child's
-/// environment (`exec`, `build`) and what `secrets` exports.
+/// environment (`exec`, `build`).
 pub fn environment(reads: &[Read]) -> Vec<(String, Secret)> {
     reads
         .iter()
@@ -291,6 +290,7 @@ pub fn environment(reads: &[Read]) -> Vec<(String, Secret)> {
         .collect()
 }
 
+/// Applies the selectors of one request to the secret's data.
 pub fn select(path: &str, data: &Map<String, Value>, selectors: &[Selector]) -> Result<Vec<Item>, String> {
     let string = |key: &str| -> Result<Option<String>, String> {
         match data.get(key) {
