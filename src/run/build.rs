@@ -168,16 +168,7 @@ async fn run(
             break;
         }
     }
-    if let Some(r) = renewer {
-        let (warnings, renewals) = r.stop();
-        report.warnings.extend(warnings);
-        if renewals > 0 {
-            crate::log::info(&format!(
-                "renewed the token and leases {} during the run",
-                crate::log::count(renewals as usize, "time", "times")
-            ));
-        }
-    }
+    report.warnings.extend(super::stop_renewer(renewer));
 
     if code == 0
         && mode == Mode::Build

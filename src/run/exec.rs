@@ -48,16 +48,7 @@ async fn exec_in(cfg: &Config, platform: &Platform, session: &Session, cancel: &
     let err = process::Sink::redacted(&redactor, tokio::io::stderr());
     let result = process::run(spec, cancel, out, err).await;
     platform.resume_commands(stop);
-    if let Some(r) = renewer {
-        // Its warnings were logged as they came.
-        let (_, renewals) = r.stop();
-        if renewals > 0 {
-            crate::log::info(&format!(
-                "renewed the token and leases {} during the run",
-                crate::log::count(renewals as usize, "time", "times")
-            ));
-        }
-    }
+    super::stop_renewer(renewer);
     match result {
         Ok(exit) => match exit.cancelled {
             Some(s) => {

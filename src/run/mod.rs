@@ -65,6 +65,20 @@ pub(crate) async fn start(cfg: &Config, env: Env) -> Result<(Platform, Cancel, S
     }
 }
 
+/// Stops the renewer (when there is one), logs how often it renewed, and
+/// returns its warnings (already logged as they came).
+pub(crate) fn stop_renewer(renewer: Option<crate::vault::lease::Renewer>) -> Vec<String> {
+    let Some(r) = renewer else { return Vec::new() };
+    let (warnings, renewals) = r.stop();
+    if renewals > 0 {
+        crate::log::info(&format!(
+            "renewed the token and leases {} during the run",
+            crate::log::count(renewals as usize, "time", "times")
+        ));
+    }
+    warnings
+}
+
 /// Prints a failure (redacted) and returns its exit code.
 pub fn fail(e: &Error) -> i32 {
     let text: Vec<String> = e.to_string().lines().map(crate::error::bounded).collect();
