@@ -171,7 +171,6 @@ impl Platform {
     /// summary and outputs on GitHub, a report file and the MR note on GitLab. Never fails
     /// the run: problems are warnings.
     pub async fn publish(&self, report: &Report, cfg: &Config, file: Option<&Path>) {
-        let bucket = cfg.hcp.bucket.as_deref();
         // Everything in the report is redacted already; once more, to be sure.
         let markdown = crate::log::redact(&crate::report::render(report, None));
         if let Some(f) = file
@@ -189,6 +188,5 @@ impl Platform {
             Kind::Github => github::publish(&self.env, report, cfg, &markdown).await,
             Kind::Gitlab => gitlab::publish(&self.env, report, cfg, &markdown).await,
         }
-        let _ = bucket;
     }
 }
