@@ -38,7 +38,7 @@ pub async fn build(cfg: Config, env: Env, mode: Mode, report_file: Option<PathBu
     report.run_url = platform.run_url();
 
     let started = Instant::now();
-    let session = match unless_cancelled(&cancel, crate::session::login(&cfg, &platform)).await {
+    let session = match super::login(&cfg, &platform, &cancel).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             report.status = Status::Failed;

@@ -43,25 +43,32 @@ pub(crate) async fn unless_cancelled<T>(
 pub(crate) async fn start(cfg: &Config, env: Env) -> Result<(Platform, Cancel, Session), i32> {
     let platform = Platform::new(cfg.platform, env);
     let cancel = Cancel::install().map_err(|e| fail(&Error::failed(format!("cannot install signal handlers: {e}"))))?;
-    let outcome = {
-        let login = crate::session::login(cfg, &platform);
-        tokio::pin!(login);
-        tokio::select! {
-            r = &mut login => r,
-            s = cancel.cancelled() => {
-                // Dropping the login now could orphan a token Vault has
-                // already issued: let it finish, briefly, and revoke it.
-                if let Ok(Ok(session)) = tokio::time::timeout(LOGIN_SETTLE, &mut login).await {
-                    crate::log::warn("cancelled during the login");
-                    session.close(cfg, false).await;
-                }
-                return Err(s.exit_code());
+    match login(cfg, &platform, &cancel).await {
+        Ok(Ok(session)) => Ok((platform, cancel, session)),
+        Ok(Err(e)) => Err(fail(&e)),
+        Err(s) => Err(s.exit_code()),
+    }
+}
+
+/// The Vault login, unless a signal comes first. Dropping a login that a
+/// signal interrupts could orphan a token Vault has already issued: it gets
+/// [`LOGIN_SETTLE`] to finish, and what it returns is revoked.
+pub(crate) async fn login(
+    cfg: &Config,
+    platform: &Platform,
+    cancel: &Cancel,
+) -> std::result::Result<crate::error::Result<Session>, Signal> {
+    let login = crate::session::login(cfg, platform);
+    tokio::pin!(login);
+    tokio::select! {
+        r = &mut login => Ok(r),
+        s = cancel.cancelled() => {
+            if let Ok(Ok(session)) = tokio::time::timeout(LOGIN_SETTLE, &mut login).await {
+                crate::log::warn("cancelled during the login");
+                session.close(cfg, false).await;
             }
+            Err(s)
         }
-    };
-    match outcome {
-        Ok(session) => Ok((platform, cancel, session)),
-        Err(e) => Err(fail(&e)),
     }
 }
 

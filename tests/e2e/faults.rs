@@ -16,6 +16,11 @@ const PERMANENT_FAILURE_LIMIT: Duration = Duration::from_secs(30);
 /// guess, see `vault/plan.rs`); the bare KV v1 one waits for detection: the
 /// faults hit both kinds of read.
 fn job(f: &Fixture, addr: &str) -> std::process::Command {
+    job_with(f, addr, &["exec", "--", "sh", "-c", r#"echo "ran with $ID and $PW""#])
+}
+
+/// [`job`] running `args` instead.
+fn job_with(f: &Fixture, addr: &str, args: &[&str]) -> std::process::Command {
     let dir = support::scratch_dir("faults");
     let mut cmd = support::bin();
     cmd.envs(gitlab_env(f, &dir))
@@ -29,7 +34,8 @@ fn job(f: &Fixture, addr: &str) -> std::process::Command {
                 f.kv2_mount, f.kv1_mount
             ),
         )
-        .args(["exec", "--", "sh", "-c", r#"echo "ran with $ID and $PW""#]);
+        .env("PACKER_VAULT_WORKING_DIRECTORY", &dir)
+        .args(args);
     cmd
 }
 
@@ -306,6 +312,18 @@ fn live_tokens_of(f: &Fixture) -> Vec<String> {
 
 #[test]
 fn a_login_cancelled_in_flight_has_its_token_revoked() {
+    let example = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/null");
+    let example = example.display().to_string();
+    for args in [
+        vec!["exec", "--", "sh", "-c", "echo ran with $ID"],
+        vec!["build", example.as_str()],
+    ] {
+        cancel_login(&args);
+    }
+}
+
+/// `args` with a signal while the login's answer trickles in.
+fn cancel_login(args: &[&str]) {
     let f = Fixture::new("faults_cancel_login");
     let proxy = Proxy::start(&bao().addr);
     // Vault issues the token at once; its answer then trickles in for about
@@ -318,7 +336,7 @@ fn a_login_cancelled_in_flight_has_its_token_revoked() {
             delay: Duration::from_millis(100),
         },
     );
-    let mut cmd = job(&f, proxy.addr());
+    let mut cmd = job_with(&f, proxy.addr(), args);
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let child = cmd.spawn().expect("spawn");
@@ -332,8 +350,8 @@ fn a_login_cancelled_in_flight_has_its_token_revoked() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let out = child.wait_with_output().expect("wait");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(143), "{stderr}");
-    assert!(stderr.contains("revoked the Vault token"), "{stderr}");
+    assert_eq!(out.status.code(), Some(143), "{args:?}: {stderr}");
+    assert!(stderr.contains("revoked the Vault token"), "{args:?}: {stderr}");
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains("ran with"),
         "the command never ran"
