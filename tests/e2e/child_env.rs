@@ -48,18 +48,11 @@ fn check(f: &Fixture, dir: &Path, names: &[&str], credentials: &[&str]) {
 }
 
 fn github_exec(f: &Fixture, oidc: &GithubOidc, dir: &Path) -> Command {
-    let gh = github_env(dir, &oidc.request_url(), &oidc.request_token);
-    let mut cmd = support::bin();
-    cmd.envs(gh.vars.iter().map(|(k, v)| (k, v)))
-        .env("INPUT_VAULT-ADDR", &bao().addr)
-        .env("INPUT_ROLE", &f.github_role)
-        .env("INPUT_AUTH-PATH", f.auth_path())
-        .env("INPUT_JWT-AUDIENCE", &f.github_aud)
-        .env("INPUT_SECRETS", spec(f))
+    let (mut cmd, _) = crate::exec::github_command(f, oidc, dir);
+    cmd.env("INPUT_SECRETS", spec(f))
         .env("INPUT_COMMENT", "never")
         .env("HCP_CLIENT_ID", HCP_ID)
-        .env("HCP_CLIENT_SECRET", HCP_SECRET)
-        .env("OUT", dir);
+        .env("HCP_CLIENT_SECRET", HCP_SECRET);
     cmd
 }
 

@@ -107,7 +107,9 @@ pub fn revoked(acc: &str) -> bool {
     status >= 400
 }
 
-fn github_command(f: &Fixture, oidc: &GithubOidc, dir: &Path) -> (Command, support::GithubEnv) {
+/// A GitHub job running the binary with the step inputs of the Vault login
+/// and the mixed spec, `OUT` set to `dir`.
+pub fn github_command(f: &Fixture, oidc: &GithubOidc, dir: &Path) -> (Command, support::GithubEnv) {
     let gh = github_env(dir, &oidc.request_url(), &oidc.request_token);
     let mut cmd = support::bin();
     cmd.envs(gh.vars.iter().map(|(k, v)| (k, v)))
