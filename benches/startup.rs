@@ -17,7 +17,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use packer_vault::config::{self, Env, Needs};
+use packer_vault::config::{self, Needs};
+use packer_vault::env::Env;
 use packer_vault::redact::Redactor;
 
 /// A JWT of the size CI providers issue (~900 characters: RS256, a GitHub

@@ -4,9 +4,11 @@
 //! names only, values are read into memory and dropped. Exit 0 when every
 //! required check passes, 1 otherwise. The token it logs in with is revoked.
 
-use crate::config::{Auth, Config, Env, JwtSource};
+use crate::ci::Runner;
+use crate::ci::identity::JwtSource;
+use crate::config::{Auth, Config};
+use crate::env::Env;
 use crate::error::{EXIT_FAILED, EXIT_OK};
-use crate::platform::Platform;
 use crate::secret::Secret;
 use crate::vault::mounts::{Engine, Mounts};
 use crate::vault::probe::{Outcome, Probe, probe};
@@ -63,15 +65,16 @@ fn say(text: &str) {
 }
 
 /// `packer-vault doctor`: the checklist; exit 0 when every required check passes.
-pub async fn doctor(cfg: Config, env: Env) -> i32 {
-    let platform = Platform::new(cfg.platform, env.clone());
+pub async fn doctor(cfg: Config, ci: Runner) -> i32 {
+    let env = &ci.env;
     let mut list = Checklist::default();
     say(&format!("packer-vault doctor ({})\n", env!("CARGO_PKG_VERSION")));
-    list.add(Mark::Ok, "platform", platform.kind.name(), &[]);
+    list.add(Mark::Ok, "platform", ci.platform.name(), &[]);
     let mut hidden: Vec<Secret> = Vec::new();
-    let identity_ok = match &cfg.auth {
-        Auth::Jwt { source, .. } => identity(&platform, source, &mut list, &mut hidden).await,
-        Auth::Token(t) => {
+    let identity_ok = match (&cfg.auth, &ci.jwt) {
+        (Auth::Jwt { .. }, Some(source)) => identity(&ci, source, &mut list, &mut hidden).await,
+        (Auth::Jwt { .. }, None) => false,
+        (Auth::Token(t), _) => {
             hidden.push(t.clone());
             crate::log::hide([t.expose()]);
             list.add(
@@ -93,7 +96,7 @@ pub async fn doctor(cfg: Config, env: Env) -> i32 {
             list.add(Mark::Skip, "login", "no usable identity token", &[]);
             None
         }
-        (true, true) => login(&cfg, &platform, &mut list).await,
+        (true, true) => login(&cfg, &ci, &mut list).await,
     };
     let probes = match &session {
         Some(s) => secrets(&cfg, &s.vault, &hidden, &mut list).await,
@@ -103,8 +106,8 @@ pub async fn doctor(cfg: Config, env: Env) -> i32 {
             Vec::new()
         }
     };
-    packer(&cfg, &env, &mut list).await;
-    hcp(&cfg, &env, &probes, &mut list).await;
+    packer(&cfg, env, &mut list).await;
+    hcp(&cfg, env, &probes, &mut list).await;
     if let Some(s) = session.filter(|s| s.owned) {
         match lease::revoke_self(&s.vault).await {
             Ok(()) => list.add(Mark::Ok, "cleanup", "the doctor's Vault token was revoked", &[]),
@@ -124,7 +127,7 @@ pub async fn doctor(cfg: Config, env: Env) -> i32 {
 }
 
 /// The identity token and its non-secret claims (no signature check).
-async fn identity(platform: &Platform, source: &JwtSource, list: &mut Checklist, hidden: &mut Vec<Secret>) -> bool {
+async fn identity(ci: &Runner, source: &JwtSource, list: &mut Checklist, hidden: &mut Vec<Secret>) -> bool {
     let origin = match source {
         JwtSource::Given { origin, .. } => origin.clone(),
         JwtSource::GithubOidc { audience, .. } => format!(
@@ -132,7 +135,7 @@ async fn identity(platform: &Platform, source: &JwtSource, list: &mut Checklist,
             audience.as_deref().unwrap_or("GitHub's default")
         ),
     };
-    let jwt = match platform.identity_token(source).await {
+    let jwt = match ci.identity_token(source).await {
         Ok(j) => j,
         Err(e) => {
             list.add(Mark::Fail, "identity token", &format!("from {origin}: {e}"), &[]);
@@ -165,7 +168,7 @@ async fn identity(platform: &Platform, source: &JwtSource, list: &mut Checklist,
 /// `GET sys/health`, interpreted; true when a login can work.
 async fn health(cfg: &Config, list: &mut Checklist) -> bool {
     let what = format!("Vault {}", cfg.vault_addr);
-    let vault = match Vault::new(cfg) {
+    let vault = match Vault::new(&cfg.vault_addr, cfg.vault_namespace.clone(), &cfg.tls) {
         Ok(v) => v,
         Err(e) => {
             list.add(Mark::Fail, &what, &e.to_string(), &[]);
@@ -212,12 +215,12 @@ async fn health(cfg: &Config, list: &mut Checklist) -> bool {
     mark == Mark::Ok
 }
 
-async fn login(cfg: &Config, platform: &Platform, list: &mut Checklist) -> Option<crate::session::Session> {
+async fn login(cfg: &Config, ci: &Runner, list: &mut Checklist) -> Option<crate::session::Session> {
     let what = match &cfg.auth {
         Auth::Jwt { role, path, .. } => format!("login (role `{role}` on auth/{path})"),
         Auth::Token(_) => "login (VAULT_TOKEN)".into(),
     };
-    match crate::session::login(cfg, platform).await {
+    match crate::session::login(cfg, ci).await {
         Ok(s) => {
             let l = &s.login;
             let detail = format!(

@@ -1,8 +1,11 @@
-//! `packer-vault secrets`: exporting secrets as GITHUB_ENV entries, shell
-//! `export` lines or JSON.
+//! Handing values on: the secrets as `GITHUB_ENV` entries (`secrets
+//! --format github`, `export-env`), shell `export` lines or JSON, and the
+//! `GITHUB_ENV` / `GITHUB_OUTPUT` file format itself.
 
+use crate::env::{Env, Platform};
 use crate::error::{Error, Result};
 use crate::vault::read::Read;
+use std::io::Write;
 
 /// Output format of `packer-vault secrets`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,8 +59,57 @@ pub fn render(format: Format, reads: &[Read]) -> Result<String> {
                 .map(|s| s + "\n")
                 .map_err(|e| Error::failed(e.to_string()))
         }
-        Format::Github => crate::platform::github::file_entries(pairs(reads)),
+        Format::Github => file_entries(pairs(reads)),
     }
+}
+
+/// Renders `NAME<<DELIM` entries for `GITHUB_ENV` / `GITHUB_OUTPUT` with a
+/// random `ghadelimiter_<uuid>` delimiter; refuses a name or value that
+/// contains the delimiter (CVE-2022-35954).
+pub fn file_entries<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<String> {
+    let delim = format!("ghadelimiter_{}", uuid::Uuid::new_v4());
+    let mut out = String::new();
+    for (name, value) in entries {
+        let bad_name = name.is_empty() || name.contains(['\n', '\r', '=']) || name.contains("<<");
+        if bad_name || name.contains(&delim) {
+            return Err(Error::failed(format!(
+                "refusing to write the variable name `{}`",
+                name.escape_debug()
+            )));
+        }
+        if value.contains(&delim) {
+            return Err(Error::failed(format!(
+                "refusing to write `{name}`: its value contains the delimiter"
+            )));
+        }
+        out.push_str(&format!("{name}<<{delim}\n{value}\n{delim}\n"));
+    }
+    Ok(out)
+}
+
+/// Appends `text` to the file named by the variable `var` (GITHUB_ENV, ...).
+pub fn append_file(env: &Env, var: &str, text: &str) -> Result<()> {
+    let path = env.get(var).ok_or_else(|| Error::failed(format!("{var} is not set")))?;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| Error::failed(format!("cannot open {var} ({path}): {e}")))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| Error::failed(format!("cannot write {var} ({path}): {e}")))
+}
+
+/// `export-env`: hands the secrets to later steps (GitHub `GITHUB_ENV`).
+pub fn to_github_env(platform: Platform, env: &Env, reads: &[Read]) -> Result<()> {
+    if platform != Platform::Github {
+        return Err(Error::Usage("export-env works on GitHub Actions only".into()));
+    }
+    append_file(env, "GITHUB_ENV", &file_entries(pairs(reads))?)?;
+    crate::log::info(&format!(
+        "exported {} variables to later steps (GITHUB_ENV)",
+        pairs(reads).len()
+    ));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -68,5 +120,32 @@ mod tests {
     fn shell_quoting_survives_quotes() {
         assert_eq!(shell_quote("a'b"), r"'a'\''b'");
         assert_eq!(shell_quote("$(x)"), "'$(x)'");
+    }
+
+    #[test]
+    fn file_entries_use_a_random_delimiter() {
+        let a = file_entries([("A", "one\ntwo")]).unwrap();
+        let b = file_entries([("A", "one\ntwo")]).unwrap();
+        assert_ne!(a, b);
+        assert!(a.starts_with("A<<ghadelimiter_"));
+        assert!(a.contains("\none\ntwo\nghadelimiter_"));
+        assert!(file_entries([("A=B", "x")]).is_err());
+        assert!(file_entries([("A<<B", "x")]).is_err());
+        assert!(file_entries([("", "x")]).is_err());
+    }
+
+    #[test]
+    fn a_value_with_delimiter_text_stays_one_value() {
+        let evil = "a\nghadelimiter_00000000-0000-0000-0000-000000000000\nEVIL<<X\nowned\nX\nB=1";
+        let text = file_entries([("A", evil), ("C", "c")]).unwrap();
+        // Parse as the runner does: NAME<<DELIM, lines until DELIM.
+        let mut lines = text.lines();
+        let mut got = Vec::new();
+        while let Some(head) = lines.next() {
+            let (name, delim) = head.split_once("<<").unwrap();
+            let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delim).collect();
+            got.push((name.to_string(), value.join("\n")));
+        }
+        assert_eq!(got, vec![("A".to_string(), evil.to_string()), ("C".into(), "c".into())]);
     }
 }

@@ -1,6 +1,7 @@
 //! Reading an identity token's claims (no signature check) for diagnostics:
 //! the claims roles bind on are not secret, the token is.
 
+use crate::secret::Secret;
 use base64::Engine;
 use serde_json::{Map, Value};
 
@@ -23,6 +24,18 @@ pub const BOUND_CLAIMS: &[&str] = &[
     "user_login",
     "exp",
 ];
+
+/// `jwt` as a secret when it has a JWT's shape (three dot-separated parts,
+/// header and payload base64url); otherwise what is wrong, naming `origin`
+/// (a file or variable name), never the value.
+pub fn checked(origin: &str, jwt: &str) -> Result<Secret, String> {
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let b64 = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if parts.len() != 3 || !parts.iter().take(2).all(|p| b64(p)) {
+        return Err(format!("{origin} does not hold a JWT (header.payload.signature)"));
+    }
+    Ok(Secret::new(jwt))
+}
 
 /// The payload of a JWT as a JSON map, or `None` when it is not readable.
 pub fn claims(jwt: &str) -> Option<Map<String, Value>> {

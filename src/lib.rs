@@ -3,28 +3,34 @@
 
 #![warn(missing_docs)]
 
+pub mod ci;
 pub mod cli;
 pub mod config;
 pub mod doctor;
+pub mod env;
 pub mod error;
 pub mod export;
 pub mod hcp;
 pub mod jwt;
+#[cfg(test)]
+mod layers;
 pub mod lock;
 pub mod log;
 pub mod packer;
-pub mod platform;
 pub mod process;
+pub mod publish;
 pub mod redact;
 pub mod remote;
 pub mod report;
 pub mod run;
 pub mod secret;
 pub mod session;
+pub mod spec;
 pub mod time;
 pub mod vault;
 
-use config::{Env, Needs};
+use config::Needs;
+use env::Env;
 use std::ffi::OsString;
 
 /// Runs the binary with `args` (program name first) and returns the exit code.
@@ -81,20 +87,25 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             .flatten()
             .map(secret::Secret::expose),
     );
+    // The CI's side of the login (which identity token), still before any request.
+    let ci = match ci::Runner::new(&cfg, env) {
+        Ok(c) => c,
+        Err(e) => return run::fail(&e),
+    };
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return run::fail(&error::Error::failed(format!("cannot start the runtime: {e}"))),
     };
     rt.block_on(async move {
         match inv.cmd {
-            cli::Cmd::Build => run::build(cfg, env, run::Mode::Build, inv.report).await,
-            cli::Cmd::Validate => run::build(cfg, env, run::Mode::Validate, inv.report).await,
-            cli::Cmd::Doctor => doctor::doctor(cfg, env).await,
-            cli::Cmd::Promote | cli::Cmd::Revoke | cli::Cmd::Restore => run::lifecycle(cfg, env).await,
-            cli::Cmd::Exec { argv } => run::exec(cfg, env, argv).await,
-            cli::Cmd::Lock { check } => run::lock(cfg, env, check).await,
+            cli::Cmd::Build => run::build(cfg, ci, run::Mode::Build, inv.report).await,
+            cli::Cmd::Validate => run::build(cfg, ci, run::Mode::Validate, inv.report).await,
+            cli::Cmd::Doctor => doctor::doctor(cfg, ci).await,
+            cli::Cmd::Promote | cli::Cmd::Revoke | cli::Cmd::Restore => run::lifecycle(cfg, ci).await,
+            cli::Cmd::Exec { argv } => run::exec(cfg, ci, argv).await,
+            cli::Cmd::Lock { check } => run::lock(cfg, ci, check).await,
             cli::Cmd::Secrets { format } => match export::Format::from_name(&format) {
-                Some(f) => run::secrets(cfg, env, f).await,
+                Some(f) => run::secrets(cfg, ci, f).await,
                 None => run::fail(&error::Error::input("format", "must be github, shell or json")),
             },
         }

@@ -1,8 +1,8 @@
 //! `packer-vault.lock`: which version of each KV v2 secret a commit builds
 //! with, never the values, the way Cargo.lock pins dependencies.
 
-use crate::config::spec::{Method, Request};
 use crate::error::{Error, Result};
+use crate::spec::{Method, Request};
 use crate::vault::mounts::{Engine, Mount};
 use crate::vault::plan::Plan;
 use crate::vault::read::Read;
@@ -70,8 +70,7 @@ impl LockFile {
     /// the input `lock-file`.
     pub fn load(path: &Path) -> Result<LockFile> {
         let shown = path.display().to_string();
-        let text =
-            crate::config::file::read_text(path).map_err(|e| Error::input("lock-file", format!("{shown}: {e}")))?;
+        let text = crate::env::read_text(path).map_err(|e| Error::input("lock-file", format!("{shown}: {e}")))?;
         Self::parse(&text, &shown)
     }
 

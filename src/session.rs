@@ -1,9 +1,9 @@
 //! A Vault session for one run: identity token, login, reads, masking, and
 //! the revocation that closes it on every path.
 
+use crate::ci::Runner;
 use crate::config::{Auth, Config};
 use crate::error::{Error, Result};
-use crate::platform::Platform;
 use crate::redact::Redactor;
 use crate::secret::Secret;
 use crate::vault::login::{self, Login};
@@ -28,8 +28,8 @@ pub struct Session {
 }
 
 /// Gets an identity token and logs in. Masks the JWT and the Vault token.
-pub async fn login(cfg: &Config, platform: &Platform) -> Result<Session> {
-    let mut vault = Vault::new(cfg)?;
+pub async fn login(cfg: &Config, ci: &Runner) -> Result<Session> {
+    let mut vault = Vault::new(&cfg.vault_addr, cfg.vault_namespace.clone(), &cfg.tls)?;
     // The API tokens for comments are never printed either.
     let mut hidden: Vec<Secret> = [&cfg.github_token, &cfg.gitlab_token]
         .into_iter()
@@ -37,16 +37,17 @@ pub async fn login(cfg: &Config, platform: &Platform) -> Result<Session> {
         .cloned()
         .collect();
     hide(&hidden, &[]);
-    match &cfg.auth {
-        Auth::Jwt { path, role, source } => {
-            let jwt = platform.identity_token(source).await?;
+    match (&cfg.auth, &ci.jwt) {
+        (Auth::Jwt { .. }, None) => Err(Error::failed("no identity token source for the JWT login")),
+        (Auth::Jwt { path, role, .. }, Some(source)) => {
+            let jwt = ci.identity_token(source).await?;
             // From here on every log line, error chain included, hides it.
             hidden.push(jwt.clone());
             hide(&hidden, &[]);
             let login = login::jwt(&vault, path, role, &jwt)
                 .await
                 .map_err(|f| login_error(f, role, path, &jwt))?;
-            platform.mask(&[login.token.expose()]);
+            ci.mask(&[login.token.expose()]);
             hide(&hidden, &[&login.token]);
             vault.set_token(login.token.clone());
             crate::log::info(&format!(
@@ -63,8 +64,8 @@ pub async fn login(cfg: &Config, platform: &Platform) -> Result<Session> {
                 hidden,
             })
         }
-        Auth::Token(token) => {
-            platform.mask(&[token.expose()]);
+        (Auth::Token(token), _) => {
+            ci.mask(&[token.expose()]);
             hidden.push(token.clone());
             hide(&hidden, &[]);
             vault.set_token(token.clone());
@@ -73,7 +74,7 @@ pub async fn login(cfg: &Config, platform: &Platform) -> Result<Session> {
             let (owned, login) = match child_token(&vault).await? {
                 // The create answer says all a lookup would: no second trip.
                 Some(child) => {
-                    platform.mask(&[child.token.expose()]);
+                    ci.mask(&[child.token.expose()]);
                     hide(&hidden, &[&child.token]);
                     vault.set_token(child.token.clone());
                     (true, child)
@@ -140,8 +141,8 @@ fn login_error(f: crate::vault::Failure, role: &str, mount: &str, jwt: &Secret) 
 
 impl Session {
     /// Reads every secret of the spec in one wave and masks all values.
-    pub async fn read(&self, cfg: &Config, platform: &Platform) -> Result<(Vec<Read>, Redactor)> {
-        self.read_locked(cfg, platform)
+    pub async fn read(&self, cfg: &Config, ci: &Runner) -> Result<(Vec<Read>, Redactor)> {
+        self.read_locked(cfg, ci)
             .await
             .map(|(reads, redactor, _)| (reads, redactor))
     }
@@ -150,11 +151,7 @@ impl Session {
     /// `mount/path` of every secret whose version came from the lock.
     /// Locked reads go out in the first wave: the lock says which request
     /// each becomes, and the KV v2 answer confirms it.
-    pub async fn read_locked(
-        &self,
-        cfg: &Config,
-        platform: &Platform,
-    ) -> Result<(Vec<Read>, Redactor, BTreeSet<String>)> {
+    pub async fn read_locked(&self, cfg: &Config, ci: &Runner) -> Result<(Vec<Read>, Redactor, BTreeSet<String>)> {
         let lock = match &cfg.lock_file {
             Some(path) => Some(crate::lock::LockFile::load(path)?),
             None if cfg.locked => {
@@ -187,30 +184,26 @@ impl Session {
             Ok(r) => r,
             Err(e) => return Err(crate::lock::diagnose(&self.vault, &pins).await.unwrap_or(e)),
         };
-        let redactor = self.mask(&reads, platform);
+        let redactor = self.mask(&reads, ci);
         Ok((reads, redactor, locked))
     }
 
     /// Reads `requests` as given (no lock), masks every value, sets the log
     /// redactor and logs what was read (names and versions, never values).
-    pub async fn read_requests(
-        &self,
-        requests: &[crate::config::spec::Request],
-        platform: &Platform,
-    ) -> Result<(Vec<Read>, Redactor)> {
+    pub async fn read_requests(&self, requests: &[crate::spec::Request], ci: &Runner) -> Result<(Vec<Read>, Redactor)> {
         let reads = read::read_all(&self.vault, requests).await?;
-        let redactor = self.mask(&reads, platform);
+        let redactor = self.mask(&reads, ci);
         Ok((reads, redactor))
     }
 
     /// Masks every value read, sets the log redactor and logs what was read
     /// (names and versions, never values).
-    fn mask(&self, reads: &[Read], platform: &Platform) -> Redactor {
+    fn mask(&self, reads: &[Read], ci: &Runner) -> Redactor {
         let values: Vec<&str> = reads
             .iter()
             .flat_map(|r| r.items.iter().map(|i| i.value.expose()))
             .collect();
-        platform.mask(&values);
+        ci.mask(&values);
         let mut all: Vec<&str> = values.clone();
         all.push(self.login.token.expose());
         all.extend(self.hidden.iter().map(Secret::expose));

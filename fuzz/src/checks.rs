@@ -6,9 +6,9 @@
 
 use packer_vault::config::file::ConfigFile;
 use packer_vault::config::inputs::INPUTS;
-use packer_vault::config::spec::{self, LongEntry, Method, Request, Selector};
 use packer_vault::lock::{Entry, FORMAT, LockFile, Unlockable};
 use packer_vault::redact::{Redactor, forms};
+use packer_vault::spec::{self, LongEntry, Method, Request, Selector};
 
 /// The secrets spec parser: no panic; what it accepts is well formed, and
 /// writing it back in the one-line syntax parses to the same requests.

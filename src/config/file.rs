@@ -6,8 +6,8 @@ use crate::error::{Error, Result};
 use serde_json::{Map, Value};
 use std::path::Path;
 
-/// Largest config file or inline input accepted, in bytes.
-pub const MAX_SIZE: u64 = 1 << 20;
+/// Largest inline input accepted, in bytes (as large as a file may be).
+pub const MAX_SIZE: u64 = crate::env::MAX_FILE_SIZE;
 
 /// A parsed config file, with the selected environment's overrides applied.
 #[derive(Debug, Default)]
@@ -21,7 +21,7 @@ impl ConfigFile {
     /// Reads and checks the file at `path`; `environment` selects overrides.
     pub fn load(path: &Path, environment: Option<&str>) -> Result<ConfigFile> {
         let shown = path.display().to_string();
-        let text = read_text(path).map_err(|e| Error::input("config", format!("{shown}: {e}")))?;
+        let text = crate::env::read_text(path).map_err(|e| Error::input("config", format!("{shown}: {e}")))?;
         Self::parse(&text, &shown, environment)
     }
 
@@ -117,27 +117,6 @@ fn check_keys(values: &Map<String, Value>, prefix: &str) -> std::result::Result<
         }
     }
     Ok(())
-}
-
-/// Reads a small UTF-8 text file, refusing huge or binary files.
-pub fn read_text(path: &Path) -> std::result::Result<String, String> {
-    let meta = std::fs::metadata(path).map_err(|e| io_reason(&e))?;
-    if meta.is_dir() {
-        return Err("is a directory, expected a file".into());
-    }
-    if meta.len() > MAX_SIZE {
-        return Err(format!("larger than {} KiB", MAX_SIZE / 1024));
-    }
-    let bytes = std::fs::read(path).map_err(|e| io_reason(&e))?;
-    String::from_utf8(bytes).map_err(|_| "is not UTF-8 text".to_string())
-}
-
-fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => e.to_string(),
-    }
 }
 
 fn first_line(s: &str) -> &str {

@@ -4,22 +4,22 @@
 //! that a missing or unreadable one is a usage error (exit 2).
 
 mod auth;
-mod env;
+
 pub mod file;
 pub mod inputs;
 pub mod lifecycle;
-mod private;
 mod sources;
-pub mod spec;
 
+use crate::env::Env;
 use auth::resolve_auth;
-pub use env::Env;
-pub use sources::{Sources, parse_bool};
+pub use sources::{Sources, check_url, parse_bool};
 use sources::{identity, name_input, pem_input};
 
+use crate::env::Platform;
 use crate::error::{Error, Result};
-use crate::platform::Kind as Platform;
 use crate::secret::Secret;
+use crate::spec;
+use crate::vault::Tls;
 use inputs::INPUTS;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,46 +33,24 @@ pub enum Auth {
         path: String,
         /// Role name.
         role: String,
-        /// Where the JWT comes from.
-        source: JwtSource,
+        /// What the inputs say about the JWT.
+        identity: IdentityInputs,
     },
     /// A Vault token given in `VAULT_TOKEN` (local use).
     Token(Secret),
 }
 
-/// Where the identity token for a JWT login comes from.
-#[derive(Debug)]
-pub enum JwtSource {
-    /// GitHub's OIDC endpoint.
-    GithubOidc {
-        /// `ACTIONS_ID_TOKEN_REQUEST_URL`.
-        url: String,
-        /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN`.
-        request_token: Secret,
-        /// `jwt-audience`, when set.
-        audience: Option<String>,
-    },
-    /// A JWT already in hand: GitLab's `id_tokens:` variable or `jwt-file`.
-    Given {
-        /// Where it came from, for messages (`VAULT_ID_TOKEN`, a file name).
-        origin: String,
-        /// The environment variable that held it (GitLab's `id_tokens:`
-        /// variable); `None` for `jwt-file`.
-        var: Option<String>,
-        /// The token.
-        jwt: Secret,
-    },
-}
-
-/// TLS settings for Vault.
-#[derive(Debug, Default, Clone)]
-pub struct Tls {
-    /// Extra PEM bundle to trust.
-    pub ca_pem: Option<Vec<u8>>,
-    /// Client certificate and key, concatenated PEM.
-    pub identity_pem: Option<Secret>,
-    /// Skip verification (loud warning).
-    pub skip_verify: bool,
+/// What the inputs say about the identity token of a JWT login. Which
+/// token that is on this CI ([`crate::ci::identity::JwtSource`]) is decided
+/// by `ci`, from these and the platform's variables.
+#[derive(Debug, Default)]
+pub struct IdentityInputs {
+    /// `jwt-file`: its name and the JWT it holds (checked for shape).
+    pub file: Option<(String, Secret)>,
+    /// `jwt-audience` (GitHub's OIDC endpoint).
+    pub audience: Option<String>,
+    /// `id-token-variable` (GitLab's `id_tokens:` variable), when set.
+    pub variable: Option<String>,
 }
 
 /// When to post the PR/MR comment.

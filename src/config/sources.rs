@@ -96,7 +96,8 @@ pub(super) fn check_value(input: &Input, v: &str) -> Result<()> {
     }
 }
 
-pub(super) fn check_url(v: &str) -> std::result::Result<(), String> {
+/// Checks that `v` is an `http://` or `https://` URL with a host.
+pub fn check_url(v: &str) -> std::result::Result<(), String> {
     let url = reqwest::Url::parse(v).map_err(|e| format!("`{v}` is not a URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("`{v}` must start with http:// or https://"));
@@ -154,7 +155,8 @@ pub(super) fn pem_input(src: &Sources, name: &str) -> Result<Option<String>> {
     if v.trim_start().starts_with("-----BEGIN") {
         return Ok(Some(v));
     }
-    let text = file::read_text(Path::new(v.trim())).map_err(|e| Error::input(name, format!("{}: {e}", v.trim())))?;
+    let text =
+        crate::env::read_text(Path::new(v.trim())).map_err(|e| Error::input(name, format!("{}: {e}", v.trim())))?;
     if !text.contains("-----BEGIN") {
         return Err(Error::input(name, format!("{}: not a PEM file", v.trim())));
     }

@@ -44,33 +44,6 @@ fn local_token_auth_and_defaults() {
 }
 
 #[test]
-fn gitlab_uses_native_variables() {
-    let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln";
-    let env = Env::from([
-        ("GITLAB_CI", "true"),
-        ("VAULT_SERVER_URL", "https://vault.example.com"),
-        ("VAULT_AUTH_ROLE", "images"),
-        ("VAULT_AUTH_PATH", "jwt_gitlab"),
-        ("VAULT_ID_TOKEN", jwt),
-    ]);
-    let c = resolve(&flags(&[]), &env, NEEDS).unwrap();
-    match c.auth {
-        Auth::Jwt {
-            path,
-            role,
-            source: JwtSource::Given { origin, jwt: j, .. },
-        } => {
-            assert_eq!(
-                (path.as_str(), role.as_str(), origin.as_str()),
-                ("jwt_gitlab", "images", "VAULT_ID_TOKEN")
-            );
-            assert_eq!(j.expose(), jwt);
-        }
-        other => panic!("{other:?}"),
-    }
-}
-
-#[test]
 fn bad_values_name_their_input() {
     let env = Env::from([("VAULT_ADDR", "http://v:8200"), ("VAULT_TOKEN", "root")]);
     for (name, value, want) in [
@@ -91,15 +64,4 @@ fn bad_values_name_their_input() {
         assert_eq!(e.exit_code(), 2, "{name}");
         assert!(e.to_string().contains(&format!("`{want}`")), "{name}: {e}");
     }
-}
-
-#[test]
-fn github_without_id_token_permission() {
-    let env = Env::from([
-        ("GITHUB_ACTIONS", "true"),
-        ("VAULT_ADDR", "http://v:8200"),
-        ("INPUT_ROLE", "r"),
-    ]);
-    let e = resolve(&flags(&[]), &env, NEEDS).unwrap_err();
-    assert!(e.to_string().contains("id-token: write"), "{e}");
 }

@@ -13,9 +13,9 @@ pub use api::{Artifact, Build, ChannelAction, Client, Version};
 pub use auth::token;
 pub use link::{bucket_url, version_url};
 
-use crate::config::Env;
+use crate::env::Env;
+use crate::env::Platform;
 use crate::error::Error;
-use crate::platform::Kind;
 use crate::remote::Failure;
 use crate::secret::Secret;
 use std::time::Duration;
@@ -89,11 +89,11 @@ fn base_url(name: &str, value: &str) -> Result<String, Error> {
 /// `<GITHUB_SHA:12>-<GITHUB_RUN_ID>-<GITHUB_RUN_ATTEMPT>`, GitLab
 /// `<CI_COMMIT_SHA:12>-<CI_PIPELINE_ID>-<CI_JOB_ID>`; `None` elsewhere or when
 /// a variable is missing.
-pub fn default_fingerprint(env: &Env) -> Option<String> {
-    let [sha, a, b] = match Kind::detect(env) {
-        Kind::Github => ["GITHUB_SHA", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT"],
-        Kind::Gitlab => ["CI_COMMIT_SHA", "CI_PIPELINE_ID", "CI_JOB_ID"],
-        Kind::Local => return None,
+pub fn default_fingerprint(platform: Platform, env: &Env) -> Option<String> {
+    let [sha, a, b] = match platform {
+        Platform::Github => ["GITHUB_SHA", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT"],
+        Platform::Gitlab => ["CI_COMMIT_SHA", "CI_PIPELINE_ID", "CI_JOB_ID"],
+        Platform::Local => return None,
     };
     let sha: String = env.get(sha)?.trim().chars().take(12).collect();
     let (a, b) = (env.get(a)?.trim(), env.get(b)?.trim());
@@ -222,22 +222,31 @@ mod tests {
             ("GITHUB_RUN_ID", "9876543210"),
             ("GITHUB_RUN_ATTEMPT", "2"),
         ]);
-        assert_eq!(default_fingerprint(&gh).as_deref(), Some("0123456789ab-9876543210-2"));
+        assert_eq!(
+            default_fingerprint(crate::env::Platform::detect(&gh), &gh).as_deref(),
+            Some("0123456789ab-9876543210-2")
+        );
         let gl = Env::from([
             ("GITLAB_CI", "true"),
             ("CI_COMMIT_SHA", "fedcba9876543210fedcba9876543210fedcba98"),
             ("CI_PIPELINE_ID", "555001"),
             ("CI_JOB_ID", "777001"),
         ]);
-        assert_eq!(default_fingerprint(&gl).as_deref(), Some("fedcba987654-555001-777001"));
+        assert_eq!(
+            default_fingerprint(crate::env::Platform::detect(&gl), &gl).as_deref(),
+            Some("fedcba987654-555001-777001")
+        );
         let local = Env::from([
             ("GITHUB_SHA", "0123456789abcdef"),
             ("GITHUB_RUN_ID", "1"),
             ("GITHUB_RUN_ATTEMPT", "1"),
         ]);
-        assert_eq!(default_fingerprint(&local), None);
+        assert_eq!(default_fingerprint(crate::env::Platform::detect(&local), &local), None);
         let partial = Env::from([("GITLAB_CI", "true"), ("CI_COMMIT_SHA", "abc"), ("CI_PIPELINE_ID", "1")]);
-        assert_eq!(default_fingerprint(&partial), None);
+        assert_eq!(
+            default_fingerprint(crate::env::Platform::detect(&partial), &partial),
+            None
+        );
     }
 
     #[test]

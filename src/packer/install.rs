@@ -8,7 +8,7 @@ mod verify;
 
 pub use verify::{HASHICORP_FINGERPRINT, Key};
 
-use crate::config::Env;
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::remote::Failure;
 use sha2::{Digest, Sha256};

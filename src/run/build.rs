@@ -1,12 +1,13 @@
 //! `packer-vault build` and `validate`: secrets from Vault into Packer's
 //! environment, Packer's phases, HCP Packer, the report, revocation.
 
-use super::{fail, unless_cancelled};
-use crate::config::{Config, Env};
+use super::{Stopped, fail, unless_cancelled};
+use crate::ci::Runner;
+use crate::config::Config;
+use crate::env::Env;
 use crate::error::{EXIT_FAILED, Error};
 use crate::packer::install::{self, Options};
 use crate::packer::run::{Packer, PhaseResult};
-use crate::platform::Platform;
 use crate::process::Cancel;
 use crate::report::{Phase, Report, Status};
 use crate::secret::Secret;
@@ -27,26 +28,22 @@ pub enum Mode {
 
 /// Runs `build` or `validate`; publishes the report on every path that got
 /// as far as a Vault answer, and revokes the token.
-pub async fn build(cfg: Config, env: Env, mode: Mode, report_file: Option<PathBuf>) -> i32 {
-    let platform = Platform::new(cfg.platform, env.clone());
-    let cancel = match Cancel::install() {
-        Ok(c) => c,
-        Err(e) => return fail(&Error::failed(format!("cannot install signal handlers: {e}"))),
-    };
+pub async fn build(cfg: Config, ci: Runner, mode: Mode, report_file: Option<PathBuf>) -> i32 {
     let name = if mode == Mode::Build { "build" } else { "validate" };
     let mut report = Report::new(name, &cfg.template.display().to_string());
-    report.run_url = platform.run_url();
+    report.run_url = ci.run_url();
+    let publish = crate::publish::Options::of(&cfg);
 
     let started = Instant::now();
-    let session = match super::login(&cfg, &platform, &cancel).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
+    let (cancel, session) = match super::start(&cfg, &ci).await {
+        Ok(s) => s,
+        Err(Stopped::Failed(e)) => {
             report.status = Status::Failed;
             report.errors.push(e.to_string());
-            platform.publish(&report, &cfg, report_file.as_deref()).await;
+            crate::publish::publish(ci.platform, &ci.env, &report, &publish, report_file.as_deref()).await;
             return fail(&e);
         }
-        Err(s) => return s.exit_code(),
+        Err(stop) => return stop.exit_code(),
     };
     report.role = match &cfg.auth {
         crate::config::Auth::Jwt { role, .. } => role.clone(),
@@ -54,28 +51,28 @@ pub async fn build(cfg: Config, env: Env, mode: Mode, report_file: Option<PathBu
     };
     report.accessor = session.login.accessor.clone();
     report.policies = session.login.policies.clone();
-    let code = run(&cfg, &env, &platform, &session, &cancel, mode, &mut report, started).await;
+    let code = run(&cfg, &ci, &session, &cancel, mode, &mut report, started).await;
     session.close(&cfg, cfg.export_env).await;
-    platform.publish(&report, &cfg, report_file.as_deref()).await;
+    crate::publish::publish(ci.platform, &ci.env, &report, &publish, report_file.as_deref()).await;
     code
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn run(
     cfg: &Config,
-    env: &Env,
-    platform: &Platform,
+    ci: &Runner,
     session: &Session,
     cancel: &Cancel,
     mode: Mode,
     report: &mut Report,
     started: Instant,
 ) -> i32 {
+    let env = &ci.env;
     // HCP credentials from the environment: log in beside the Vault reads.
     let early_hcp = (mode == Mode::Build)
         .then(|| super::hcp::start_early(cfg, env))
         .flatten();
-    let (reads, redactor, locked) = match unless_cancelled(cancel, session.read_locked(cfg, platform)).await {
+    let (reads, redactor, locked) = match unless_cancelled(cancel, session.read_locked(cfg, ci)).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return failed(report, e),
         Err(s) => return cancelled(report, s),
@@ -87,7 +84,7 @@ async fn run(
         ok: true,
     });
     if cfg.export_env
-        && let Err(e) = platform.export_env(&reads)
+        && let Err(e) = crate::export::to_github_env(ci.platform, env, &reads)
     {
         return failed(report, e);
     }
@@ -106,7 +103,7 @@ async fn run(
         cfg.hcp
             .fingerprint
             .clone()
-            .or_else(|| crate::hcp::default_fingerprint(env))
+            .or_else(|| crate::hcp::default_fingerprint(ci.platform, env))
             .unwrap_or_else(local_fingerprint)
     });
     let packer = Packer {
@@ -119,8 +116,8 @@ async fn run(
             vars.extend(provenance(cfg, env, &report.secrets_digest));
             vars
         }),
-        remove: cfg.private_vars(),
-        grace: platform.grace(),
+        remove: ci.private_vars(cfg),
+        grace: ci.grace(),
     };
 
     let renewer = cfg
@@ -143,16 +140,16 @@ async fn run(
             break;
         }
         let title = format!("packer {phase}");
-        platform.section_start(&format!("packer_{phase}"), &title);
-        let stop = platform.stop_commands();
+        ci.section_start(&format!("packer_{phase}"), &title);
+        let stop = ci.stop_commands();
         let result = match phase {
             "fmt" => packer.fmt_check(&redactor, cancel).await,
             "init" => packer.init(&redactor, cancel).await,
             "validate" => packer.validate(&redactor, cancel).await,
             _ => packer.build(&cfg.packer_args, &redactor, cancel).await,
         };
-        platform.resume_commands(stop);
-        platform.section_end(&format!("packer_{phase}"));
+        ci.resume_commands(stop);
+        ci.section_end(&format!("packer_{phase}"));
         let result = match result {
             Ok(r) => r,
             Err(e) => {
@@ -174,14 +171,14 @@ async fn run(
         && mode == Mode::Build
         && let (Some(bucket), Some(fp)) = (&cfg.hcp.bucket, &fingerprint)
     {
-        platform.section_start("hcp", "HCP Packer");
+        ci.section_start("hcp", "HCP Packer");
         let (hcp, warnings) = super::hcp::record(cfg, env, &reads, bucket, fp, true, early_hcp).await;
         for w in &warnings {
             crate::log::warn(w);
         }
         report.warnings.extend(warnings);
         report.hcp = Some(hcp);
-        platform.section_end("hcp");
+        ci.section_end("hcp");
     } else if let (Some(bucket), Some(fp)) = (&cfg.hcp.bucket, &fingerprint) {
         report.hcp = Some(crate::report::Hcp {
             bucket: bucket.clone(),

@@ -1,34 +1,35 @@
 //! `packer-vault exec -- CMD...`.
 
 use super::{fail, unless_cancelled};
-use crate::config::{Config, Env};
+use crate::ci::Runner;
+use crate::config::Config;
 use crate::error::Error;
-use crate::platform::Platform;
+use crate::export;
 use crate::process::{self, Cancel};
 use crate::session::Session;
 use crate::vault::lease::Renewer;
 
 /// `packer-vault exec -- CMD...`: secrets in CMD's environment, its output
 /// redacted, signals forwarded, the token revoked on every path.
-pub async fn exec(cfg: Config, env: Env, argv: Vec<String>) -> i32 {
-    let (platform, cancel, session) = match super::start(&cfg, env).await {
+pub async fn exec(cfg: Config, ci: Runner, argv: Vec<String>) -> i32 {
+    let (cancel, session) = match super::start(&cfg, &ci).await {
         Ok(started) => started,
-        Err(code) => return code,
+        Err(stop) => return stop.exit_code(),
     };
-    let code = exec_in(&cfg, &platform, &session, &cancel, argv).await;
+    let code = exec_in(&cfg, &ci, &session, &cancel, argv).await;
     // Exported secrets must outlive this step: then the token is kept.
     session.close(&cfg, cfg.export_env).await;
     code
 }
 
-async fn exec_in(cfg: &Config, platform: &Platform, session: &Session, cancel: &Cancel, argv: Vec<String>) -> i32 {
-    let (reads, redactor) = match unless_cancelled(cancel, session.read(cfg, platform)).await {
+async fn exec_in(cfg: &Config, ci: &Runner, session: &Session, cancel: &Cancel, argv: Vec<String>) -> i32 {
+    let (reads, redactor) = match unless_cancelled(cancel, session.read(cfg, ci)).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return fail(&e),
         Err(s) => return s.exit_code(),
     };
     if cfg.export_env
-        && let Err(e) = platform.export_env(&reads)
+        && let Err(e) = export::to_github_env(ci.platform, &ci.env, &reads)
     {
         return fail(&e);
     }
@@ -39,15 +40,15 @@ async fn exec_in(cfg: &Config, platform: &Platform, session: &Session, cancel: &
     let spec = process::Spec {
         argv,
         env: crate::vault::read::environment(&reads),
-        remove: cfg.private_vars(),
+        remove: ci.private_vars(cfg),
         cwd: None,
-        grace: platform.grace(),
+        grace: ci.grace(),
     };
-    let stop = platform.stop_commands();
+    let stop = ci.stop_commands();
     let out = process::Sink::redacted(&redactor, tokio::io::stdout());
     let err = process::Sink::redacted(&redactor, tokio::io::stderr());
     let result = process::run(spec, cancel, out, err).await;
-    platform.resume_commands(stop);
+    ci.resume_commands(stop);
     super::stop_renewer(renewer);
     match result {
         Ok(exit) => match exit.cancelled {

@@ -3,7 +3,8 @@
 //! credentials show before it); after a successful build, find the version
 //! by fingerprint, promote it to a channel, link it. Failures are warnings.
 
-use crate::config::{Config, Env};
+use crate::config::Config;
+use crate::env::Env;
 use crate::hcp::{self, ChannelAction, Client, Endpoints};
 use crate::report;
 use crate::secret::Secret;

@@ -5,17 +5,17 @@
 //! own marker, outputs), revoke the Vault token.
 
 use super::{fail, unless_cancelled};
+use crate::ci::Runner;
+use crate::config::Config;
 use crate::config::lifecycle::{Lifecycle, Op, Source};
-use crate::config::{Config, Env};
 use crate::error::{Error, Result};
 use crate::hcp::lifecycle::Update;
 use crate::hcp::{self, Version};
-use crate::platform::Platform;
 use crate::report::{self, Report, Status};
 use crate::session::Session;
 
 /// Runs the lifecycle command of `cfg`.
-pub async fn lifecycle(cfg: Config, env: Env) -> i32 {
+pub async fn lifecycle(cfg: Config, ci: Runner) -> i32 {
     let Some(lc) = cfg.lifecycle.clone() else {
         return fail(&Error::Usage("no lifecycle command".into()));
     };
@@ -27,13 +27,13 @@ pub async fn lifecycle(cfg: Config, env: Env) -> i32 {
         (op, _) => op.name().to_string(),
     };
     let mut report = Report::new(lc.op.name(), &subject);
-    let (platform, cancel, session) = match super::start(&cfg, env.clone()).await {
+    let (cancel, session) = match super::start(&cfg, &ci).await {
         Ok(started) => started,
-        Err(code) => return code,
+        Err(stop) => return stop.exit_code(),
     };
-    report.run_url = platform.run_url();
+    report.run_url = ci.run_url();
     report.accessor = session.login.accessor.clone();
-    let code = match unless_cancelled(&cancel, act(&cfg, &env, &platform, &session, &lc, &bucket, &mut report)).await {
+    let code = match unless_cancelled(&cancel, act(&cfg, &ci, &session, &lc, &bucket, &mut report)).await {
         Ok(Ok(())) => 0,
         Ok(Err(e)) => {
             report.status = Status::Failed;
@@ -45,26 +45,25 @@ pub async fn lifecycle(cfg: Config, env: Env) -> i32 {
             s.exit_code()
         }
     };
-    platform.publish(&report, &cfg, None).await;
+    crate::publish::publish(ci.platform, &ci.env, &report, &crate::publish::Options::of(&cfg), None).await;
     session.close(&cfg, false).await;
     code
 }
 
 async fn act(
     cfg: &Config,
-    env: &Env,
-    platform: &Platform,
+    ci: &Runner,
     session: &Session,
     lc: &Lifecycle,
     bucket: &str,
     report: &mut Report,
 ) -> Result<()> {
-    let (reads, _) = session.read(cfg, platform).await?;
+    let (reads, _) = session.read(cfg, ci).await?;
     report.set_secrets(&reads, &|_| false);
-    let (id, secret) = hcp::credentials(reads.iter().flat_map(|r| r.items.iter()), env).ok_or_else(|| {
+    let (id, secret) = hcp::credentials(reads.iter().flat_map(|r| r.items.iter()), &ci.env).ok_or_else(|| {
         Error::failed("HCP Packer: no HCP_CLIENT_ID/HCP_CLIENT_SECRET among the secrets or in the environment: add them to the secrets spec")
     })?;
-    let hcp = super::hcp::Session::open(&cfg.hcp, env, id, secret)
+    let hcp = super::hcp::Session::open(&cfg.hcp, &ci.env, id, secret)
         .await
         .map_err(Error::failed)?;
     let (client, org, project) = (&hcp.client, hcp.org.as_str(), hcp.project.as_str());

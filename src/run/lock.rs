@@ -2,21 +2,21 @@
 //! current versions, or report how far Vault has moved past the lock.
 
 use super::{fail, unless_cancelled};
-use crate::config::{Config, Env};
+use crate::ci::Runner;
+use crate::config::Config;
 use crate::error::{EXIT_FAILED, EXIT_OK, Error, Result};
 use crate::lock::{LockFile, Pin};
-use crate::platform::Platform;
 use crate::session::Session;
 use std::io::Write;
 
 /// Runs `lock` (writes the lock) or `lock --check` (writes nothing; exit 1
 /// when stale). The token is revoked either way.
-pub async fn lock(cfg: Config, env: Env, check: bool) -> i32 {
-    let (platform, cancel, session) = match super::start(&cfg, env).await {
+pub async fn lock(cfg: Config, ci: Runner, check: bool) -> i32 {
+    let (cancel, session) = match super::start(&cfg, &ci).await {
         Ok(started) => started,
-        Err(code) => return code,
+        Err(stop) => return stop.exit_code(),
     };
-    let code = match unless_cancelled(&cancel, lock_in(&cfg, &platform, &session, check)).await {
+    let code = match unless_cancelled(&cancel, lock_in(&cfg, &ci, &session, check)).await {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => fail(&e),
         Err(s) => s.exit_code(),
@@ -30,13 +30,13 @@ fn say(line: &str) {
     let _ = writeln!(out, "{}", crate::log::redact(line));
 }
 
-async fn lock_in(cfg: &Config, platform: &Platform, session: &Session, check: bool) -> Result<i32> {
+async fn lock_in(cfg: &Config, ci: &Runner, session: &Session, check: bool) -> Result<i32> {
     let old = match &cfg.lock_file {
         Some(p) => Some(LockFile::load(p)?),
         None => None,
     };
     // The spec as written: the latest versions (or explicit @N pins).
-    let (reads, _) = session.read_requests(&cfg.requests, platform).await?;
+    let (reads, _) = session.read_requests(&cfg.requests, ci).await?;
     let rows = crate::report::rows(&reads, &|_| true);
     let new = LockFile::from_reads(&reads, crate::report::digest(&rows));
     let path = cfg.lock_path.display();

@@ -1,5 +1,5 @@
 //! The subcommands, each reading like INTERFACE.md's "What one run does":
-//! platform, identity, login, reads, masks, command, revocation.
+//! the CI, identity, login, reads, masks, command, revocation.
 
 mod build;
 mod exec;
@@ -14,9 +14,9 @@ pub use lifecycle::lifecycle;
 pub use lock::lock;
 pub use secrets::secrets;
 
-use crate::config::{Config, Env};
+use crate::ci::Runner;
+use crate::config::Config;
 use crate::error::Error;
-use crate::platform::Platform;
 use crate::process::{Cancel, Signal};
 use crate::session::Session;
 use std::future::Future;
@@ -38,15 +38,34 @@ pub(crate) async fn unless_cancelled<T>(
     }
 }
 
-/// Starts a run: the platform, the signal handlers, the Vault login.
-/// `Err` holds the exit code of a run that ends here.
-pub(crate) async fn start(cfg: &Config, env: Env) -> Result<(Platform, Cancel, Session), i32> {
-    let platform = Platform::new(cfg.platform, env);
-    let cancel = Cancel::install().map_err(|e| fail(&Error::failed(format!("cannot install signal handlers: {e}"))))?;
-    match login(cfg, &platform, &cancel).await {
-        Ok(Ok(session)) => Ok((platform, cancel, session)),
-        Ok(Err(e)) => Err(fail(&e)),
-        Err(s) => Err(s.exit_code()),
+/// Why a run ended before it got a session.
+pub(crate) enum Stopped {
+    /// The login failed (not yet printed).
+    Failed(Error),
+    /// A signal, or the signal handlers could not be installed: the exit
+    /// code, already explained.
+    Code(i32),
+}
+
+impl Stopped {
+    /// Prints a failure and returns the exit code.
+    pub(crate) fn exit_code(self) -> i32 {
+        match self {
+            Stopped::Failed(e) => fail(&e),
+            Stopped::Code(c) => c,
+        }
+    }
+}
+
+/// Starts a run on `ci`: the signal handlers, then the Vault login. Every
+/// command that logs in starts here.
+pub(crate) async fn start(cfg: &Config, ci: &Runner) -> Result<(Cancel, Session), Stopped> {
+    let cancel = Cancel::install()
+        .map_err(|e| Stopped::Code(fail(&Error::failed(format!("cannot install signal handlers: {e}")))))?;
+    match login(cfg, ci, &cancel).await {
+        Ok(Ok(session)) => Ok((cancel, session)),
+        Ok(Err(e)) => Err(Stopped::Failed(e)),
+        Err(s) => Err(Stopped::Code(s.exit_code())),
     }
 }
 
@@ -55,10 +74,10 @@ pub(crate) async fn start(cfg: &Config, env: Env) -> Result<(Platform, Cancel, S
 /// [`LOGIN_SETTLE`] to finish, and what it returns is revoked.
 pub(crate) async fn login(
     cfg: &Config,
-    platform: &Platform,
+    ci: &Runner,
     cancel: &Cancel,
 ) -> std::result::Result<crate::error::Result<Session>, Signal> {
-    let login = crate::session::login(cfg, platform);
+    let login = crate::session::login(cfg, ci);
     tokio::pin!(login);
     tokio::select! {
         r = &mut login => Ok(r),

@@ -1,21 +1,22 @@
 //! `packer-vault secrets --format F`.
 
 use super::{fail, unless_cancelled};
-use crate::config::{Config, Env};
+use crate::ci::Runner;
+use crate::config::Config;
+use crate::env::Platform;
 use crate::error::{Error, Result};
 use crate::export::{self, Format};
-use crate::platform::{Kind, Platform};
 use crate::session::Session;
 
 /// `packer-vault secrets --format F`: exports the secrets. The token is kept
 /// when a secret is leased (revoking it would end the lease) or with
 /// `export-env`; otherwise revoked.
-pub async fn secrets(cfg: Config, env: Env, format: Format) -> i32 {
-    let (platform, cancel, session) = match super::start(&cfg, env).await {
+pub async fn secrets(cfg: Config, ci: Runner, format: Format) -> i32 {
+    let (cancel, session) = match super::start(&cfg, &ci).await {
         Ok(started) => started,
-        Err(code) => return code,
+        Err(stop) => return stop.exit_code(),
     };
-    let (code, leased) = match unless_cancelled(&cancel, secrets_in(&cfg, &platform, &session, format)).await {
+    let (code, leased) = match unless_cancelled(&cancel, secrets_in(&cfg, &ci, &session, format)).await {
         Ok(Ok(leased)) => (0, leased),
         Ok(Err(e)) => (fail(&e), false),
         Err(s) => (s.exit_code(), false),
@@ -27,17 +28,17 @@ pub async fn secrets(cfg: Config, env: Env, format: Format) -> i32 {
     code
 }
 
-async fn secrets_in(cfg: &Config, platform: &Platform, session: &Session, format: Format) -> Result<bool> {
-    let (reads, _) = session.read(cfg, platform).await?;
+async fn secrets_in(cfg: &Config, ci: &Runner, session: &Session, format: Format) -> Result<bool> {
+    let (reads, _) = session.read(cfg, ci).await?;
     let text = export::render(format, &reads)?;
     match format {
         Format::Github => {
-            if platform.kind != Kind::Github {
+            if ci.platform != Platform::Github {
                 return Err(Error::Usage(
                     "--format github writes GITHUB_ENV: run it in a GitHub Actions job".into(),
                 ));
             }
-            crate::platform::github::append_file(&platform.env, "GITHUB_ENV", &text)?;
+            export::append_file(&ci.env, "GITHUB_ENV", &text)?;
             crate::log::info(&format!(
                 "wrote {} variables to GITHUB_ENV",
                 export::pairs(&reads).len()

@@ -6,7 +6,6 @@
 //! `ReadSecretResponse`) still parse what comes back.
 
 use super::Failure;
-use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use reqwest::header::HeaderValue;
@@ -37,16 +36,28 @@ impl std::fmt::Debug for Vault {
     }
 }
 
+/// TLS settings for Vault.
+#[derive(Debug, Default, Clone)]
+pub struct Tls {
+    /// Extra PEM bundle to trust.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Client certificate and key, concatenated PEM.
+    pub identity_pem: Option<Secret>,
+    /// Skip verification (loud warning).
+    pub skip_verify: bool,
+}
+
 impl Vault {
-    /// Builds the client from validated settings; makes no request.
-    pub fn new(cfg: &Config) -> Result<Vault> {
-        let addr = cfg.vault_addr.trim_end_matches('/').to_string();
+    /// Builds the client for `addr` (and the Enterprise `namespace`) from
+    /// validated settings; makes no request.
+    pub fn new(addr: &str, namespace: Option<String>, tls: &Tls) -> Result<Vault> {
+        let addr = addr.trim_end_matches('/').to_string();
         let url = reqwest::Url::parse(&addr).map_err(|e| Error::input("vault-addr", e))?;
-        let http = http_client(url.scheme() == "https", cfg)?;
+        let http = http_client(url.scheme() == "https", tls)?;
         Ok(Vault {
             http,
             addr,
-            namespace: cfg.vault_namespace.clone(),
+            namespace,
             token: None,
             policy: Default::default(),
         })
@@ -173,16 +184,16 @@ fn with_tls_hint(mut f: Failure) -> Failure {
     f
 }
 
-fn http_client(tls: bool, cfg: &Config) -> Result<reqwest::Client> {
-    let original_scheme = if tls { "https" } else { "http" };
+fn http_client(https: bool, settings: &Tls) -> Result<reqwest::Client> {
+    let original_scheme = if https { "https" } else { "http" };
     // With tls-skip-verify nothing is checked, so no roots are needed.
-    let extra = match (&cfg.tls.ca_pem, tls) {
+    let extra = match (&settings.ca_pem, https) {
         (Some(ca), true) => {
             reqwest::Certificate::from_pem_bundle(ca).map_err(|_| Error::input("ca-cert", "not a PEM bundle"))?
         }
         _ => Vec::new(),
     };
-    let mut b = crate::remote::client_builder(tls && !cfg.tls.skip_verify, extra)
+    let mut b = crate::remote::client_builder(https && !settings.skip_verify, extra)
         .map_err(|e| Error::input("ca-cert", e))?
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
@@ -198,13 +209,13 @@ fn http_client(tls: bool, cfg: &Config) -> Result<reqwest::Client> {
                 a.follow()
             }
         }));
-    if tls {
-        if let Some(id) = &cfg.tls.identity_pem {
+    if https {
+        if let Some(id) = &settings.identity_pem {
             let id = reqwest::Identity::from_pem(id.expose().as_bytes())
                 .map_err(|_| Error::input("client-key", "the certificate and key do not form a PEM identity"))?;
             b = b.identity(id);
         }
-        if cfg.tls.skip_verify {
+        if settings.skip_verify {
             crate::log::warn(
                 "tls-skip-verify is on: the Vault server's certificate is NOT checked; anyone on the path can read your secrets",
             );

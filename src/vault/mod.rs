@@ -12,7 +12,7 @@ pub mod probe;
 pub mod read;
 
 pub use crate::remote::{Failure, retry};
-pub use client::Vault;
+pub use client::{Tls, Vault};
 
 /// The service name in Vault failures.
 pub const SERVICE: &str = "Vault";

@@ -3,7 +3,7 @@
 //! mount detection, when the request it would send is already certain.
 
 use super::mounts::{Engine, Mount};
-use crate::config::spec::{Method, Request, Selector};
+use crate::spec::{Method, Request, Selector};
 
 /// How one request is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,11 +184,7 @@ mod tests {
     fn bare_paths_and_posts_are_not_guessed() {
         assert_eq!(guess(&req("secret/ci/hcp", None, vec![])), None);
         assert_eq!(guess(&req("data/ci", None, vec![])), None);
-        let mut post = req(
-            "aws/sts/packer",
-            None,
-            vec![Selector::Preset(crate::config::spec::Preset::Aws)],
-        );
+        let mut post = req("aws/sts/packer", None, vec![Selector::Preset(crate::spec::Preset::Aws)]);
         assert_eq!(guess(&post), Some(Plan::Other));
         post.method = Method::Post;
         assert_eq!(guess(&post), None);

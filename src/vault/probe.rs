@@ -6,7 +6,7 @@
 use super::mounts::{Engine, Mounts};
 use super::read::{Item, select};
 use super::{Failure, SERVICE, Vault, retry};
-use crate::config::spec::{Method, Request};
+use crate::spec::{Method, Request};
 use reqwest::Method as Http;
 use serde_json::{Value, json};
 

@@ -7,9 +7,9 @@
 use super::mounts::{Engine, Mount, Mounts};
 use super::plan::{self, Plan};
 use super::{Failure, Vault, retry};
-use crate::config::spec::{Method, Request, Selector, default_env_name};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+use crate::spec::{Method, Request, Selector, default_env_name};
 use futures_util::future::join_all;
 use serde_json::{Map, Value};
 use std::collections::HashMap;

@@ -233,7 +233,7 @@ fn a_pull_request_build_masks_first_comments_once_and_revokes() {
         summary.contains(&link(&first)) && !summary.contains(&marker),
         "{summary}"
     );
-    assert!(summary.len() < packer_vault::platform::github::MAX_SUMMARY_BYTES);
+    assert!(summary.len() < packer_vault::publish::github::MAX_SUMMARY_BYTES);
     assert!(out.stderr.contains("commented on pull request #42"), "{}", out.stderr);
 
     // Step outputs.

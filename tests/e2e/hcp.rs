@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use packer_vault::config::Env;
+use packer_vault::env::Env;
 use packer_vault::hcp::{self, ChannelAction, Client, Endpoints};
 use packer_vault::remote::Failure;
 use packer_vault::secret::Secret;
@@ -308,7 +308,7 @@ fn hcp_default_fingerprint_github_and_gitlab() {
         .map(|(_, v)| v.clone())
         .unwrap();
     assert_eq!(
-        hcp::default_fingerprint(&gh),
+        hcp::default_fingerprint(packer_vault::env::Platform::detect(&gh), &gh),
         Some(format!("{}-{run}-{attempt}", &sha[..12]))
     );
 
@@ -320,12 +320,15 @@ fn hcp_default_fingerprint_github_and_gitlab() {
         ("CI_JOB_ID", "777001"),
     ]);
     assert_eq!(
-        hcp::default_fingerprint(&gl).as_deref(),
+        hcp::default_fingerprint(packer_vault::env::Platform::detect(&gl), &gl).as_deref(),
         Some("0123456789ab-555001-777001")
     );
 
     assert_eq!(
-        hcp::default_fingerprint(&Env::from([("CI_COMMIT_SHA", "0123456789abcdef")])),
+        hcp::default_fingerprint(
+            packer_vault::env::Platform::Local,
+            &Env::from([("CI_COMMIT_SHA", "0123456789abcdef")])
+        ),
         None
     );
 }

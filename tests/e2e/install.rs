@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use packer_vault::config::Env;
+use packer_vault::env::Env;
 use packer_vault::error::Error;
 use packer_vault::packer::install::{self, Installed, Options};
 

@@ -13,8 +13,8 @@
 mod checks;
 
 use checks::Piece;
-use packer_vault::config::spec::{LongEntry, Method};
 use packer_vault::lock::{Entry, Unlockable};
+use packer_vault::spec::{LongEntry, Method};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use std::collections::BTreeMap;

@@ -279,7 +279,7 @@ fn gitlab_native_vault_variables_are_fallbacks() {
     std::fs::write(&config, "").expect("write config");
     let id_token = jwt::sign(&jwt::gitlab_claims("https://vault.example.com", &json!({})));
     let base = |extra: &[(&str, &str)]| {
-        let mut env = packer_vault::config::Env::from([
+        let mut env = packer_vault::env::Env::from([
             ("GITLAB_CI", "true"),
             ("VAULT_ID_TOKEN", id_token.as_str()),
             ("VAULT_SERVER_URL", "https://vault.example.com:8200"),

@@ -1,11 +1,13 @@
-//! GitLab CI: collapsible log sections, the report file the job keeps as an
+//! GitLab CI's side of publishing: the report file the job keeps as an
 //! artifact, and the sticky merge-request note. GitLab cannot mask a value
 //! at runtime, so nothing here ever prints one.
 
 mod api;
 mod note;
 
-use crate::config::{CommentMode, Config, Env};
+use super::Options;
+use crate::config::CommentMode;
+use crate::env::Env;
 use crate::report::{Report, Status};
 use std::path::Path;
 
@@ -16,55 +18,19 @@ pub const REPORT_FILE: &str = "packer-vault-report.md";
 pub const TOKEN_HELP: &str = "create a project access token with the `api` scope and the Reporter role, \
      store it as a masked CI/CD variable PACKER_VAULT_GITLAB_TOKEN";
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// A section name GitLab accepts (`[A-Za-z0-9_.-]`).
-fn section_name(id: &str) -> String {
-    id.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "_.-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-/// The escape sequence that opens a collapsed section:
-/// `\e[0Ksection_start:<unix>:<name>[collapsed=true]\r\e[0K<title>`.
-pub fn section_start(id: &str, title: &str) -> String {
-    let title: String = title.chars().filter(|c| !c.is_control()).collect();
-    format!(
-        "\x1b[0Ksection_start:{}:{}[collapsed=true]\r\x1b[0K{title}\n",
-        now(),
-        section_name(id)
-    )
-}
-
-/// The escape sequence that closes a section: `\e[0Ksection_end:<unix>:<name>\r\e[0K`.
-pub fn section_end(id: &str) -> String {
-    format!("\x1b[0Ksection_end:{}:{}\r\x1b[0K\n", now(), section_name(id))
-}
-
 /// Publishes the report: `packer-vault-report.md` in `CI_PROJECT_DIR`
 /// (unless `summary` is off) and, as `comment` says, the sticky MR note.
 /// `markdown` is the rendered, redacted report. Never fails the run:
 /// problems are warnings.
-pub async fn publish(env: &Env, report: &Report, cfg: &Config, markdown: &str) {
-    if cfg.summary {
+pub async fn publish(env: &Env, report: &Report, opts: &Options, markdown: &str) {
+    if opts.summary {
         write_report(env, markdown);
     }
     let failed = report.status != Status::Success;
-    let Some(want) = Want::decide(cfg.comment, failed, note::mr_pipeline(env).is_some()) else {
+    let Some(want) = Want::decide(opts.comment, failed, note::mr_pipeline(env).is_some()) else {
         return;
     };
-    let Some(token) = cfg.gitlab_token.as_ref().filter(|t| !t.is_empty()) else {
+    let Some(token) = opts.gitlab_token.as_ref().filter(|t| !t.is_empty()) else {
         if want != Want::UpdateOnly {
             crate::log::warn(&format!(
                 "no MR note: `gitlab-token` is not set (CI_JOB_TOKEN cannot post notes); to enable it, {TOKEN_HELP} \
@@ -73,7 +39,7 @@ pub async fn publish(env: &Env, report: &Report, cfg: &Config, markdown: &str) {
         }
         return;
     };
-    let marker = crate::report::marker(&project_relative(env, &report.template), cfg.hcp.bucket.as_deref());
+    let marker = crate::report::marker(&project_relative(env, &report.template), opts.bucket.as_deref());
     let body = crate::log::redact(&crate::report::render(report, Some(&marker)));
     note::publish(env, token, &marker, &body, want).await;
 }
@@ -133,21 +99,6 @@ impl Want {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sections_follow_gitlab_syntax() {
-        let s = section_start("packer build", "packer build\x1b[31m");
-        assert!(s.starts_with("\x1b[0Ksection_start:"), "{s:?}");
-        assert!(
-            s.ends_with(":packer_build[collapsed=true]\r\x1b[0Kpacker build[31m\n"),
-            "{s:?}"
-        );
-        let e = section_end("packer build");
-        assert!(
-            e.starts_with("\x1b[0Ksection_end:") && e.ends_with(":packer_build\r\x1b[0K\n"),
-            "{e:?}"
-        );
-    }
 
     #[test]
     fn markers_do_not_depend_on_the_checkout_path() {

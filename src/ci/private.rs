@@ -3,8 +3,10 @@
 //! resolved configuration, so a new secret input or JWT source cannot be
 //! forgotten in a hand-kept list.
 
-use super::inputs::{INPUTS, Input, Kind};
-use super::{Auth, Config, JwtSource};
+use super::Runner;
+use super::identity::JwtSource;
+use crate::config::inputs::{INPUTS, Input, Kind};
+use crate::config::{Auth, Config};
 
 /// Inputs that hold a credential of ours: every `Secret` input, and the mTLS
 /// client key (a path or an inline PEM).
@@ -12,7 +14,7 @@ fn is_credential(input: &Input) -> bool {
     input.kind == Kind::Secret || input.name == "client-key"
 }
 
-impl Config {
+impl Runner {
     /// Every variable that can carry one of our credentials, to remove from
     /// the child's environment: each credential input's `INPUT_*`,
     /// `PACKER_VAULT_*` and fallback variables; the identity-token sources
@@ -22,7 +24,7 @@ impl Config {
     /// HCP Packer is on (Packer itself then needs them to publish). Values
     /// the secrets spec maps to these names are set again afterwards: what
     /// the spec asks for always reaches the child.
-    pub fn private_vars(&self) -> Vec<String> {
+    pub fn private_vars(&self, cfg: &Config) -> Vec<String> {
         let mut vars: Vec<String> = INPUTS
             .iter()
             .filter(|i| is_credential(i))
@@ -40,15 +42,13 @@ impl Config {
             ]
             .map(String::from),
         );
-        match &self.auth {
-            Auth::Jwt {
-                source: JwtSource::Given { var: Some(var), .. },
-                ..
-            } => vars.push(var.clone()),
-            Auth::Jwt { .. } => {}
-            Auth::Token(_) => vars.push("VAULT_TOKEN".into()),
+        if let Some(JwtSource::Given { var: Some(var), .. }) = &self.jwt {
+            vars.push(var.clone());
         }
-        if self.hcp.bucket.is_none() {
+        if let Auth::Token(_) = cfg.auth {
+            vars.push("VAULT_TOKEN".into());
+        }
+        if cfg.hcp.bucket.is_none() {
             vars.extend(["HCP_CLIENT_ID", "HCP_CLIENT_SECRET"].map(String::from));
         }
         vars.sort();

@@ -3,7 +3,7 @@
 
 use super::Want;
 use super::api::{Api, MergeRequest};
-use crate::config::Env;
+use crate::env::Env;
 use crate::remote::{Failure, retry};
 use crate::secret::Secret;
 

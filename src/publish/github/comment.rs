@@ -2,8 +2,10 @@
 //! the upsert of one comment per template/bucket marker (`PATCH` the comment
 //! found, else `POST` a new one), with octocrab against `GITHUB_API_URL`.
 
+use super::super::Options;
 use super::SERVICE;
-use crate::config::{CommentMode, Config, Env};
+use crate::config::CommentMode;
+use crate::env::Env;
 use crate::remote::{Failure, retry};
 use crate::report::{Report, Status};
 use crate::secret::Secret;
@@ -125,8 +127,8 @@ enum Done {
 
 /// Posts or updates the sticky comment as `comment` says. Never fails the
 /// run: every problem is a warning.
-pub async fn publish(env: &Env, report: &Report, cfg: &Config) {
-    let Some(want) = Want::decide(cfg.comment, report.status != Status::Success) else {
+pub async fn publish(env: &Env, report: &Report, opts: &Options) {
+    let Some(want) = Want::decide(opts.comment, report.status != Status::Success) else {
         return;
     };
     let event = event_pr(env);
@@ -137,7 +139,7 @@ pub async fn publish(env: &Env, report: &Report, cfg: &Config) {
         crate::log::warn("no PR comment: GITHUB_REPOSITORY is not `owner/name`");
         return;
     };
-    let Some(token) = cfg.github_token.as_ref().filter(|t| !t.is_empty()) else {
+    let Some(token) = opts.github_token.as_ref().filter(|t| !t.is_empty()) else {
         if want != Want::UpdateOnly {
             crate::log::warn(
                 "no PR comment: `github-token` is not set (the action passes `github.token`; \
@@ -153,7 +155,7 @@ pub async fn publish(env: &Env, report: &Report, cfg: &Config) {
             return;
         }
     };
-    let marker = crate::log::redact(&crate::report::marker(&report.template, cfg.hcp.bucket.as_deref()));
+    let marker = crate::log::redact(&crate::report::marker(&report.template, opts.bucket.as_deref()));
     let body = body(report, &marker);
     let work = async {
         let number = match event {

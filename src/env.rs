@@ -1,0 +1,111 @@
+//! The process environment, as every module reads it, and the CI it says
+//! the binary runs in. A leaf: it imports nothing of the crate.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Largest file named by an input (config, lock, PEM, JWT), in bytes.
+pub const MAX_FILE_SIZE: u64 = 1 << 20;
+
+/// A snapshot of the process environment; an empty value counts as unset
+/// (GitHub sets `INPUT_*` to "" for inputs the user left out).
+#[derive(Debug, Clone, Default)]
+pub struct Env(BTreeMap<String, String>, std::collections::BTreeSet<String>);
+
+impl Env {
+    /// The current process environment (variables that are not UTF-8 are skipped).
+    pub fn from_process() -> Env {
+        let mut env = Env::default();
+        for (k, v) in std::env::vars_os() {
+            match (k.into_string(), v.into_string()) {
+                (Ok(k), Ok(v)) => {
+                    env.0.insert(k, v);
+                }
+                (Ok(k), Err(_)) => {
+                    env.1.insert(k);
+                }
+                _ => {}
+            }
+        }
+        env
+    }
+
+    /// True when `name` is set to something that is not UTF-8.
+    pub fn is_invalid(&self, name: &str) -> bool {
+        self.1.contains(name)
+    }
+
+    /// A value, or `None` when unset or empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// Sets a variable (tests and the launcher).
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.0.insert(name.to_string(), value.to_string());
+    }
+}
+
+impl<const N: usize> From<[(&str, &str); N]> for Env {
+    fn from(pairs: [(&str, &str); N]) -> Env {
+        Env(
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            Default::default(),
+        )
+    }
+}
+
+/// The CI, detected from the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    /// `GITHUB_ACTIONS=true`.
+    Github,
+    /// `GITLAB_CI=true`.
+    Gitlab,
+    /// Anything else.
+    Local,
+}
+
+impl Platform {
+    /// Detects the platform: `GITHUB_ACTIONS=true` is GitHub, `GITLAB_CI=true` GitLab.
+    pub fn detect(env: &Env) -> Platform {
+        if env.get("GITHUB_ACTIONS") == Some("true") {
+            Platform::Github
+        } else if env.get("GITLAB_CI") == Some("true") {
+            Platform::Gitlab
+        } else {
+            Platform::Local
+        }
+    }
+
+    /// A name for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Platform::Github => "GitHub Actions",
+            Platform::Gitlab => "GitLab CI",
+            Platform::Local => "local shell",
+        }
+    }
+}
+
+/// Reads a small UTF-8 text file named by an input (config, lock, PEM,
+/// JWT), refusing huge or binary files; the error is the reason alone.
+pub fn read_text(path: &Path) -> std::result::Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| io_reason(&e))?;
+    if meta.is_dir() {
+        return Err("is a directory, expected a file".into());
+    }
+    if meta.len() > MAX_FILE_SIZE {
+        return Err(format!("larger than {} KiB", MAX_FILE_SIZE / 1024));
+    }
+    let bytes = std::fs::read(path).map_err(|e| io_reason(&e))?;
+    String::from_utf8(bytes).map_err(|_| "is not UTF-8 text".to_string())
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}

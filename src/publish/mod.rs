@@ -1,0 +1,66 @@
+//! What goes back to the CI once the run has a result: the report file,
+//! stdout locally, the job summary and step outputs on GitHub with the
+//! sticky PR comment, the report file and the sticky MR note on GitLab.
+//! It takes the [`Report`] and a few [`Options`], never the configuration
+//! or a Vault session: everything it writes is in the report, redacted.
+
+pub mod github;
+pub mod gitlab;
+
+use crate::config::{CommentMode, Config};
+use crate::env::{Env, Platform};
+use crate::report::Report;
+use crate::secret::Secret;
+use std::io::Write;
+use std::path::Path;
+
+/// The inputs publishing honours.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `summary`: write the job summary (GitHub) or the report file (GitLab).
+    pub summary: bool,
+    /// `comment`: when to post the sticky PR/MR comment.
+    pub comment: CommentMode,
+    /// `github-token`, for the PR comment.
+    pub github_token: Option<Secret>,
+    /// `gitlab-token`, for the MR note.
+    pub gitlab_token: Option<Secret>,
+    /// `hcp-bucket`, part of the sticky comment's marker.
+    pub bucket: Option<String>,
+}
+
+impl Options {
+    /// The publishing inputs of `cfg`.
+    pub fn of(cfg: &Config) -> Options {
+        Options {
+            summary: cfg.summary,
+            comment: cfg.comment,
+            github_token: cfg.github_token.clone(),
+            gitlab_token: cfg.gitlab_token.clone(),
+            bucket: cfg.hcp.bucket.clone(),
+        }
+    }
+}
+
+/// Publishes the report: `--report FILE`, stdout locally, the job summary
+/// and outputs on GitHub, a report file and the MR note on GitLab. Never
+/// fails the run: problems are warnings.
+pub async fn publish(platform: Platform, env: &Env, report: &Report, opts: &Options, file: Option<&Path>) {
+    // Everything in the report is redacted already; once more, to be sure.
+    let markdown = crate::log::redact(&crate::report::render(report, None));
+    if let Some(f) = file
+        && let Err(e) = std::fs::write(f, &markdown)
+    {
+        crate::log::warn(&format!("cannot write the report to {}: {e}", f.display()));
+    }
+    match platform {
+        Platform::Local => {
+            if file.is_none() {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "\n{markdown}");
+            }
+        }
+        Platform::Github => github::publish(env, report, opts, &markdown).await,
+        Platform::Gitlab => gitlab::publish(env, report, opts, &markdown).await,
+    }
+}
