@@ -1,5 +1,5 @@
-//! packer-vault: Vault/OpenBao secrets for Packer builds in CI. See
-//! INTERFACE.md for the contract; the flow of one run lives in [`run`].
+//! packer-vault: Vault/OpenBao secrets for Packer builds in CI. README.md
+//! is the contract, ARCHITECTURE.md the map; one run lives in [`run`].
 
 #![warn(missing_docs)]
 
@@ -14,7 +14,7 @@ pub mod hcp;
 pub mod jwt;
 #[cfg(test)]
 mod layers;
-pub mod lock;
+pub mod lockfile;
 pub mod log;
 pub mod packer;
 pub mod process;

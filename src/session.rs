@@ -153,7 +153,7 @@ impl Session {
     /// each becomes, and the KV v2 answer confirms it.
     pub async fn read_locked(&self, cfg: &Config, ci: &Runner) -> Result<(Vec<Read>, Redactor, BTreeSet<String>)> {
         let lock = match &cfg.lock_file {
-            Some(path) => Some(crate::lock::LockFile::load(path)?),
+            Some(path) => Some(crate::lockfile::LockFile::load(path)?),
             None if cfg.locked => {
                 return Err(Error::input(
                     "locked",
@@ -170,7 +170,7 @@ impl Session {
         let prepared = read::prepare(&self.vault, &Mounts::default(), &cfg.requests, &guesses).await;
         let (requests, locked, pins) = match (&lock, &cfg.lock_file) {
             (Some(lock), Some(path)) => {
-                let p = crate::lock::pin(&cfg.requests, prepared.mounts(), lock, cfg.locked)?;
+                let p = crate::lockfile::pin(&cfg.requests, prepared.mounts(), lock, cfg.locked)?;
                 crate::log::info(&format!(
                     "{}: {} pinned",
                     path.display(),
@@ -182,7 +182,7 @@ impl Session {
         };
         let reads = match read::read_prepared(&self.vault, &requests, prepared).await {
             Ok(r) => r,
-            Err(e) => return Err(crate::lock::diagnose(&self.vault, &pins).await.unwrap_or(e)),
+            Err(e) => return Err(crate::lockfile::diagnose(&self.vault, &pins).await.unwrap_or(e)),
         };
         let redactor = self.mask(&reads, ci);
         Ok((reads, redactor, locked))

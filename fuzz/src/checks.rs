@@ -6,7 +6,7 @@
 
 use packer_vault::config::file::ConfigFile;
 use packer_vault::config::inputs::INPUTS;
-use packer_vault::lock::{Entry, FORMAT, LockFile, Unlockable};
+use packer_vault::lockfile::{Entry, FORMAT, LockFile, Unlockable};
 use packer_vault::redact::{Redactor, forms};
 use packer_vault::spec::{self, LongEntry, Method, Request, Selector};
 

@@ -3,7 +3,7 @@
 pub mod checks;
 
 use arbitrary::Arbitrary;
-use packer_vault::lock::{Entry, Unlockable};
+use packer_vault::lockfile::{Entry, Unlockable};
 
 /// Input of the `redact` target: secrets, text pieces and split points.
 #[derive(Debug, Arbitrary)]

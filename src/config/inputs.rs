@@ -59,7 +59,7 @@ macro_rules! input {
     };
 }
 
-/// Every input of INTERFACE.md, in documentation order.
+/// Every input, in documentation order (README.md's table is made from it).
 pub const INPUTS: &[Input] = &[
     input!(
         "vault-addr",

@@ -68,7 +68,7 @@ pub enum CommentMode {
 
 /// HCP Packer settings.
 #[derive(Debug, Default, Clone)]
-pub struct Hcp {
+pub struct HcpSettings {
     /// Bucket name; `None` disables HCP Packer.
     pub bucket: Option<String>,
     /// Channel to promote to after success.
@@ -107,7 +107,7 @@ pub struct Config {
     /// `PKR_VAR_*` variables.
     pub packer_vars: Vec<(String, String)>,
     /// HCP Packer.
-    pub hcp: Hcp,
+    pub hcp: HcpSettings,
     /// Comment mode.
     pub comment: CommentMode,
     /// Token for the GitHub PR comment.
@@ -235,7 +235,7 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
         Some("on-failure") => CommentMode::OnFailure,
         _ => CommentMode::Auto,
     };
-    let hcp = Hcp {
+    let hcp = HcpSettings {
         bucket: name_input(&src, "hcp-bucket")?,
         channel: name_input(&src, "hcp-channel")?,
         fingerprint: name_input(&src, "hcp-fingerprint")?,
@@ -255,7 +255,7 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
             .as_ref()
             .and_then(|f| Path::new(&f.path).parent().map(Path::to_path_buf))
             .unwrap_or_default();
-        dir.join(crate::lock::FILE_NAME)
+        dir.join(crate::lockfile::FILE_NAME)
     });
     let lock_file = match explicit_lock {
         Some(p) if !p.is_file() && !needs.lock_write => {

@@ -29,7 +29,7 @@ const WHATWG_FORM: &AsciiSet = &NON_ALPHANUMERIC
 const RFC3986: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// Every form of every secret, deduplicated and in bytewise order (which
-/// the matcher relies on): what a [`Redactor`] hides, and what GitHub is
+/// the matcher relies on): what a [`Redactor`](super::Redactor) hides, and what GitHub is
 /// told to mask.
 pub fn patterns<I, S>(secrets: I) -> Vec<String>
 where
@@ -54,7 +54,7 @@ where
 /// deduplicated, contains no empty string and no string containing `\n`.
 ///
 /// Values shorter than three characters are masked only as themselves (see
-/// [`MIN_DERIVED_CHARS`]). A blank (whitespace-only) value or line is not
+/// `MIN_DERIVED_CHARS`). A blank (whitespace-only) value or line is not
 /// masked at all: it reveals nothing and masking it would garble indentation.
 /// Only whole-value encodings are produced: a secret embedded inside a longer
 /// base64 text is not detectable by substring matching.

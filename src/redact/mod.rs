@@ -1,6 +1,6 @@
 //! Streaming secret redaction for child-process output.
 //!
-//! Every secret value read from Vault is expanded by [`forms`] into the strings
+//! Every secret value read from Vault is expanded by [`forms()`] into the strings
 //! that would reveal it in a log (the value, its lines, base64, URL and JSON
 //! encodings). A [`Redactor`] replaces every occurrence of any of them with
 //! `***`, either over a whole buffer or, through [`StreamRedactor`], over a
@@ -40,7 +40,7 @@ pub struct Redactor {
 }
 
 impl Redactor {
-    /// Builds a redactor for all forms (see [`forms`]) of the given secrets.
+    /// Builds a redactor for all forms (see [`forms()`]) of the given secrets.
     pub fn new<I, S>(secrets: I) -> Redactor
     where
         I: IntoIterator<Item = S>,

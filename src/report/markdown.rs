@@ -221,7 +221,7 @@ mod tests {
     #[test]
     fn renders_hcp_link_artifacts_and_secrets() {
         let mut r = Report::new("build", "examples/null");
-        r.hcp = Some(Hcp {
+        r.hcp = Some(HcpVersion {
             bucket: "golden".into(),
             fingerprint: "abc-1-1".into(),
             version_id: Some("01HV".into()),

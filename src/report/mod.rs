@@ -55,7 +55,7 @@ pub struct SecretRow {
 
 /// The HCP Packer side of the run.
 #[derive(Debug, Clone, Default)]
-pub struct Hcp {
+pub struct HcpVersion {
     /// Bucket.
     pub bucket: String,
     /// Build fingerprint.
@@ -107,7 +107,7 @@ pub struct Report {
     /// Artifacts Packer reported.
     pub artifacts: Vec<Artifact>,
     /// HCP Packer, when enabled.
-    pub hcp: Option<Hcp>,
+    pub hcp: Option<HcpVersion>,
     /// Vault role (or `token`).
     pub role: String,
     /// Token accessor.

@@ -180,7 +180,7 @@ async fn run(
         report.hcp = Some(hcp);
         ci.section_end("hcp");
     } else if let (Some(bucket), Some(fp)) = (&cfg.hcp.bucket, &fingerprint) {
-        report.hcp = Some(crate::report::Hcp {
+        report.hcp = Some(crate::report::HcpVersion {
             bucket: bucket.clone(),
             fingerprint: fp.clone(),
             ..Default::default()

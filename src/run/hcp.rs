@@ -15,12 +15,13 @@ use tokio::task::JoinHandle;
 /// How long to wait for a version Packer is still publishing.
 pub const WAIT: Duration = Duration::from_secs(60);
 
-/// HCP access tokens last an hour: an early session older than this logs
+/// HCP access tokens last an hour: an early login older than this logs
 /// in again.
 const REUSE_FOR: Duration = Duration::from_secs(45 * 60);
 
-/// A logged-in HCP client, where it works, and with which credentials.
-pub struct Session {
+/// The HCP Packer registry of one run: a logged-in HCP client, where it
+/// works (portal, organization, project), and with which credentials.
+pub struct Registry {
     pub(super) client: Client,
     pub(super) portal: String,
     pub(super) org: String,
@@ -30,13 +31,13 @@ pub struct Session {
     since: Instant,
 }
 
-impl Session {
+impl Registry {
     pub(super) async fn open(
-        cfg: &crate::config::Hcp,
+        cfg: &crate::config::HcpSettings,
         env: &Env,
         client_id: Secret,
         client_secret: Secret,
-    ) -> Result<Session, String> {
+    ) -> Result<Registry, String> {
         let endpoints = Endpoints::from_env(env).map_err(|e| format!("HCP Packer: {e}"))?;
         let portal = endpoints.portal.clone();
         let since = Instant::now();
@@ -47,7 +48,7 @@ impl Session {
             .resolve_location(cfg.organization_id.as_deref(), cfg.project_id.as_deref())
             .await
             .map_err(|f| format!("HCP Packer: {f}"))?;
-        Ok(Session {
+        Ok(Registry {
             client,
             portal,
             org,
@@ -66,7 +67,7 @@ impl Session {
 }
 
 /// An HCP login started before the build; stopped if never collected.
-pub struct Early(JoinHandle<Result<Session, String>>);
+pub struct Early(JoinHandle<Result<Registry, String>>);
 
 impl Drop for Early {
     fn drop(&mut self) {
@@ -75,22 +76,22 @@ impl Drop for Early {
 }
 
 /// Starts logging in to HCP in the background when HCP Packer is on and
-/// `HCP_CLIENT_ID`/`HCP_CLIENT_SECRET` are in the environment. The session is
+/// `HCP_CLIENT_ID`/`HCP_CLIENT_SECRET` are in the environment. The login is
 /// used after the build only if the secrets did not bring other credentials.
 pub fn start_early(cfg: &Config, env: &Env) -> Option<Early> {
     cfg.hcp.bucket.as_ref()?;
     let (id, secret) = hcp::credentials(std::iter::empty(), env)?;
     let (hcp_cfg, env) = (cfg.hcp.clone(), env.clone());
     Some(Early(tokio::spawn(async move {
-        let session = Session::open(&hcp_cfg, &env, id, secret).await;
-        match &session {
+        let registry = Registry::open(&hcp_cfg, &env, id, secret).await;
+        match &registry {
             Ok(s) => crate::log::info(&format!(
                 "HCP Packer: logged in (organization {}, project {})",
                 s.org, s.project
             )),
             Err(e) => crate::log::warn(&format!("{e}; trying again after the build")),
         }
-        session
+        registry
     })))
 }
 
@@ -104,8 +105,8 @@ pub async fn record(
     fingerprint: &str,
     promote: bool,
     early: Option<Early>,
-) -> (report::Hcp, Vec<String>) {
-    let mut out = report::Hcp {
+) -> (report::HcpVersion, Vec<String>) {
+    let mut out = report::HcpVersion {
         bucket: bucket.into(),
         fingerprint: fingerprint.into(),
         ..Default::default()
@@ -121,7 +122,7 @@ async fn lookup(
     cfg: &Config,
     env: &Env,
     reads: &[Read],
-    out: &mut report::Hcp,
+    out: &mut report::HcpVersion,
     promote: bool,
     early: Option<Early>,
 ) -> Result<(), String> {
@@ -132,17 +133,17 @@ async fn lookup(
         Some(mut e) => (&mut e.0).await.ok().and_then(Result::ok),
         None => None,
     };
-    let session = match early.filter(|s| s.usable_with(&id, &secret)) {
+    let registry = match early.filter(|s| s.usable_with(&id, &secret)) {
         Some(s) => s,
-        None => Session::open(&cfg.hcp, env, id, secret).await?,
+        None => Registry::open(&cfg.hcp, env, id, secret).await?,
     };
-    let Session {
+    let Registry {
         client,
         portal,
         org,
         project,
         ..
-    } = session;
+    } = registry;
     let version = client
         .wait_version(&org, &project, &out.bucket, &out.fingerprint, WAIT, Duration::from_secs(2))
         .await

@@ -63,7 +63,7 @@ async fn act(
     let (id, secret) = hcp::credentials(reads.iter().flat_map(|r| r.items.iter()), &ci.env).ok_or_else(|| {
         Error::failed("HCP Packer: no HCP_CLIENT_ID/HCP_CLIENT_SECRET among the secrets or in the environment: add them to the secrets spec")
     })?;
-    let hcp = super::hcp::Session::open(&cfg.hcp, &ci.env, id, secret)
+    let hcp = super::hcp::Registry::open(&cfg.hcp, &ci.env, id, secret)
         .await
         .map_err(Error::failed)?;
     let (client, org, project) = (&hcp.client, hcp.org.as_str(), hcp.project.as_str());
@@ -71,7 +71,7 @@ async fn act(
 
     let version = find(client, org, project, bucket, &lc.source).await?;
     let shown = format!("version {} (`{}`)", name(&version), version.fingerprint);
-    report.hcp = Some(report::Hcp {
+    report.hcp = Some(report::HcpVersion {
         bucket: bucket.into(),
         fingerprint: version.fingerprint.clone(),
         version_id: Some(version.id.clone()),

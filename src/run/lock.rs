@@ -5,7 +5,7 @@ use super::{fail, unless_cancelled};
 use crate::ci::Runner;
 use crate::config::Config;
 use crate::error::{EXIT_FAILED, EXIT_OK, Error, Result};
-use crate::lock::{LockFile, Pin};
+use crate::lockfile::{LockFile, Pin};
 use crate::session::Session;
 use std::io::Write;
 
@@ -88,7 +88,7 @@ async fn lock_in(cfg: &Config, ci: &Runner, session: &Session, check: bool) -> R
                     path: o.path.clone(),
                     version: o.version,
                 };
-                let still = match crate::lock::diagnose(&session.vault, &[pin]).await {
+                let still = match crate::lockfile::diagnose(&session.vault, &[pin]).await {
                     None => format!("v{} still readable", o.version),
                     Some(err) => err.to_string(),
                 };

@@ -1,4 +1,4 @@
-//! The subcommands, each reading like INTERFACE.md's "What one run does":
+//! The subcommands, each reading like the data flow in ARCHITECTURE.md:
 //! the CI, identity, login, reads, masks, command, revocation.
 
 mod build;

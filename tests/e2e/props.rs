@@ -13,7 +13,7 @@
 mod checks;
 
 use checks::Piece;
-use packer_vault::lock::{Entry, Unlockable};
+use packer_vault::lockfile::{Entry, Unlockable};
 use packer_vault::spec::{LongEntry, Method};
 use proptest::prelude::*;
 use proptest::sample::Index;
