@@ -106,3 +106,44 @@ fn the_readme_least_privilege_role_renews_and_revokes() {
     assert!(revoked(&accessor(&out)));
     f.assert_no_secret(&out.combined());
 }
+
+/// ARCHITECTURE.md names every top-level module of `src/` in its layers
+/// table, and every file it points at exists.
+#[test]
+fn architecture_names_every_module_and_only_files_that_exist() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let layers = text
+        .split("## Layers")
+        .nth(1)
+        .and_then(|t| t.split("\n## ").next())
+        .expect("a Layers section");
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(root.join("src")).expect("src/").flatten() {
+        let name = entry.file_name().to_string_lossy().trim_end_matches(".rs").to_string();
+        if ["lib", "main", "layers"].contains(&name.as_str()) || name.ends_with(".asc") {
+            continue;
+        }
+        if !layers.contains(&format!("`{name}`")) {
+            missing.push(name);
+        }
+    }
+    missing.sort();
+    missing.dedup();
+    assert!(missing.is_empty(), "ARCHITECTURE.md's layers table misses {missing:?}");
+    let named: Vec<&str> = text
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|t| t.ends_with(".rs") || (t.ends_with('/') && !t.contains(' ')))
+        .collect();
+    assert!(named.len() > 10, "found only {named:?}");
+    for path in named {
+        let at = if path.starts_with("src/") || path.starts_with("tests/") {
+            root.join(path)
+        } else {
+            root.join("src").join(path)
+        };
+        assert!(at.exists(), "ARCHITECTURE.md names `{path}`, which does not exist");
+    }
+}
