@@ -4,8 +4,9 @@
 //!
 //! * `startup/cli_version`: `cli::parse` of `--version` (what it costs before
 //!   anything is printed).
-//! * `startup/resolve_30`: `cli::parse` + `config::resolve` of an `exec` with
-//!   a 30-path spec, a JWT file and the Vault address (as `exec` runs it).
+//! * `startup/resolve_30`: `cli::parse` + `config::resolve` +
+//!   `ci::Runner::new` of an `exec` with a 30-path spec, a JWT file and the
+//!   Vault address (as `exec` runs it).
 //! * `startup/redactor_login`: the redactor `session::login` sets once it has
 //!   a JWT and a Vault token (every form of both: a JWT has ~10 KiB of them).
 //! * `startup/redactor_3` and `startup/redactor_30`: the redactor of an exec
@@ -17,6 +18,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use packer_vault::ci::Runner;
 use packer_vault::config::{self, Needs};
 use packer_vault::env::Env;
 use packer_vault::redact::Redactor;
@@ -79,11 +81,13 @@ fn bench_startup(c: &mut Criterion) {
         template: false,
         lifecycle: None,
     };
-    config::resolve(&inv.flags, &env, needs).expect("the bench configuration resolves");
+    let cfg = config::resolve(&inv.flags, &env, needs).expect("the bench configuration resolves");
+    Runner::new(&cfg, env.clone()).expect("the bench runner resolves");
     group.bench_function("resolve_30", |b| {
         b.iter(|| {
             let inv = packer_vault::cli::parse(black_box(args)).expect("parses");
-            black_box(config::resolve(&inv.flags, &env, needs).is_ok())
+            let cfg = config::resolve(&inv.flags, &env, needs).expect("resolves");
+            black_box(Runner::new(&cfg, env.clone()).is_ok())
         })
     });
 

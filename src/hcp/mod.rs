@@ -5,13 +5,16 @@
 
 pub mod api;
 pub mod auth;
-pub mod lifecycle;
+pub mod channels;
 pub mod link;
 pub mod location;
+pub mod versions;
 
-pub use api::{Artifact, Build, ChannelAction, Client, Version};
+pub use api::Client;
 pub use auth::token;
+pub use channels::{Channel, ChannelAction};
 pub use link::{bucket_url, version_url};
+pub use versions::{Artifact, Build, Update, Version};
 
 use crate::env::Env;
 use crate::env::Platform;

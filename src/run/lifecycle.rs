@@ -9,7 +9,7 @@ use crate::ci::Runner;
 use crate::config::Config;
 use crate::config::lifecycle::{Lifecycle, Op, Source};
 use crate::error::{Error, Result};
-use crate::hcp::lifecycle::Update;
+use crate::hcp::versions::Update;
 use crate::hcp::{self, Version};
 use crate::report::{self, Report, Status};
 use crate::session::Session;
@@ -126,7 +126,7 @@ async fn act(
         }
         Op::Revoke => {
             report.lifecycle = Some(note.clone());
-            if version.status == hcp::api::VERSION_REVOKED {
+            if version.status == hcp::versions::VERSION_REVOKED {
                 note.outcome = format!("{shown} of bucket `{bucket}` is revoked already: nothing to do");
             } else {
                 let channels = client.list_channels(org, project, bucket).await.map_err(failed)?;
@@ -165,7 +165,7 @@ async fn act(
         }
         Op::Restore => {
             report.lifecycle = Some(note.clone());
-            if version.status != hcp::api::VERSION_REVOKED && version.revoke_at.is_none() {
+            if version.status != hcp::versions::VERSION_REVOKED && version.revoke_at.is_none() {
                 note.outcome = format!("{shown} of bucket `{bucket}` is not revoked: nothing to do");
             } else {
                 note.outcome = format!("{shown} of bucket `{bucket}` {would}be restored");
@@ -228,7 +228,7 @@ async fn find(client: &hcp::Client, org: &str, project: &str, bucket: &str, sour
 /// Refuses a version that cannot be promoted: not complete, revoked,
 /// scheduled for revocation, or missing a required label.
 fn promotable(v: &Version, shown: &str, required: &[(String, String)]) -> Result<()> {
-    if v.status == hcp::api::VERSION_REVOKED {
+    if v.status == hcp::versions::VERSION_REVOKED {
         return Err(Error::failed(format!("HCP Packer: {shown} is revoked: not promoted")));
     }
     if let Some(at) = &v.revoke_at {
