@@ -32,9 +32,8 @@ impl Format {
 
 /// Every (variable, value) pair of the reads, in spec order.
 pub fn pairs(reads: &[Read]) -> Vec<(&str, &str)> {
-    reads
-        .iter()
-        .flat_map(|r| r.items.iter().map(|i| (i.env.as_str(), i.value.expose())))
+    crate::vault::read::variables(reads)
+        .map(|(k, v)| (k, v.expose()))
         .collect()
 }
 

@@ -281,13 +281,17 @@ fn explain(f: Failure, shown: &str) -> String {
     }
 }
 
-/// Every value read, by the variable the spec puts it in: the child's
-/// environment (`exec`, `build`).
-pub fn environment(reads: &[Read]) -> Vec<(String, Secret)> {
+/// Every value read, with the variable the spec puts it in, in spec order:
+/// the one mapping from reads to names that `exec`, `build` and `export` use.
+pub fn variables(reads: &[Read]) -> impl Iterator<Item = (&str, &Secret)> {
     reads
         .iter()
-        .flat_map(|r| r.items.iter().map(|i| (i.env.clone(), i.value.clone())))
-        .collect()
+        .flat_map(|r| r.items.iter().map(|i| (i.env.as_str(), &i.value)))
+}
+
+/// [`variables`] as the child's environment (`exec`, `build`).
+pub fn environment(reads: &[Read]) -> Vec<(String, Secret)> {
+    variables(reads).map(|(k, v)| (k.to_string(), v.clone())).collect()
 }
 
 /// Applies the selectors of one request to the secret's data.
