@@ -1,6 +1,7 @@
 //! The dependency check ARCHITECTURE.md promises: reads every `crate::`
-//! path in `src/` (comments aside) and fails on an import cycle between
-//! top-level modules, or on a leaf module that imports one above the leaves.
+//! (and `super::`) path in `src/` (comments aside) and fails on an import
+//! cycle between top-level modules or between the children of one module,
+//! or on a leaf module that imports one above the leaves.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -10,44 +11,58 @@ const LEAVES: &[&str] = &["env", "error", "jwt", "log", "redact", "secret", "spe
 
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
-/// Top-level module -> the top-level modules its code names.
-fn graph(src: &Path) -> Graph {
-    let mut files = Vec::new();
-    collect(src, &mut files);
-    let top = |p: &Path| -> Option<String> {
-        let rel = p.strip_prefix(src).ok()?;
-        let first = rel.components().next()?.as_os_str().to_str()?;
-        Some(first.trim_end_matches(".rs").to_string())
+/// The child modules of the module in `dir` (the crate path `at`, empty
+/// for `src/`) -> the siblings their code names: through `crate::<at>::`
+/// paths anywhere below them, and through `super::` in their own file.
+fn graph(dir: &Path, at: &str) -> Graph {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Graph::new();
     };
-    let modules: BTreeSet<String> = files
-        .iter()
-        .filter_map(|p| top(p))
-        .filter(|m| m != "lib" && m != "main")
-        .collect();
-    let mut g = Graph::new();
-    for file in &files {
-        let Some(from) = top(file).filter(|m| modules.contains(m)) else {
+    let mut children: BTreeMap<String, Vec<std::path::PathBuf>> = BTreeMap::new();
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().trim_end_matches(".rs").to_string();
+        if ["lib", "main", "mod"].contains(&name.as_str()) || !(p.is_dir() || p.extension().is_some_and(|x| x == "rs"))
+        {
             continue;
-        };
-        let text = std::fs::read_to_string(file).unwrap_or_default();
+        }
+        let files = children.entry(name).or_default();
+        if p.is_dir() {
+            collect(&p, files);
+        } else {
+            files.push(p);
+        }
+    }
+    let prefix = if at.is_empty() {
+        "crate::".to_string()
+    } else {
+        format!("crate::{at}::")
+    };
+    let mut g = Graph::new();
+    for (from, files) in &children {
         let entry = g.entry(from.clone()).or_default();
-        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
-            for to in named(line) {
-                if to != from && modules.contains(&to) {
-                    entry.insert(to);
+        for file in files {
+            // `super::` in `x.rs` or `x/mod.rs` is this module; deeper, it is not.
+            let own = file.parent() == Some(dir) || file.ends_with(format!("{from}/mod.rs"));
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                let mut names = named(line, &prefix);
+                if own && !at.is_empty() {
+                    names.extend(named(line, "super::"));
                 }
+                entry.extend(names.into_iter().filter(|to| to != from && children.contains_key(to)));
             }
         }
     }
     g
 }
 
-/// The top-level modules a line names: `crate::a::...` paths and the
-/// members of `use crate::{a, b::c}`.
-fn named(line: &str) -> Vec<String> {
+/// The modules a line names after `prefix`: `prefix a::...` paths and the
+/// members of `use prefix{a, b::c}`.
+fn named(line: &str, prefix: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for (i, _) in line.match_indices("crate::") {
-        let rest = &line[i + "crate::".len()..];
+    for (i, _) in line.match_indices(prefix) {
+        let rest = &line[i + prefix.len()..];
         if let Some(group) = rest.strip_prefix('{') {
             let group = group.split('}').next().unwrap_or("");
             out.extend(group.split(',').filter_map(|item| first_ident(item.trim())));
@@ -100,8 +115,12 @@ fn cycle(g: &Graph) -> Option<Vec<String>> {
     g.keys().find_map(|m| visit(g, m, &mut Vec::new(), &mut done))
 }
 
+fn src() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
 fn src_graph() -> Graph {
-    graph(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"))
+    graph(&src(), "")
 }
 
 #[test]
@@ -111,6 +130,35 @@ fn no_import_cycle_between_modules() {
     assert!(g["run"].contains("session"), "the reader misses `use crate::` lines");
     if let Some(c) = cycle(&g) {
         panic!("import cycle: {}", c.join(" -> "));
+    }
+}
+
+#[test]
+fn no_import_cycle_inside_a_module() {
+    let mut dirs = Vec::new();
+    let mut all = Vec::new();
+    collect(&src(), &mut all);
+    for f in &all {
+        if let Some(d) = f.parent().filter(|d| *d != src()) {
+            dirs.push(d.to_path_buf());
+        }
+    }
+    dirs.sort();
+    dirs.dedup();
+    assert!(dirs.len() > 5, "found only {dirs:?}");
+    assert!(
+        graph(&src().join("run"), "run")["build"].contains("hcp"),
+        "the reader misses `super::` paths"
+    );
+    for dir in dirs {
+        let at = dir
+            .strip_prefix(src())
+            .unwrap_or(&dir)
+            .to_string_lossy()
+            .replace('/', "::");
+        if let Some(c) = cycle(&graph(&dir, &at)) {
+            panic!("import cycle in `{at}`: {}", c.join(" -> "));
+        }
     }
 }
 
@@ -125,7 +173,10 @@ fn leaves_import_only_leaves() {
 #[test]
 fn the_checker_finds_cycles_and_group_imports() {
     assert_eq!(
-        named("use crate::{config::Config, env::Env}; let x = crate::log::info(y);"),
+        named(
+            "use crate::{config::Config, env::Env}; let x = crate::log::info(y);",
+            "crate::"
+        ),
         ["config", "env", "log"]
     );
     let mut g = Graph::new();
