@@ -108,6 +108,15 @@ impl Client {
         Ok(true)
     }
 
+    /// A `GET` of one resource: its decoded answer, `None` on a 404.
+    pub(super) async fn get_found<T: DeserializeOwned>(&self, path: &[&str], what: &str) -> Result<Option<T>, Failure> {
+        match self.call(Method::GET, path, &[], None, what).await {
+            Ok(v) => parse(v, what).map(Some),
+            Err(f) if f.status == Some(404) => Ok(None),
+            Err(f) => Err(f),
+        }
+    }
+
     /// One API call, retried: the JSON of a 2xx answer, else a [`Failure`]
     /// with HCP's message (a 404 too: callers decide what it means).
     pub(super) async fn call(

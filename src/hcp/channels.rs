@@ -9,7 +9,7 @@
 //! - `PATCH P/buckets/{b}/channels/{c}` `{version_fingerprint, update_mask}`;
 //!   `POST P/buckets/{b}/channels` `{name, version_fingerprint}`.
 
-use super::api::{Client, Page, Pagination, packer_path, page, parse};
+use super::api::{Client, Page, Pagination, packer_path, page};
 use super::versions::Version;
 use crate::remote::Failure;
 use reqwest::Method;
@@ -107,11 +107,10 @@ impl Client {
     ) -> Result<Option<Channel>, Failure> {
         let what = format!("read channel {channel} of HCP Packer bucket {bucket}");
         let path = packer_path(org, project, &["buckets", bucket, "channels", channel]);
-        match self.call(Method::GET, &path, &[], None, &what).await {
-            Ok(v) => Ok(parse::<ChannelAnswer>(v, &what)?.channel),
-            Err(f) if f.status == Some(404) => Ok(None),
-            Err(f) => Err(f),
-        }
+        Ok(self
+            .get_found::<ChannelAnswer>(&path, &what)
+            .await?
+            .and_then(|a| a.channel))
     }
 
     /// Every channel of `bucket`.

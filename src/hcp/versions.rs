@@ -120,6 +120,14 @@ pub(super) struct VersionAnswer {
     pub(super) version: Option<Version>,
 }
 
+impl VersionAnswer {
+    /// The version, or a failure of `what` when a 2xx answer has none.
+    fn version(self, what: &str) -> Result<Version, Failure> {
+        self.version
+            .ok_or_else(|| Failure::status(SERVICE, what, 200, vec!["the answer has no version".into()]))
+    }
+}
+
 #[derive(Deserialize)]
 struct VersionList {
     #[serde(default)]
@@ -177,21 +185,9 @@ impl Client {
     ) -> Result<Option<Version>, Failure> {
         let what = format!("look up version {fingerprint} of HCP Packer bucket {bucket}");
         let path = packer_path(org, project, &["buckets", bucket, "versions", fingerprint]);
-        match self.call(Method::GET, &path, &[], None, &what).await {
-            Ok(v) => {
-                let answer: VersionAnswer = parse(v, &what)?;
-                match answer.version {
-                    Some(v) => Ok(Some(v)),
-                    None => Err(Failure::status(
-                        SERVICE,
-                        &what,
-                        200,
-                        vec!["the answer has no version".into()],
-                    )),
-                }
-            }
-            Err(f) if f.status == Some(404) => Ok(None),
-            Err(f) => Err(f),
+        match self.get_found::<VersionAnswer>(&path, &what).await? {
+            Some(answer) => answer.version(&what).map(Some),
+            None => Ok(None),
         }
     }
 
@@ -267,9 +263,7 @@ impl Client {
         let v = self
             .call(Method::PATCH, &path, &[], Some(&update.body()), &what)
             .await?;
-        parse::<VersionAnswer>(v, &what)?
-            .version
-            .ok_or_else(|| Failure::status(super::SERVICE, &what, 200, vec!["the answer has no version".into()]))
+        parse::<VersionAnswer>(v, &what)?.version(&what)
     }
 }
 
