@@ -106,7 +106,7 @@ pub async fn doctor(cfg: Config, ci: Runner) -> i32 {
             Vec::new()
         }
     };
-    packer(&cfg, env, &mut list).await;
+    packer(&cfg, &ci, &mut list).await;
     hcp(&cfg, env, &probes, &mut list).await;
     if let Some(s) = session.filter(|s| s.owned) {
         match lease::revoke_self(&s.vault).await {
@@ -291,13 +291,16 @@ async fn secrets(cfg: &Config, vault: &Vault, hidden: &[Secret], list: &mut Chec
     probes
 }
 
-async fn packer(cfg: &Config, env: &Env, list: &mut Checklist) {
+async fn packer(cfg: &Config, ci: &Runner, list: &mut Checklist) {
     let pinned = cfg.packer_version.as_deref();
-    let opts = match crate::packer::install::Options::from_env(env) {
+    let opts = match crate::packer::install::Options::from_env(&ci.env) {
         Ok(o) => o,
         Err(e) => return list.add(Mark::Fail, "packer", &e.to_string(), &[]),
     };
-    match (crate::packer::install::ensure(None, &opts).await, pinned) {
+    match (
+        crate::packer::install::ensure(None, &opts, &ci.private_vars(cfg)).await,
+        pinned,
+    ) {
         (Ok(i), None) => list.add(
             Mark::Ok,
             "packer",

@@ -102,6 +102,17 @@ pub fn read_text(path: &Path) -> std::result::Result<String, String> {
     String::from_utf8(bytes).map_err(|_| "is not UTF-8 text".to_string())
 }
 
+/// A new directory under `root` that only this user can enter (0700 on
+/// Unix, whatever the umask), removed when the value is dropped: for what
+/// must not sit where neighbours on the runner can read or swap it.
+pub fn private_dir(root: &Path, prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    let mut b = tempfile::Builder::new();
+    b.prefix(prefix);
+    #[cfg(unix)]
+    b.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    b.tempdir_in(root)
+}
+
 fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file".into(),

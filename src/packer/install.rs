@@ -1,17 +1,26 @@
 //! Packer itself: the `packer` on `PATH`, or a pinned version installed from
-//! HashiCorp's releases (`<base>/packer/<v>/`) into a per-version cache. An
-//! install is refused unless the detached OpenPGP signature of
-//! `packer_<v>_SHA256SUMS` verifies against the trusted key and the zip's
-//! SHA-256 matches its line there.
+//! HashiCorp's releases (`<base>/packer/<v>/`). An install is refused unless
+//! the detached OpenPGP signature of `packer_<v>_SHA256SUMS` verifies against
+//! the trusted key and the zip's SHA-256 matches its line there.
+//!
+//! The tool cache is shared with whoever else runs on the runner (self-hosted
+//! runners, a shared volume, a GitLab shell executor), so nothing in it is
+//! trusted for being there: a hash file beside a binary proves only that both
+//! were written by the same hand. The cache keeps the signed release files
+//! (the zip, `SHA256SUMS` and the signature that verified it), and every run
+//! verifies them again against the key, then extracts `packer` into a private
+//! directory of its own (0700, made by this process, removed when the run
+//! ends) and runs it from there: what was verified is what runs, and no
+//! neighbour can swap it between the check and the exec. The price is one
+//! inflate of the zip per run (a few hundred ms for a 30 MB zip).
 
 mod verify;
 
-pub use verify::{HASHICORP_FINGERPRINT, Key};
+pub use verify::{HASHICORP_FINGERPRINT, Key, sha256_hex};
 
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::remote::Failure;
-use sha2::{Digest, Sha256};
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -36,8 +45,10 @@ const VERSION_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Options {
     /// Releases server without a trailing slash (`https://releases.hashicorp.com`).
     pub base_url: String,
-    /// Cache root; binaries go to `<cache_dir>/packer/<v>/<os>_<arch>/packer`.
+    /// Cache root; release files go to `<cache_dir>/packer/<v>/<os>_<arch>/`.
     pub cache_dir: PathBuf,
+    /// Where the private per-run directory that `packer` runs from is made.
+    pub private_root: PathBuf,
     /// The key trusted to sign `SHA256SUMS`.
     pub key: Key,
 }
@@ -45,8 +56,10 @@ pub struct Options {
 impl Options {
     /// Options from the environment: `PACKER_VAULT_RELEASES_URL` (default
     /// HashiCorp's), the cache under `RUNNER_TOOL_CACHE`, else
-    /// `XDG_CACHE_HOME`, else `$HOME/.cache` (then `/packer-vault`), and the
-    /// key in the file `PACKER_VAULT_RELEASES_KEY` names, else HashiCorp's.
+    /// `XDG_CACHE_HOME`, else `$HOME/.cache` (then `/packer-vault`), the
+    /// private directory under `RUNNER_TEMP` (per job on GitHub), else the
+    /// system's temporary directory, and the key in the file
+    /// `PACKER_VAULT_RELEASES_KEY` names, else HashiCorp's.
     pub fn from_env(env: &Env) -> Result<Options> {
         let base_url = env
             .get("PACKER_VAULT_RELEASES_URL")
@@ -62,6 +75,10 @@ impl Options {
             .or_else(|| env.get("HOME").map(|h| Path::new(h).join(".cache")))
             .or_else(|| env.get("LOCALAPPDATA").map(PathBuf::from))
             .unwrap_or_else(std::env::temp_dir);
+        let private_root = env
+            .get("RUNNER_TEMP")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
         let key = match env.get("PACKER_VAULT_RELEASES_KEY") {
             Some(file) => {
                 Key::from_file(Path::new(file)).map_err(|e| Error::Usage(format!("PACKER_VAULT_RELEASES_KEY: {e}")))?
@@ -71,13 +88,14 @@ impl Options {
         Ok(Options {
             base_url: base_url.to_string(),
             cache_dir: root.join("packer-vault"),
+            private_root,
             key,
         })
     }
 }
 
 /// The Packer a run uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Installed {
     /// The executable.
     pub path: PathBuf,
@@ -85,11 +103,31 @@ pub struct Installed {
     pub version: String,
     /// True when this call downloaded it (false: found on `PATH` or cached).
     pub installed: bool,
+    /// The private directory a pinned Packer runs from; removed when the
+    /// last clone of this value is dropped.
+    private: Option<std::sync::Arc<tempfile::TempDir>>,
+}
+
+impl PartialEq for Installed {
+    fn eq(&self, other: &Installed) -> bool {
+        (&self.path, &self.version, self.installed) == (&other.path, &other.version, other.installed)
+    }
+}
+
+impl Installed {
+    /// The private directory a pinned Packer runs from (`None` for the
+    /// `packer` on `PATH`).
+    pub fn private_dir(&self) -> Option<&Path> {
+        self.private.as_deref().map(tempfile::TempDir::path)
+    }
 }
 
 /// The Packer to run: without `version`, the `packer` on `PATH`; with one,
-/// the cached install of that version, downloaded and verified when absent.
-pub async fn ensure(version: Option<&str>, opts: &Options) -> Result<Installed> {
+/// that release, verified from the cache (downloaded and verified when the
+/// cache lacks it or fails the check) and extracted into a private
+/// directory. `remove` names variables the `packer version` probe must not
+/// inherit (our own credentials, as for every child).
+pub async fn ensure(version: Option<&str>, opts: &Options, remove: &[String]) -> Result<Installed> {
     let Some(version) = version else {
         let path = find_on_path(std::env::var_os("PATH")).ok_or_else(|| {
             Error::input(
@@ -97,48 +135,60 @@ pub async fn ensure(version: Option<&str>, opts: &Options) -> Result<Installed> 
                 "packer is not on PATH: install it or set packer-version",
             )
         })?;
-        let version = version_of(&path).await?;
+        let version = version_of(&path, remove).await?;
         return Ok(Installed {
             path,
             version,
             installed: false,
+            private: None,
         });
     };
     if !is_release_version(version) {
         return Err(Error::input("packer-version", "must be a version such as 1.11.2"));
     }
     let (os, arch) = platform()?;
-    let path = opts
-        .cache_dir
-        .join("packer")
-        .join(version)
-        .join(format!("{os}_{arch}"))
-        .join(exe_name());
-    if cached(&path).await {
-        return Ok(Installed {
-            path,
-            version: version.to_string(),
-            installed: false,
-        });
-    }
-    download(version, os, arch, opts, &path).await?;
-    crate::log::info(&format!(
-        "installed Packer {version} ({os}_{arch}) in {}",
-        path.display()
-    ));
+    let names = Names::new(version, os, arch);
+    let dir = opts.cache_dir.join("packer").join(version).join(format!("{os}_{arch}"));
+    let key = opts.key.clone();
+    let (cache, cached_names) = (dir.clone(), names.clone());
+    let hit = tokio::task::spawn_blocking(move || from_cache(&cache, &cached_names, &key))
+        .await
+        .map_err(|e| Error::failed(format!("reading the Packer cache stopped: {e}")))?;
+    let (zip, installed) = match hit {
+        Some(zip) => (zip, false),
+        None => {
+            let release = download(&names, opts).await?;
+            store(&dir, &names, &release);
+            crate::log::info(&format!(
+                "downloaded and verified Packer {version} ({os}_{arch}), cached in {}",
+                dir.display()
+            ));
+            (release.zip, true)
+        }
+    };
+    let root = opts.private_root.clone();
+    let zip_name = names.zip.clone();
+    let private = tokio::task::spawn_blocking(move || extract_private(&zip, &zip_name, &root))
+        .await
+        .map_err(|e| Error::failed(format!("extracting Packer stopped: {e}")))??;
     Ok(Installed {
-        path,
+        path: private.path().join(exe_name()),
         version: version.to_string(),
-        installed: true,
+        installed,
+        private: Some(std::sync::Arc::new(private)),
     })
 }
 
 /// The version `packer version` prints (`Packer v1.6.6` → `1.6.6`).
-pub async fn version_of(packer: &Path) -> Result<String> {
+pub async fn version_of(packer: &Path, remove: &[String]) -> Result<String> {
     let shown = packer.display();
     let mut attempt = 0;
     let out = loop {
-        let run = tokio::process::Command::new(packer)
+        let mut cmd = tokio::process::Command::new(packer);
+        for v in remove {
+            cmd.env_remove(v);
+        }
+        let run = cmd
             .arg("version")
             .env("CHECKPOINT_DISABLE", "1")
             .stdin(std::process::Stdio::null())
@@ -258,35 +308,68 @@ fn text_file_busy(e: &std::io::Error) -> bool {
     }
 }
 
-fn sidecar(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".sha256");
-    path.with_file_name(name)
+/// The file names of one release for one platform.
+#[derive(Debug, Clone)]
+struct Names {
+    version: String,
+    sums: String,
+    sig: String,
+    zip: String,
 }
 
-/// True when `path` exists and its SHA-256 matches the `.sha256` sidecar
-/// written at install time.
-async fn cached(path: &Path) -> bool {
-    let path = path.to_path_buf();
-    let check = tokio::task::spawn_blocking(move || {
-        let want = std::fs::read_to_string(sidecar(&path)).ok()?;
-        let mut file = std::fs::File::open(&path).ok()?;
-        let mut hasher = Sha256::new();
-        std::io::copy(&mut file, &mut hasher).ok()?;
-        if verify::hex_lower(&hasher.finalize()) == want.trim() {
-            return Some(true);
+impl Names {
+    fn new(version: &str, os: &str, arch: &str) -> Names {
+        let sums = format!("packer_{version}_SHA256SUMS");
+        Names {
+            version: version.to_string(),
+            sig: format!("{sums}.sig"),
+            sums,
+            zip: format!("packer_{version}_{os}_{arch}.zip"),
         }
-        crate::log::warn(&format!(
-            "{} does not match its .sha256: installing it again",
-            path.display()
-        ));
-        Some(false)
-    });
-    matches!(check.await, Ok(Some(true)))
+    }
 }
 
-/// Downloads, verifies and extracts Packer `version` to `dest`.
-async fn download(version: &str, os: &str, arch: &str, opts: &Options, dest: &Path) -> Result<()> {
+/// A release as downloaded and verified.
+struct Release {
+    sums: Vec<u8>,
+    sig: Vec<u8>,
+    zip: Vec<u8>,
+}
+
+/// The zip of the cached release in `dir`, when its `SHA256SUMS` verifies
+/// against `key` and the zip matches its line there; `None` (and a warning
+/// when something was there but failed) otherwise.
+fn from_cache(dir: &Path, names: &Names, key: &Key) -> Option<Vec<u8>> {
+    let read = |name: &str, limit: usize| -> Option<Vec<u8>> {
+        let file = std::fs::File::open(dir.join(name)).ok()?;
+        let mut bytes = Vec::new();
+        file.take(limit as u64 + 1).read_to_end(&mut bytes).ok()?;
+        (bytes.len() <= limit).then_some(bytes)
+    };
+    let (Some(sums), Some(sig)) = (read(&names.sums, MAX_SMALL), read(&names.sig, MAX_SMALL)) else {
+        return None;
+    };
+    let refuse = |why: &str| {
+        crate::log::warn(&format!(
+            "the cached Packer {} in {} {why}: downloading it again",
+            names.version,
+            dir.display()
+        ));
+        None
+    };
+    if !key.verifies(&sig, &sums) {
+        return refuse(&format!("is not signed by the key {}", key.fingerprint()));
+    }
+    let want = verify::sum_for(&sums, &names.zip)?;
+    let zip = read(&names.zip, MAX_BIG)?;
+    if verify::sha256_hex(&zip) != want {
+        return refuse(&format!("does not match its signed {}", names.sums));
+    }
+    Some(zip)
+}
+
+/// Downloads and verifies one release (signature, then the zip's sum).
+async fn download(names: &Names, opts: &Options) -> Result<Release> {
     let http = crate::remote::client_builder(crate::remote::is_https(&opts.base_url), Vec::new())
         .map_err(Error::failed)?
         .connect_timeout(CONNECT_TIMEOUT)
@@ -294,68 +377,77 @@ async fn download(version: &str, os: &str, arch: &str, opts: &Options, dest: &Pa
         .user_agent(concat!("packer-vault/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| Failure::transport(SERVICE, "set up the HTTP client for HashiCorp releases", &e))?;
+    let version = &names.version;
     let base = format!("{}/packer/{version}", opts.base_url);
-    let not_published = || Error::failed(format!("Packer {version} is not published for {os}_{arch}"));
+    let platform = names
+        .zip
+        .trim_start_matches(&format!("packer_{version}_"))
+        .trim_end_matches(".zip");
+    let not_published = || Error::failed(format!("Packer {version} is not published for {platform}"));
 
-    let sums_name = format!("packer_{version}_SHA256SUMS");
-    let sums = verify::fetch(&http, &base, &sums_name, MAX_SMALL)
+    let sums = verify::fetch(&http, &base, &names.sums, MAX_SMALL)
         .await?
         .ok_or_else(not_published)?;
-    verify::check_signature(&http, &base, &sums_name, &sums, &opts.key).await?;
-
-    let zip_name = format!("packer_{version}_{os}_{arch}.zip");
-    let want = verify::sum_for(&sums, &zip_name).ok_or_else(|| {
+    let sig = verify::check_signature(&http, &base, &names.sums, &sums, &opts.key).await?;
+    let want = verify::sum_for(&sums, &names.zip).ok_or_else(|| {
         Error::failed(format!(
-            "{sums_name} has no line for {zip_name}: Packer {version} is not published for {os}_{arch}"
+            "{} has no line for {}: Packer {version} is not published for {platform}",
+            names.sums, names.zip
         ))
     })?;
-    let zip = verify::fetch(&http, &base, &zip_name, MAX_BIG)
+    let zip = verify::fetch(&http, &base, &names.zip, MAX_BIG)
         .await?
         .ok_or_else(not_published)?;
-    let dest = dest.to_path_buf();
-    // Hashing and unzipping tens of MB is CPU work: off the runtime, where it
-    // would hold up every other task (the signal handler's among them).
-    tokio::task::spawn_blocking(move || {
-        if verify::sha256_hex(&zip) != want {
-            return Err(Error::failed(format!(
-                "{zip_name} does not match SHA256SUMS: refusing to install"
-            )));
-        }
-        extract(&zip, &zip_name, &dest)
-    })
-    .await
-    .map_err(|e| Error::failed(format!("extracting Packer stopped: {e}")))?
+    // Hashing tens of MB is CPU work: off the runtime, where it would hold
+    // up every other task (the signal handler's among them).
+    let zip = tokio::task::spawn_blocking(move || (verify::sha256_hex(&zip) == want).then_some(zip))
+        .await
+        .map_err(|e| Error::failed(format!("checking Packer stopped: {e}")))?
+        .ok_or_else(|| Error::failed(format!("{} does not match SHA256SUMS: refusing to install", names.zip)))?;
+    Ok(Release { sums, sig, zip })
 }
 
-/// Extracts the `packer` entry of `zip` to `dest` atomically (temp file in
-/// the same directory, mode 755, rename), then writes its `.sha256` sidecar.
-fn extract(zip: &[u8], zip_name: &str, dest: &Path) -> Result<()> {
+/// Keeps a verified release in the cache for the next run; a cache that
+/// cannot be written costs only the next download.
+fn store(dir: &Path, names: &Names, release: &Release) {
+    let write = || -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::failed(format!("cannot create {}: {e}", dir.display())))?;
+        write_atomically(&dir.join(&names.zip), &release.zip)?;
+        write_atomically(&dir.join(&names.sig), &release.sig)?;
+        write_atomically(&dir.join(&names.sums), &release.sums)
+    };
+    if let Err(e) = write() {
+        crate::log::warn(&format!("cannot cache Packer {}: {e}", names.version));
+    }
+}
+
+/// Extracts the `packer` entry of the verified `zip` into a new private
+/// directory under `root` (0700, this process's), mode 0700.
+fn extract_private(zip: &[u8], zip_name: &str, root: &Path) -> Result<tempfile::TempDir> {
     let bad = |e: &dyn std::fmt::Display| Error::failed(format!("{zip_name} cannot be read: {e}"));
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).map_err(|e| bad(&e))?;
     let mut entry = archive
         .by_name(exe_name())
         .map_err(|_| Error::failed(format!("{zip_name} holds no `{}`", exe_name())))?;
-    let mut bytes = Vec::new();
-    (&mut entry)
-        .take(MAX_BIG as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| bad(&e))?;
-    if bytes.len() > MAX_BIG {
+    let dir = crate::env::private_dir(root, "packer-vault-packer-")
+        .map_err(|e| Error::failed(format!("cannot create a private directory in {}: {e}", root.display())))?;
+    let dest = dir.path().join(exe_name());
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o700);
+    let mut file = options
+        .open(&dest)
+        .map_err(|e| Error::failed(format!("cannot write {}: {e}", dest.display())))?;
+    let copied = std::io::copy(&mut (&mut entry).take(MAX_BIG as u64 + 1), &mut file).map_err(|e| bad(&e))?;
+    if copied > MAX_BIG as u64 {
         return Err(bad(&"the packer binary is larger than 1 GiB"));
     }
-    let dir = dest
-        .parent()
-        .ok_or_else(|| Error::failed(format!("{} has no parent directory", dest.display())))?;
-    std::fs::create_dir_all(dir).map_err(|e| Error::failed(format!("cannot create {}: {e}", dir.display())))?;
-    write_atomically(dest, &bytes, true)?;
-    write_atomically(
-        &sidecar(dest),
-        format!("{}\n", verify::sha256_hex(&bytes)).as_bytes(),
-        false,
-    )
+    file.sync_all().map_err(|e| bad(&e))?;
+    Ok(dir)
 }
 
-fn write_atomically(dest: &Path, bytes: &[u8], executable: bool) -> Result<()> {
+fn write_atomically(dest: &Path, bytes: &[u8]) -> Result<()> {
     let name = dest.file_name().unwrap_or_default().to_string_lossy();
     let tmp = dest.with_file_name(format!(".{name}.tmp-{}-{:016x}", std::process::id(), fastrand::u64(..)));
     let write = || -> std::io::Result<()> {
@@ -363,13 +455,6 @@ fn write_atomically(dest: &Path, bytes: &[u8], executable: bool) -> Result<()> {
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
-        #[cfg(unix)]
-        if executable {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
-        }
-        #[cfg(not(unix))]
-        let _ = executable;
         std::fs::rename(&tmp, dest)
     };
     write().map_err(|e| {

@@ -93,7 +93,12 @@ async fn run(
         Ok(o) => o,
         Err(e) => return failed(report, e),
     };
-    let installed = match unless_cancelled(cancel, install::ensure(cfg.packer_version.as_deref(), &opts)).await {
+    let installed = match unless_cancelled(
+        cancel,
+        install::ensure(cfg.packer_version.as_deref(), &opts, &ci.private_vars(cfg)),
+    )
+    .await
+    {
         Ok(Ok(i)) => i,
         Ok(Err(e)) => return failed(report, e),
         Err(s) => return cancelled(report, s),

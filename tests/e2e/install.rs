@@ -30,7 +30,7 @@ fn options(rel: &Releases) -> (Options, PathBuf) {
 }
 
 fn ensure(opts: &Options) -> Result<Installed, Error> {
-    block_on(install::ensure(Some(VERSION), opts))
+    block_on(install::ensure(Some(VERSION), opts, &[]))
 }
 
 #[track_caller]
@@ -62,12 +62,20 @@ fn run(path: &Path) -> String {
     panic!("{path:?} stayed busy")
 }
 
-fn cached_binary(cache: &Path, rel: &Releases) -> PathBuf {
-    cache
-        .join("packer-vault/packer")
-        .join(VERSION)
-        .join(&rel.platform)
-        .join("packer")
+/// The cache directory of the test release on this platform.
+fn cache_dir(cache: &Path, rel: &Releases) -> PathBuf {
+    cache.join("packer-vault/packer").join(VERSION).join(&rel.platform)
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 #[test]
@@ -76,54 +84,106 @@ fn install_verified_release_then_reuse_the_cache() {
     let (opts, cache) = options(&rel);
 
     let got = ensure(&opts).expect("install the signed release");
-    let expected = cached_binary(&cache, &rel);
-    assert_eq!(
-        got,
-        Installed {
-            path: expected.clone(),
-            version: VERSION.into(),
-            installed: true
-        }
-    );
+    assert!(got.installed);
+    assert_eq!(got.version, VERSION);
     assert_eq!(run(&got.path).trim(), "Packer v9.9.9");
-    assert_eq!(block_on(install::version_of(&got.path)).expect("version"), VERSION);
+    assert_eq!(block_on(install::version_of(&got.path, &[])).expect("version"), VERSION);
+    // Packer runs from a private directory of this run's, not from the cache.
+    let private = got.private_dir().expect("a private directory").to_path_buf();
+    assert!(
+        got.path.starts_with(&private) && !got.path.starts_with(&cache),
+        "{got:?}"
+    );
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&got.path).expect("stat").permissions().mode();
-        assert_eq!(mode & 0o777, 0o755);
+        let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode(&private), 0o700);
+        assert_eq!(mode(&got.path), 0o700);
     }
-    let dir = expected.parent().expect("dir");
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("list the cache dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    assert_eq!(names, ["packer", "packer.sha256"], "no temp files left");
+    let dir = cache_dir(&cache, &rel);
+    assert_eq!(
+        names(&dir),
+        [
+            "packer_9.9.9_SHA256SUMS".to_string(),
+            "packer_9.9.9_SHA256SUMS.sig".to_string(),
+            rel.zip_name.clone()
+        ],
+        "the signed release files, no binary and no temp files"
+    );
     let requests = rel.requests();
     assert!(requests.iter().any(|p| p.ends_with(&rel.zip_name)), "{requests:?}");
 
-    // Second call: the verified cache, no network at all.
+    // Second call: the cache, verified again, no network at all; a new
+    // private directory.
     let again = ensure(&opts).expect("cached");
-    assert_eq!(
-        again,
-        Installed {
-            path: expected,
-            version: VERSION.into(),
-            installed: false
-        }
-    );
+    assert!(!again.installed);
+    assert_eq!(run(&again.path).trim(), "Packer v9.9.9");
+    assert_ne!(again.private_dir(), Some(private.as_path()));
     assert_eq!(rel.requests().len(), requests.len(), "no new requests");
+    // The private directory goes with the last handle on it.
+    drop(got);
+    assert!(!private.exists(), "removed when the run ends");
+}
+
+#[test]
+fn a_packer_planted_in_the_cache_never_runs() {
+    let rel = Releases::start(Variant::Good);
+    let (opts, cache) = options(&rel);
+    let dir = cache_dir(&cache, &rel);
+    let evidence = cache.join("planted-ran");
+    let planted = format!(
+        "#!/bin/sh\necho planted > '{}'\necho 'Packer v9.9.9'\n",
+        evidence.display()
+    );
+    // What the review planted: a binary and a matching `.sha256`, as the
+    // old cache layout trusted them.
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("packer"), &planted).expect("plant");
+    std::fs::set_permissions(dir.join("packer"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    std::fs::write(
+        dir.join("packer.sha256"),
+        format!("{}\n", sha256_hex(planted.as_bytes())),
+    )
+    .expect("plant sum");
+    let got = ensure(&opts).expect("installs afresh");
+    assert!(got.installed, "the planted files proved nothing: downloaded");
+    assert_eq!(run(&got.path).trim(), "Packer v9.9.9");
+    assert!(!evidence.exists(), "the planted binary never ran");
+
+    // A neighbour who rewrites the cached zip and its SHA256SUMS to match
+    // cannot sign them: the next run downloads again.
+    let zip = packer_vault_zip(&planted);
+    std::fs::write(dir.join(&rel.zip_name), &zip).expect("swap the zip");
+    std::fs::write(
+        dir.join("packer_9.9.9_SHA256SUMS"),
+        format!("{}  {}\n", sha256_hex(&zip), rel.zip_name),
+    )
+    .expect("swap the sums");
+    let before = rel.requests().len();
+    let again = ensure(&opts).expect("installs afresh");
+    assert!(again.installed);
+    assert!(rel.requests().len() > before);
+    assert_eq!(run(&again.path).trim(), "Packer v9.9.9");
+    assert!(!evidence.exists(), "the planted zip never ran");
+}
+
+fn packer_vault_zip(script: &str) -> Vec<u8> {
+    crate::support::releases::zip_with_packer(script)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    packer_vault::packer::install::sha256_hex(bytes)
 }
 
 #[test]
 fn install_redownloads_a_corrupted_cache() {
     let rel = Releases::start(Variant::Good);
-    let (opts, _cache) = options(&rel);
-    let first = ensure(&opts).expect("install");
+    let (opts, cache) = options(&rel);
+    ensure(&opts).expect("install");
     let before = rel.requests().len();
-    std::fs::write(&first.path, "#!/bin/sh\necho evil\n").expect("corrupt the cache");
+    std::fs::write(cache_dir(&cache, &rel).join(&rel.zip_name), "not a zip").expect("corrupt the cache");
     let again = ensure(&opts).expect("reinstall");
-    assert!(again.installed, "reinstalled after a sidecar mismatch");
+    assert!(again.installed, "reinstalled after a mismatch");
     assert!(rel.requests().len() > before);
     assert_eq!(run(&again.path).trim(), "Packer v9.9.9");
 }
@@ -151,7 +211,7 @@ fn install_refuses_a_tampered_zip() {
             rel.platform
         )
     );
-    assert!(!cached_binary(&cache, &rel).exists());
+    assert!(names(&cache_dir(&cache, &rel)).is_empty(), "nothing cached");
 }
 
 #[test]
@@ -164,7 +224,7 @@ fn install_refuses_a_signature_by_another_key() {
         "{msg}"
     );
     assert!(msg.contains(&rel.fingerprint), "{msg}");
-    assert!(!cached_binary(&cache, &rel).exists());
+    assert!(names(&cache_dir(&cache, &rel)).is_empty(), "nothing cached");
     let requests = rel.requests();
     assert!(
         !requests.iter().any(|p| p.ends_with(".zip")),
@@ -183,7 +243,7 @@ fn install_reports_an_unpublished_version() {
 #[test]
 fn install_finds_packer_on_path() {
     let opts = Options::from_env(&Env::from([("HOME", "/nonexistent")])).expect("options");
-    let got = block_on(install::ensure(None, &opts)).expect("packer on PATH");
+    let got = block_on(install::ensure(None, &opts, &[])).expect("packer on PATH");
     assert!(!got.installed);
     assert!(got.path.ends_with("packer"), "{got:?}");
     let out = Command::new(&got.path)
@@ -214,5 +274,5 @@ fn install_refuses_the_test_release_under_hashicorps_key() {
         "the signature of packer_9.9.9_SHA256SUMS does not verify against HashiCorp's key \
          C874011F0AB405110D02105534365D9472D7468F: refusing to install"
     );
-    assert!(!cached_binary(&cache, &rel).exists());
+    assert!(names(&cache_dir(&cache, &rel)).is_empty(), "nothing cached");
 }

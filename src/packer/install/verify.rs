@@ -111,14 +111,15 @@ impl Key {
 
 /// Verifies the detached signature of `SHA256SUMS`: `.sig`, then
 /// `.72D7468F.sig` (HashiCorp's name for a signature by its current key)
-/// when the first is missing or does not verify.
+/// when the first is missing or does not verify. Returns the signature
+/// that verified, which the cache keeps to prove origin on every later hit.
 pub(super) async fn check_signature(
     http: &reqwest::Client,
     base: &str,
     sums_name: &str,
     sums: &[u8],
     key: &Key,
-) -> Result<()> {
+) -> Result<Vec<u8>> {
     if !key.is_hashicorp() {
         crate::log::warn(&format!(
             "verifying Packer downloads with the OpenPGP key {} from {}, not HashiCorp's",
@@ -131,7 +132,7 @@ pub(super) async fn check_signature(
         if let Some(sig) = fetch(http, base, &format!("{sums_name}{suffix}"), MAX_SMALL).await? {
             published = true;
             if key.verifies(&sig, sums) {
-                return Ok(());
+                return Ok(sig);
             }
         }
     }
