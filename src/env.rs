@@ -113,6 +113,50 @@ pub fn private_dir(root: &Path, prefix: &str) -> std::io::Result<tempfile::TempD
     b.tempdir_in(root)
 }
 
+/// GitHub's file-command variables: no child inherits them, and no secret
+/// may be put under their names.
+pub const FILE_COMMANDS: [&str; 5] = [
+    "GITHUB_ENV",
+    "GITHUB_OUTPUT",
+    "GITHUB_PATH",
+    "GITHUB_STATE",
+    "GITHUB_STEP_SUMMARY",
+];
+
+/// The variable with which `dist/packer-vault` names the private directory
+/// it copied this binary into.
+pub const LAUNCH_DIR: &str = "PACKER_VAULT_LAUNCH_DIR";
+
+/// Removes the launcher's private directory (named by [`LAUNCH_DIR`]) when
+/// this very binary runs from it and it is this user's 0700 directory, and
+/// drops the variable so no child inherits it. Call first thing in `main`,
+/// while the process has one thread.
+pub fn forget_launch_copy() {
+    let Some(dir) = std::env::var_os(LAUNCH_DIR) else {
+        return;
+    };
+    // SAFETY: called at the start of `main`, before any other thread exists.
+    unsafe { std::env::remove_var(LAUNCH_DIR) };
+    let dir = Path::new(&dir);
+    let (Ok(exe), Ok(dir)) = (std::env::current_exe(), dir.canonicalize()) else {
+        return;
+    };
+    if exe.parent() != Some(dir.as_path()) {
+        return;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: getuid(2) cannot fail.
+        let uid = unsafe { libc::getuid() };
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() && m.uid() == uid && m.mode() & 0o077 == 0 => {}
+            _ => return,
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file".into(),

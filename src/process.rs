@@ -233,18 +233,121 @@ pub async fn run(spec: Spec, cancel: &Cancel, out: Sink, err: Sink) -> std::io::
                     child.wait().await?
                 }
             };
-            // Whatever the command left running in its group goes too.
-            sweep(pid);
             st
         }
     };
-    // Grandchildren may keep the pipes open: give the output a moment, no more.
-    for t in [out_task, err_task].into_iter().flatten() {
-        let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
-    }
+    // Whatever the command started goes with it, on every path (success
+    // too): nothing it left behind keeps the secrets after the step.
+    end_tree(pid).await;
+    drain([out_task, err_task]).await;
     use std::os::unix::process::ExitStatusExt;
     let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
     Ok(Exit { code, cancelled })
+}
+
+/// How long the output may still take once the command and everything it
+/// started are gone: one deadline for both streams, after which nothing
+/// more is relayed (a pipe held open by a process that is no descendant).
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// True when this process adopts orphaned descendants ([`adopt_orphans`]).
+static ADOPTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes this process the reaper of its orphaned descendants (Linux's
+/// `PR_SET_CHILD_SUBREAPER`): a grandchild that daemonizes or `setsid`s is
+/// re-parented to us rather than to init, so [`run`] can find and end it.
+/// For the binary's `main` only: in a test process it would adopt other
+/// tests' orphans.
+pub fn adopt_orphans() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prctl(2) with PR_SET_CHILD_SUBREAPER only sets a flag on
+        // this process.
+        let ok = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } == 0;
+        ADOPTING.store(ok, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Ends everything the child started: SIGKILL to its process group, then,
+/// where this process adopts orphans, to every live descendant of ours
+/// (re-parented here when their parents exited), reaping the adopted ones.
+async fn end_tree(pid: Option<libc::pid_t>) {
+    sweep(pid);
+    if !ADOPTING.load(std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    let me = std::process::id() as libc::pid_t;
+    // A process may fork while we look: a few rounds until none is left.
+    for _ in 0..50 {
+        let found = tokio::task::spawn_blocking(move || descendants(me))
+            .await
+            .unwrap_or_default();
+        for &(p, parent, zombie) in &found {
+            if !zombie {
+                // SAFETY: kill(2) on a descendant of this process.
+                unsafe { libc::kill(p, libc::SIGKILL) };
+            }
+            if parent == me {
+                // SAFETY: waitpid(2) on an adopted child, never one tokio
+                // waits for (the command itself was reaped above).
+                unsafe { libc::waitpid(p, std::ptr::null_mut(), libc::WNOHANG) };
+            }
+        }
+        if found.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    crate::log::warn("some processes the command started could not be ended");
+}
+
+/// Every descendant of `root` as (pid, parent, is a zombie), from `/proc`.
+fn descendants(root: libc::pid_t) -> Vec<(libc::pid_t, libc::pid_t, bool)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut all = Vec::new();
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<libc::pid_t>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let (Some(state), Some(ppid)) = (fields.next(), fields.next().and_then(|p| p.parse().ok())) else {
+            continue;
+        };
+        all.push((pid, ppid, state == "Z"));
+    }
+    let mut out = Vec::new();
+    let mut parents = vec![root];
+    while let Some(parent) = parents.pop() {
+        for &(pid, ppid, zombie) in &all {
+            if ppid == parent && !out.iter().any(|&(p, _, _)| p == pid) {
+                out.push((pid, ppid, zombie));
+                parents.push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// Waits for the output tasks with one deadline for all of them, then
+/// stops them: after this returns nothing more of the child is relayed.
+async fn drain<const N: usize>(tasks: [Option<tokio::task::JoinHandle<()>>; N]) {
+    let deadline = tokio::time::Instant::now() + DRAIN;
+    for t in tasks.into_iter().flatten() {
+        let mut t = t;
+        if tokio::time::timeout_at(deadline, &mut t).await.is_err() {
+            t.abort();
+            let _ = t.await;
+        }
+    }
 }
 
 /// SIGKILL to the child's process group (stragglers after a cancel).

@@ -322,6 +322,9 @@ fn check_env(env: &str) -> Result<(), String> {
             env.escape_debug()
         ));
     }
+    if crate::env::FILE_COMMANDS.contains(&env) || env == crate::env::LAUNCH_DIR {
+        return Err(format!("`{env}` is the runner's own variable, not one for a secret"));
+    }
     Ok(())
 }
 
@@ -375,6 +378,7 @@ mod tests {
             ("kv/app", "missing key"),
             ("kv/app k | 9X", "not a valid variable name"),
             ("kv/app k | A-B", "not a valid variable name"),
+            ("kv/app k | GITHUB_ENV", "the runner's own variable"),
             ("kv/app@0 k", "positive integer"),
             ("kv/app@x k", "positive integer"),
             ("kv/app@-1 k", "positive integer"),

@@ -20,7 +20,8 @@ impl Runner {
     /// `PACKER_VAULT_*` and fallback variables; the identity-token sources
     /// (GitHub's OIDC request URL and token, GitLab's `id_tokens:` variable
     /// actually used, `VAULT_ID_TOKEN`); the parent `VAULT_TOKEN` in token
-    /// mode; and the runner's `HCP_CLIENT_ID` / `HCP_CLIENT_SECRET` unless
+    /// mode; GitHub's file commands ([`crate::env::FILE_COMMANDS`]); and the runner's
+    /// `HCP_CLIENT_ID` / `HCP_CLIENT_SECRET` unless
     /// HCP Packer is on (Packer itself then needs them to publish). Values
     /// the secrets spec maps to these names are set again afterwards: what
     /// the spec asks for always reaches the child.
@@ -42,6 +43,14 @@ impl Runner {
             ]
             .map(String::from),
         );
+        // GitHub's file commands: a child that could write them would set
+        // `BASH_ENV` or `LD_PRELOAD` for every later step of the job, add
+        // to its PATH, or forge the step's outputs and summary. Neither
+        // Packer nor `exec`'s command gets them; what the step reports is
+        // written by packer-vault itself.
+        vars.extend(crate::env::FILE_COMMANDS.map(String::from));
+        // The launcher's private directory (already removed by `main`).
+        vars.push(crate::env::LAUNCH_DIR.into());
         if let Some(JwtSource::Given { var: Some(var), .. }) = &self.jwt {
             vars.push(var.clone());
         }

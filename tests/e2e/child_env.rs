@@ -175,6 +175,13 @@ fn packer_and_its_plugins_get_the_spec_but_none_of_our_credentials() {
             "INPUT_GITHUB-TOKEN",
             "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
             "HCP_CLIENT_SECRET",
+            // GitHub's file commands: a template could set BASH_ENV or
+            // LD_PRELOAD for every later step through them.
+            "GITHUB_ENV",
+            "GITHUB_PATH",
+            "GITHUB_OUTPUT",
+            "GITHUB_STATE",
+            "GITHUB_STEP_SUMMARY",
         ],
         &[GITHUB_TOKEN, &oidc.request_token, HCP_SECRET],
     );

@@ -21,6 +21,7 @@ mod launcher;
 mod leaks;
 mod lifecycle;
 mod lock;
+mod neighbours;
 mod props;
 mod support_smoke;
 mod tls;

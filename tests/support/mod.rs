@@ -220,7 +220,8 @@ pub fn run_with_timeout(mut cmd: impl BorrowMut<Command>, timeout: Duration) -> 
 
 /// Waits until the child (spawned with piped stdout/stderr) prints a stdout
 /// line containing `marker`, sends `signal` to `pid`, then collects the rest
-/// of its output. Panics after [`RUN_TIMEOUT`].
+/// of its output; `elapsed` is the time from the signal to the exit. Panics
+/// after [`RUN_TIMEOUT`].
 #[track_caller]
 pub fn cancel_after_line(mut child: std::process::Child, marker: &str, pid: i32, signal: i32) -> Outcome {
     use std::io::BufRead;
@@ -255,6 +256,7 @@ pub fn cancel_after_line(mut child: std::process::Child, marker: &str, pid: i32,
     }
     // SAFETY: kill(2) on the child we spawned.
     unsafe { libc::kill(pid, signal) };
+    let signalled = Instant::now();
     let status = loop {
         if let Some(st) = child.try_wait().expect("wait") {
             break st;
@@ -265,11 +267,12 @@ pub fn cancel_after_line(mut child: std::process::Child, marker: &str, pid: i32,
         }
         std::thread::sleep(Duration::from_millis(20));
     };
+    let exited = signalled.elapsed();
     Outcome {
         status,
         stdout: out_thread.join().unwrap_or_default(),
         stderr: String::from_utf8_lossy(&err_thread.join().unwrap_or_default()).into_owned(),
-        elapsed: started.elapsed(),
+        elapsed: exited,
     }
 }
 
