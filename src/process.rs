@@ -222,7 +222,7 @@ pub async fn run(spec: Spec, cancel: &Cancel, out: Sink, err: Sink) -> std::io::
                 unsafe { libc::kill(pid, if raw == 0 { s.raw() } else { raw }) };
             }
             let grace = spec.grace;
-            let st = match tokio::time::timeout(grace, wait_or_signal(&mut child, &mut all, pid)).await {
+            match tokio::time::timeout(grace, wait_or_signal(&mut child, &mut all, pid)).await {
                 Ok(st) => st?,
                 Err(_) => {
                     crate::log::warn(&format!(
@@ -232,8 +232,7 @@ pub async fn run(spec: Spec, cancel: &Cancel, out: Sink, err: Sink) -> std::io::
                     sweep(pid);
                     child.wait().await?
                 }
-            };
-            st
+            }
         }
     };
     // Whatever the command started goes with it, on every path (success
