@@ -60,7 +60,7 @@ impl Checklist {
 /// Writes `text` to stdout, redacted; a closed stdout is not an error here.
 fn say(text: &str) {
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(crate::log::redact(text).as_bytes());
+    let _ = out.write_all(crate::log::neutralize(&crate::log::redact(text)).as_bytes());
     let _ = out.flush();
 }
 

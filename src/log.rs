@@ -65,7 +65,7 @@ fn style() -> Style {
 }
 
 fn emit(line: &str) {
-    let text = redact(line);
+    let text = neutralize(&redact(line));
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{text}");
 }
@@ -96,6 +96,28 @@ pub fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// `text` made safe to print where a CI reads commands from the log: the
+/// runner splits lines on CR as well as LF, and acts on a line that starts
+/// (after white space) with `::`. CR becomes `%0D`; a line that would start
+/// with `::` is prefixed with `> `. Every line the binary prints of its own
+/// goes through here (log lines, section titles, `doctor`, `lock`).
+pub fn neutralize(text: &str) -> String {
+    let text = text.replace('\r', "%0D");
+    if !text.contains("::") {
+        return text;
+    }
+    text.split('\n')
+        .map(|l| {
+            if l.trim_start().starts_with("::") {
+                format!("> {l}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Escapes workflow-command data (`%`, CR, LF) as the runner expects.
 pub fn escape_data(s: &str) -> String {
     s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
@@ -104,6 +126,17 @@ pub fn escape_data(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_printed_line_can_start_a_workflow_command() {
+        let evil = "cve\r::warning::x\n  ::error::y\nplain :: text";
+        let safe = neutralize(evil);
+        for line in safe.split(['\r', '\n']) {
+            assert!(!line.trim_start().starts_with("::"), "{line:?} in {safe:?}");
+        }
+        assert_eq!(safe, "cve%0D::warning::x\n>   ::error::y\nplain :: text");
+        assert_eq!(neutralize("no commands"), "no commands");
+    }
 
     #[test]
     fn counts_say_one_or_many() {

@@ -69,6 +69,9 @@ impl Runner {
 
     /// Marks the start of a phase (GitHub group, GitLab collapsible section).
     pub fn section_start(&self, id: &str, title: &str) {
+        // One line, whatever the template's name holds.
+        let title = crate::log::neutralize(&title.replace('\n', " "));
+        let title = title.as_str();
         let mut out = std::io::stdout().lock();
         let _ = match self.platform {
             Platform::Github => writeln!(out, "::group::{title}"),

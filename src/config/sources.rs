@@ -80,8 +80,13 @@ pub(super) fn check_value(input: &Input, v: &str) -> Result<()> {
         return Err(Error::input(name, "value contains a NUL byte"));
     }
     let one_line = !matches!(input.kind, Kind::Multiline);
-    if one_line && v.trim().contains('\n') {
-        return Err(Error::input(name, "must be a single line"));
+    // The runner ends a line at CR as well as LF: either could start a
+    // workflow command where the value is printed.
+    if one_line && v.trim().contains(['\n', '\r']) {
+        return Err(Error::input(
+            name,
+            "must be a single line (no line feed or carriage return)",
+        ));
     }
     match input.kind {
         Kind::Bool if parse_bool(v).is_none() => {

@@ -57,7 +57,7 @@ pub async fn publish(platform: Platform, env: &Env, report: &Report, opts: &Opti
         Platform::Local => {
             if file.is_none() {
                 let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "\n{markdown}");
+                let _ = writeln!(out, "\n{}", crate::log::neutralize(&markdown));
             }
         }
         Platform::Github => github::publish(env, report, opts, &markdown).await,

@@ -27,7 +27,7 @@ pub async fn lock(cfg: Config, ci: Runner, check: bool) -> i32 {
 
 fn say(line: &str) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", crate::log::redact(line));
+    let _ = writeln!(out, "{}", crate::log::neutralize(&crate::log::redact(line)));
 }
 
 async fn lock_in(cfg: &Config, ci: &Runner, session: &Session, check: bool) -> Result<i32> {

@@ -121,3 +121,64 @@ fn the_child_gets_none_of_githubs_file_commands() {
     );
     let _ = bao();
 }
+
+/// Every line of both streams, split as the runner splits them (CR and LF).
+fn runner_lines(out: &support::Outcome) -> Vec<String> {
+    [&out.stdout, &out.stderr]
+        .iter()
+        .flat_map(|s| s.split(['\r', '\n']))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_carriage_return_in_an_input_starts_no_workflow_command() {
+    let dir = support::scratch_dir("carriage_return");
+    let gh = support::github_env(&dir, "http://127.0.0.1:9/oidc", "request-token-cr");
+    let evil = "cve\r::warning::injected";
+    let spec_evil = "kv/app\r::warning::injected k | A";
+    let cases: Vec<(&str, Vec<&str>, Vec<(&str, &str)>)> = vec![
+        (
+            "reason",
+            vec![
+                "revoke",
+                "--hcp-bucket",
+                "b",
+                "--version-fingerprint",
+                "f",
+                "--reason",
+                evil,
+            ],
+            vec![],
+        ),
+        ("role", vec!["exec", "--", "true"], vec![("INPUT_ROLE", evil)]),
+        ("template", vec!["validate"], vec![("INPUT_TEMPLATE", evil)]),
+        (
+            "secrets",
+            vec!["exec", "--", "true"],
+            vec![("INPUT_SECRETS", spec_evil)],
+        ),
+        ("hcp-bucket", vec!["validate", "."], vec![("INPUT_HCP-BUCKET", evil)]),
+    ];
+    for (name, args, env) in cases {
+        let mut cmd = support::bin();
+        cmd.envs(gh.vars.iter().map(|(k, v)| (k, v)))
+            .env("INPUT_VAULT-ADDR", "http://127.0.0.1:9")
+            .env("INPUT_ROLE", "r")
+            .envs(env)
+            .args(&args);
+        let out = support::run(cmd);
+        assert_eq!(out.code(), Some(2), "{name}: {}", out.combined());
+        assert!(
+            out.stderr.contains(name),
+            "{name}: the message names the input: {}",
+            out.stderr
+        );
+        for line in runner_lines(&out) {
+            assert!(
+                !line.trim_start().starts_with("::warning::injected"),
+                "{name}: a workflow command started: {line:?}"
+            );
+        }
+    }
+}
