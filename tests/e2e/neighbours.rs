@@ -137,7 +137,8 @@ fn a_carriage_return_in_an_input_starts_no_workflow_command() {
     let gh = support::github_env(&dir, "http://127.0.0.1:9/oidc", "request-token-cr");
     let evil = "cve\r::warning::injected";
     let spec_evil = "kv/app\r::warning::injected k | A";
-    let cases: Vec<(&str, Vec<&str>, Vec<(&str, &str)>)> = vec![
+    type Case<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
         (
             "reason",
             vec![
