@@ -83,6 +83,7 @@ pub struct Failure {
 const PERMANENT: &[&str] = &[
     "certificate",
     "redirect to another scheme refused",
+    "redirect to another origin refused",
     "more than 3 redirects",
     "UnknownIssuer",
     "NotValidForName",

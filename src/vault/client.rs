@@ -1,4 +1,4 @@
-//! The Vault client: one reqwest client (timeouts, TLS, same-scheme redirects,
+//! The Vault client: one reqwest client (timeouts, TLS, same-origin redirects,
 //! DNS without the system resolver). Requests are sent here rather than
 //! through vaultrs's client because the retries need `Retry-After`, 404
 //! bodies (deleted KV versions) and a deadline per attempt, which vaultrs's
@@ -11,6 +11,9 @@ use crate::secret::Secret;
 use reqwest::header::HeaderValue;
 use serde_json::Value;
 use std::time::Duration;
+
+/// What a refused cross-origin redirect says (a permanent failure).
+pub const REDIRECT_REFUSED: &str = "redirect to another origin refused";
 
 /// Connect timeout for every Vault request.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -53,7 +56,7 @@ impl Vault {
     pub fn new(addr: &str, namespace: Option<String>, tls: &Tls) -> Result<Vault> {
         let addr = addr.trim_end_matches('/').to_string();
         let url = reqwest::Url::parse(&addr).map_err(|e| Error::input("vault-addr", e))?;
-        let http = http_client(url.scheme() == "https", tls)?;
+        let http = http_client(url, tls)?;
         Ok(Vault {
             http,
             addr,
@@ -119,8 +122,8 @@ impl Vault {
 
     /// One request to `/v1/<path>`: status, `Retry-After` seconds and the
     /// JSON body (Null when empty or not JSON), whatever the status. Fails
-    /// only when no answer came. Redirects (standby to active node) are
-    /// followed by the client, same scheme only.
+    /// only when no answer came. Redirects are followed by the client, to
+    /// the same origin only.
     pub(crate) async fn send(
         &self,
         method: reqwest::Method,
@@ -184,8 +187,10 @@ fn with_tls_hint(mut f: Failure) -> Failure {
     f
 }
 
-fn http_client(https: bool, settings: &Tls) -> Result<reqwest::Client> {
-    let original_scheme = if https { "https" } else { "http" };
+fn http_client(origin: reqwest::Url, settings: &Tls) -> Result<reqwest::Client> {
+    let https = origin.scheme() == "https";
+    let scheme = origin.scheme().to_string();
+    let origin = origin.origin();
     // With tls-skip-verify nothing is checked, so no roots are needed.
     let extra = match (&settings.ca_pem, https) {
         (Some(ca), true) => {
@@ -198,13 +203,22 @@ fn http_client(https: bool, settings: &Tls) -> Result<reqwest::Client> {
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
         .user_agent(concat!("packer-vault/", env!("CARGO_PKG_VERSION")))
-        // Standbys answer 307 to the active node: follow it, but never to
-        // another scheme (no downgrade from https to http).
+        // A redirect is followed only to the same origin (scheme, host,
+        // port): reqwest drops `Authorization` on a cross-host redirect but
+        // not `X-Vault-Token`, nor the JWT in a login's body. A standby that
+        // redirects to the active node by its own address is refused with
+        // a message that says what to do.
         .redirect(reqwest::redirect::Policy::custom(move |a| {
             if a.previous().len() >= 3 {
                 a.error("more than 3 redirects")
-            } else if a.url().scheme() != original_scheme {
+            } else if a.url().scheme() != scheme {
                 a.error("redirect to another scheme refused")
+            } else if a.url().origin() != origin {
+                let to = a.url().origin().ascii_serialization();
+                a.error(format!(
+                    "{REDIRECT_REFUSED} ({to}): set vault-addr to the active node or to the \
+                     cluster's load balancer, which forwards requests itself"
+                ))
             } else {
                 a.follow()
             }

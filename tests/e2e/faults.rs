@@ -135,32 +135,50 @@ fn slow_bodies_and_latency_are_waited_for() {
 }
 
 #[test]
-fn a_standby_redirects_to_another_node() {
+fn a_redirect_to_another_host_carries_no_credentials() {
     let f = Fixture::new("fault_307");
-    let active = Proxy::start(&bao().addr);
+    // Another port is another origin, as another host would be.
+    let elsewhere = Proxy::start(&bao().addr);
     let standby = Proxy::start(&bao().addr);
     standby.fail_always(
         None,
         Fault::Redirect {
-            base: active.addr().to_string(),
+            base: elsewhere.addr().to_string(),
         },
     );
-    let out = support::run(job(&f, standby.addr()));
+    let out = support::run_with_timeout(job(&f, standby.addr()), PERMANENT_FAILURE_LIMIT);
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("redirect to another origin refused") && out.stderr.contains("set vault-addr"),
+        "{}",
+        out.stderr
+    );
+    assert!(!standby.requests_on(&login_path(&f)).is_empty(), "the login was sent");
+    assert!(
+        elsewhere.requests().is_empty(),
+        "no request (no JWT, no X-Vault-Token) reached the other host: {:?}",
+        elsewhere.requests()
+    );
+    f.assert_no_secret(&out.combined());
+}
+
+#[test]
+fn a_redirect_to_the_same_origin_is_followed() {
+    let f = Fixture::new("fault_307_same");
+    let proxy = Proxy::start(&bao().addr);
+    // The login (a POST with a body) is redirected once to the same node.
+    proxy.fail_next_on(
+        &login_path(&f),
+        1,
+        Fault::Redirect {
+            base: proxy.addr().to_string(),
+        },
+    );
+    let out = support::run(job(&f, proxy.addr()));
     succeeded(&f, &out);
-    // Login (a POST with a body), reads and the revocation all went through.
-    for path in [
-        login_path(&f),
-        kv2_path(&f),
-        kv1_path(&f),
-        "/v1/auth/token/revoke-self".into(),
-    ] {
-        assert!(!standby.requests_on(&path).is_empty(), "{path} reached the standby");
-        assert!(
-            !active.requests_on(&path).is_empty(),
-            "{path} followed to the active node"
-        );
-    }
-    assert!(active.requests().iter().all(|s| s.fault.is_none()));
+    let logins = proxy.requests_on(&login_path(&f));
+    assert_eq!(logins.len(), 2, "redirected, then followed: {logins:?}");
+    assert_eq!(logins[0].fault.as_deref(), Some("redirect"));
 }
 
 #[test]
