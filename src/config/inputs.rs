@@ -48,6 +48,23 @@ impl Input {
     }
 }
 
+/// Inputs that decide where the job's identity token and secrets go, or
+/// whom it trusts. The CI's settings (flag, step input, `PACKER_VAULT_*`,
+/// and the fallback variables such as `VAULT_ADDR`) outrank the
+/// repository's config file for these: a pull request can edit the file,
+/// not the CI's protected settings.
+pub const PROTECTED: &[&str] = &[
+    "vault-addr",
+    "vault-namespace",
+    "auth-method",
+    "auth-path",
+    "role",
+    "jwt-audience",
+    "id-token-variable",
+    "ca-cert",
+    "tls-skip-verify",
+];
+
 /// Values of the `comment` input.
 pub const COMMENT_MODES: &[&str] = &["auto", "always", "never", "on-failure"];
 /// Values of the `auth-method` input.

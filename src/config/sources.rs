@@ -36,23 +36,34 @@ impl<'a> Sources<'a> {
         Ok(s)
     }
 
-    /// The value of input `name` from the first source that sets it.
+    /// The value of input `name` from the first source that sets it: the
+    /// flag, the step input, `PACKER_VAULT_*`, the config file, the
+    /// fallback variables. For a [`inputs::PROTECTED`] input the CI's
+    /// fallback variables (`VAULT_ADDR`, `VAULT_AUTH_ROLE`, ...) come before
+    /// the config file: the file is the repository's, which a pull request
+    /// can change, so it may only fill what the CI's settings leave empty.
     pub fn raw(&self, name: &str) -> Option<String> {
         let input = inputs::find(name)?;
-        self.flags
+        let fallback = || {
+            input
+                .fallback_env
+                .iter()
+                .find_map(|v| self.env.get(v))
+                .map(str::to_string)
+        };
+        let file = || self.file.as_ref().and_then(|f| f.get(name)).filter(|v| !v.is_empty());
+        let from_ci = self
+            .flags
             .get(name)
             .filter(|v| !v.is_empty())
             .cloned()
             .or_else(|| self.env.get(&input.input_var()).map(str::to_string))
-            .or_else(|| self.env.get(&input.env_var()).map(str::to_string))
-            .or_else(|| self.file.as_ref().and_then(|f| f.get(name)).filter(|v| !v.is_empty()))
-            .or_else(|| {
-                input
-                    .fallback_env
-                    .iter()
-                    .find_map(|v| self.env.get(v))
-                    .map(str::to_string)
-            })
+            .or_else(|| self.env.get(&input.env_var()).map(str::to_string));
+        if inputs::PROTECTED.contains(&name) {
+            from_ci.or_else(fallback).or_else(file)
+        } else {
+            from_ci.or_else(file).or_else(fallback)
+        }
     }
 
     pub(super) fn text(&self, name: &str) -> Result<Option<String>> {

@@ -65,3 +65,37 @@ fn bad_values_name_their_input() {
         assert!(e.to_string().contains(&format!("`{want}`")), "{name}: {e}");
     }
 }
+
+#[test]
+fn the_cis_settings_outrank_the_repositorys_config_file_for_protected_inputs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("pv.yml");
+    std::fs::write(
+        &file,
+        "vault-addr: http://attacker:8200\nrole: attacker\nauth-path: evil\nvault-namespace: evil\n\
+         hcp-bucket: from-file\n",
+    )
+    .unwrap();
+    let config = file.display().to_string();
+    // GitLab's own variables, as `secrets: vault:` users set them in the
+    // CI's (protected) settings.
+    let env = Env::from([
+        ("GITLAB_CI", "true"),
+        ("VAULT_SERVER_URL", "http://vault.corp:8200"),
+        ("VAULT_AUTH_ROLE", "images"),
+        ("VAULT_AUTH_PATH", "jwt-gitlab"),
+        ("VAULT_NAMESPACE", "admin"),
+        ("VAULT_ID_TOKEN", "x.y.z"),
+    ]);
+    let c = resolve(&flags(&[("config", &config)]), &env, NEEDS).unwrap();
+    assert_eq!(c.vault_addr, "http://vault.corp:8200");
+    assert_eq!(c.vault_namespace.as_deref(), Some("admin"));
+    assert!(matches!(&c.auth, Auth::Jwt { path, role, .. } if path == "jwt-gitlab" && role == "images"));
+    // What the CI leaves empty, the file may fill; unprotected inputs come
+    // from the file as before.
+    let env = Env::from([("GITLAB_CI", "true"), ("VAULT_ID_TOKEN", "x.y.z")]);
+    let c = resolve(&flags(&[("config", &config)]), &env, NEEDS).unwrap();
+    assert_eq!(c.vault_addr, "http://attacker:8200");
+    assert!(matches!(&c.auth, Auth::Jwt { role, .. } if role == "attacker"));
+    assert_eq!(c.hcp.bucket.as_deref(), Some("from-file"));
+}
