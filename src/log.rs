@@ -64,8 +64,16 @@ fn style() -> Style {
     STYLE.read().map(|s| *s).unwrap_or(Style::Plain)
 }
 
+/// Prints one log line, redacted; a line of our own annotation (its data
+/// escaped with [`escape_data`]) is left as is, any other is neutralized.
 fn emit(line: &str) {
-    let text = neutralize(&redact(line));
+    let text = redact(line);
+    let text = if line.starts_with("::warning title=packer-vault::") || line.starts_with("::error title=packer-vault::")
+    {
+        text
+    } else {
+        neutralize(&text)
+    };
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{text}");
 }

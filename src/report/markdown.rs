@@ -23,6 +23,56 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', "<br>")
 }
 
+/// `s` as one inline code span, whatever backticks it holds: text that the
+/// pull request controls (labels, artifact descriptions) renders no
+/// mention, link or HTML. Line breaks become spaces; `|` is escaped for a
+/// table cell.
+fn code(s: &str) -> String {
+    let s = s.replace(['\n', '\r'], " ").replace('|', "\\|");
+    if s.trim().is_empty() {
+        return String::new();
+    }
+    let ticks = "`".repeat(longest_run(&s, '`') + 1);
+    let pad = if s.starts_with('`') || s.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{ticks}{pad}{s}{pad}{ticks}")
+}
+
+/// A fenced `text` block of `lines`: Packer's output, error text and
+/// findings come from the template and the build, which the pull request
+/// controls, so they are shown, never rendered. The fence is longer than
+/// any run of backticks inside.
+fn fenced(o: &mut String, lines: impl Iterator<Item = String>) {
+    let lines: Vec<String> = lines.map(|l| l.replace('\r', "")).collect();
+    let longest = lines.iter().map(|l| longest_run(l, '`')).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    let _ = writeln!(o, "{fence}text");
+    for l in &lines {
+        let _ = writeln!(o, "{l}");
+    }
+    let _ = writeln!(o, "{fence}");
+}
+
+fn longest_run(s: &str, c: char) -> usize {
+    s.split(|x| x != c).map(str::len).max().unwrap_or(0)
+}
+
+/// A list's items inside a fence: `- ` before each, continuation lines indented.
+fn fenced_list(o: &mut String, items: &[String]) {
+    fenced(
+        o,
+        items.iter().flat_map(|item| {
+            item.lines()
+                .enumerate()
+                .map(|(i, l)| format!("{}{l}", if i == 0 { "- " } else { "  " }))
+                .collect::<Vec<_>>()
+        }),
+    );
+}
+
 fn secs(d: std::time::Duration) -> String {
     let s = d.as_secs_f64();
     if s < 60.0 {
@@ -86,7 +136,7 @@ pub fn render(r: &Report, marker: Option<&str>) -> String {
             let _ = writeln!(o, "- channel `{}`: was on `{}`", cell(c), cell(before));
         }
         for (k, v) in &h.labels {
-            let _ = writeln!(o, "- label `{}` = `{}`", cell(k), cell(v));
+            let _ = writeln!(o, "- label {} = {}", code(k), code(v));
         }
         o.push('\n');
     }
@@ -95,7 +145,7 @@ pub fn render(r: &Report, marker: Option<&str>) -> String {
         let _ = writeln!(o, "| Build | Artifact | Region | Details |\n|---|---|---|---|");
         if let Some(h) = r.hcp.as_ref().filter(|h| !h.artifacts.is_empty()) {
             for (component, region, id) in &h.artifacts {
-                let _ = writeln!(o, "| `{}` | `{}` | {} | HCP |", cell(component), cell(id), cell(region));
+                let _ = writeln!(o, "| {} | {} | {} | HCP |", code(component), code(id), code(region));
             }
         } else {
             for a in &r.artifacts {
@@ -105,11 +155,11 @@ pub fn render(r: &Report, marker: Option<&str>) -> String {
                 };
                 let _ = writeln!(
                     o,
-                    "| `{}` | `{}` | {} | {} |",
-                    cell(&a.build),
-                    cell(id),
-                    cell(region),
-                    cell(a.description.lines().next().unwrap_or(""))
+                    "| {} | {} | {} | {} |",
+                    code(&a.build),
+                    code(id),
+                    code(region),
+                    code(a.description.lines().next().unwrap_or(""))
                 );
             }
         }
@@ -118,23 +168,17 @@ pub fn render(r: &Report, marker: Option<&str>) -> String {
 
     if !r.findings.is_empty() {
         let _ = writeln!(o, "**Findings**\n");
-        for f in &r.findings {
-            let _ = writeln!(o, "- {}", cell(f));
-        }
+        fenced_list(&mut o, &r.findings);
         o.push('\n');
     }
     if !r.errors.is_empty() {
         let _ = writeln!(o, "**Errors**\n");
-        for e in r.errors.iter().take(20) {
-            let _ = writeln!(o, "- {}", cell(e));
-        }
+        fenced_list(&mut o, &r.errors[..r.errors.len().min(20)]);
         o.push('\n');
     }
     if !r.warnings.is_empty() {
         let _ = writeln!(o, "**Warnings**\n");
-        for w in &r.warnings {
-            let _ = writeln!(o, "- {}", cell(w));
-        }
+        fenced_list(&mut o, &r.warnings);
         o.push('\n');
     }
 
@@ -190,14 +234,9 @@ pub fn render(r: &Report, marker: Option<&str>) -> String {
     }
 
     if !r.tail.is_empty() {
-        let _ = writeln!(
-            o,
-            "<details><summary>Last lines of Packer's output</summary>\n\n```text"
-        );
-        for l in &r.tail {
-            let _ = writeln!(o, "{}", l.replace("```", "'''"));
-        }
-        let _ = writeln!(o, "```\n</details>\n");
+        let _ = writeln!(o, "<details><summary>Last lines of Packer's output</summary>\n");
+        fenced(&mut o, r.tail.iter().cloned());
+        let _ = writeln!(o, "</details>\n");
     }
     if let Some(url) = &r.run_url {
         let _ = writeln!(o, "[Run log]({url})");
@@ -250,7 +289,7 @@ mod tests {
         );
         assert_eq!(marker("./", None), "<!-- packer-vault:.:- -->");
         assert!(md.contains("[version v3](https://portal/versions/01HV)"));
-        assert!(md.contains("`ami-0abc` | us-east-1"));
+        assert!(md.contains("`ami-0abc` | `us-east-1`"), "{md}");
         assert!(md.contains("channel: `dev` (created)"));
         assert!(md.contains("| `secret/ci/hcp` | `client_id` | `HCP_CLIENT_ID` | kv2 | 3 (locked) |"));
         assert!(md.contains("- label `secrets-digest` = `sha256:00ff`"), "{md}");
@@ -277,6 +316,42 @@ mod tests {
         let mut v2 = a.clone();
         v2.version = Some(2);
         assert_ne!(digest(&[a]), digest(&[v2]));
+    }
+
+    #[test]
+    fn text_the_pull_request_controls_is_shown_never_rendered() {
+        let mut r = Report::new("build", "t");
+        let evil = "@acme/admins see <img src=x onerror=alert(1)> [click](https://evil.example)";
+        r.errors = vec![format!("{evil}\n``` escaped?")];
+        r.findings = vec![evil.into()];
+        r.tail = vec!["````".into(), evil.into()];
+        r.artifacts = vec![Artifact {
+            build: "b".into(),
+            index: 0,
+            builder_id: "x".into(),
+            id: "us-east-1:ami-1".into(),
+            description: format!("`{evil}`"),
+        }];
+        let md = render(&r, None);
+        // Every line holding the text is inside a fence or a code span.
+        let mut fence: Option<String> = None;
+        for line in md.lines() {
+            let t = line.trim_start();
+            match &fence {
+                Some(f) if t.starts_with(f.as_str()) && t.trim_end().chars().all(|c| c == '`') => fence = None,
+                Some(_) => continue,
+                None if t.starts_with("```") => {
+                    fence = Some(t.chars().take_while(|&c| c == '`').collect());
+                    continue;
+                }
+                None => {}
+            }
+            if line.contains("@acme/admins") {
+                assert!(line.starts_with("| `"), "rendered outside code: {line}\n{md}");
+            }
+        }
+        assert!(fence.is_none(), "every fence is closed:\n{md}");
+        assert!(md.contains("| `b` | `ami-1` | `us-east-1` | `` `@acme/admins"), "{md}");
     }
 
     #[test]

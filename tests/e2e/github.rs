@@ -403,7 +403,7 @@ fn a_push_comments_on_its_pull_request_only_with_always() {
     assert!(
         api.requests()
             .iter()
-            .all(|r| r.path.starts_with("/api/v3/repos/acme/images/"))
+            .all(|r| r.path.starts_with("/api/v3/repos/acme/images/") || r.path == "/api/v3/user")
     );
     assert!(api.requests_to("POST", "/comments").is_empty(), "no new comment");
     let comments = api.comments_on(42);
@@ -488,4 +488,71 @@ fn the_oidc_request_is_retried_on_5xx() {
     assert!(oidc.requests().is_empty());
     f.assert_no_secret(&shown(&out));
     assert!(revoked(&accessor(&out)));
+}
+
+#[test]
+fn a_comment_of_the_pr_authors_with_the_marker_is_never_edited() {
+    let f = Fixture::new("github_takeover");
+    let oidc = GithubOidc::start("request-token-github-takeover");
+    let api = GithubApi::start(GITHUB_TOKEN);
+    let marker = packer_vault::report::marker(&example(), None);
+    // The pull request's author pre-posts the marker, hoping the verdict
+    // lands in a comment they own and can rewrite; another bot does too.
+    let planted = api.add_comment(42, "mallory", &format!("{marker}\n✅ all good, merge me"));
+    let other_bot = api.add_comment(42, "renovate[bot]", &format!("{marker}\nnot ours either"));
+    let run = || {
+        let dir = support::scratch_dir("github_takeover");
+        let (cmd, _) = job(&f, &oidc, &api, &dir, &[("command", "validate")]);
+        let out = support::run(cmd);
+        out.assert_success();
+        out.stderr
+    };
+    run();
+    let second = run();
+    let comments = api.comments_on(42);
+    for id in [planted, other_bot] {
+        let c = comments.iter().find(|c| c.id == id).expect("still there");
+        assert_eq!(c.edits, 0, "{}'s comment was edited", c.user);
+    }
+    let ours: Vec<_> = comments.iter().filter(|c| c.user == "github-actions[bot]").collect();
+    assert_eq!(
+        ours.len(),
+        1,
+        "one comment of our own, posted then edited: {comments:?}"
+    );
+    assert_eq!(ours[0].edits, 1, "{second}");
+    assert!(ours[0].body.starts_with(&marker));
+    let patches: Vec<String> = api
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(
+        patches,
+        [format!("/repos/acme/images/issues/comments/{}", ours[0].id)],
+        "only our own comment is patched"
+    );
+}
+
+#[test]
+fn a_persons_token_keeps_to_that_persons_comments() {
+    let f = Fixture::new("github_pat");
+    let oidc = GithubOidc::start("request-token-github-pat");
+    let api = GithubApi::start_as_user(GITHUB_TOKEN, "images-bot");
+    let marker = packer_vault::report::marker(&example(), None);
+    let planted = api.add_comment(42, "mallory", &format!("{marker}\nplanted"));
+    let own = api.add_comment(42, "images-bot", &format!("{marker}\nan old result"));
+    let dir = support::scratch_dir("github_pat");
+    let (cmd, _) = job(&f, &oidc, &api, &dir, &[("command", "validate")]);
+    support::run(cmd).assert_success();
+    assert_eq!(
+        api.requests_to("GET", "/user").len(),
+        1,
+        "the token's identity was asked"
+    );
+    let comments = api.comments_on(42);
+    assert_eq!(comments.len(), 2, "no new comment: {comments:?}");
+    assert_eq!(comments.iter().find(|c| c.id == planted).map(|c| c.edits), Some(0));
+    assert_eq!(comments.iter().find(|c| c.id == own).map(|c| c.edits), Some(1));
 }

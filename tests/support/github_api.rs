@@ -14,6 +14,10 @@
 //! * [`GithubApi::forbid_writes`]: `POST`/`PATCH` answer 403 `Resource not
 //!   accessible by integration`, as for a fork PR or a token without
 //!   `pull-requests: write` (listing still works, as it does on GitHub).
+//! * `GET /user`: the token's user for a person's token
+//!   ([`GithubApi::start_as_user`]); 403 `Resource not accessible by
+//!   integration` for an installation token (`GITHUB_TOKEN`, the default),
+//!   whose comments are `github-actions[bot]`'s.
 //! * A body without `body` is 422; any other path is 404 `Not Found`.
 //!
 //! Only the repository [`REPOSITORY`] exists. Every request is recorded
@@ -62,6 +66,8 @@ struct State {
 
 struct Responder {
     token: String,
+    /// The login of a person's token; `None` for an installation token.
+    user: Option<String>,
     /// Path prefix of every route: `` or `/api/v3`.
     prefix: String,
     /// `http://127.0.0.1:<port><prefix>`.
@@ -169,6 +175,16 @@ impl Responder {
             return message(401, "Bad credentials", "https://docs.github.com/rest");
         }
         let path = request.url.path().to_string();
+        if request.method.as_str() == "GET" && path == format!("{}/user", self.prefix) {
+            return match &self.user {
+                Some(login) => (200, user_json(login), Vec::new()),
+                None => message(
+                    403,
+                    "Resource not accessible by integration",
+                    "https://docs.github.com/rest/users/users#get-the-authenticated-user",
+                ),
+            };
+        }
         let Some(rest) = path.strip_prefix(&format!("{}/repos/{REPOSITORY}/", self.prefix)) else {
             return not_found();
         };
@@ -220,7 +236,7 @@ impl Responder {
                     id: 2_000_000_000 + state.next_id,
                     issue: n,
                     body: text.to_string(),
-                    user: BOT_LOGIN.into(),
+                    user: self.user.clone().unwrap_or_else(|| BOT_LOGIN.into()),
                     edits: 0,
                 };
                 state.comments.push(c.clone());
@@ -308,21 +324,28 @@ pub struct GithubApi {
 impl GithubApi {
     /// Starts a stand-in accepting `token`, as api.github.com.
     pub fn start(token: &str) -> GithubApi {
-        Self::start_at(token, "")
+        Self::start_at(token, "", None)
+    }
+
+    /// Starts a stand-in accepting a person's `token` (a PAT) of `login`:
+    /// `GET /user` answers `login`, and comments are posted as `login`.
+    pub fn start_as_user(token: &str, login: &str) -> GithubApi {
+        Self::start_at(token, "", Some(login.to_string()))
     }
 
     /// Starts a stand-in accepting `token`, as GitHub Enterprise Server
     /// (every route under `/api/v3`).
     pub fn start_enterprise(token: &str) -> GithubApi {
-        Self::start_at(token, "/api/v3")
+        Self::start_at(token, "/api/v3", None)
     }
 
-    fn start_at(token: &str, prefix: &str) -> GithubApi {
+    fn start_at(token: &str, prefix: &str, user: Option<String>) -> GithubApi {
         let state = Arc::new(Mutex::new(State::default()));
         let server = block_on(async {
             let server = MockServer::start().await;
             let responder = Responder {
                 token: token.to_owned(),
+                user,
                 prefix: prefix.to_owned(),
                 base: format!("{}{prefix}", server.uri()),
                 state: state.clone(),

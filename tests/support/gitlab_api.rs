@@ -18,6 +18,9 @@
 //!   `{"body"}`: 200 with the note (404 `{"message":"404 Note Not Found"}`).
 //! * `GET /projects/:id/repository/commits/:sha/merge_requests`: the MRs
 //!   registered for that commit with [`GitlabApi::link_commit`].
+//! * `GET /user`: the token's user, the project access token's bot (id
+//!   4711), who writes every note the binary posts; [`GitlabApi::add_note_by`]
+//!   adds a person's note.
 //!
 //! Every request is recorded ([`GitlabApi::requests`]).
 
@@ -28,6 +31,22 @@ use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::bao::block_on;
+
+/// The id of the token's user (a project access token's bot).
+pub const BOT_ID: u64 = 4711;
+
+/// A person's user object.
+fn person(username: &str) -> Value {
+    json!({
+        "id": 1001,
+        "username": username,
+        "name": username,
+        "state": "active",
+        "locked": false,
+        "avatar_url": "https://gitlab.example.com/uploads/-/system/user/avatar/1001/avatar.png",
+        "web_url": format!("https://gitlab.example.com/{username}"),
+    })
+}
 
 /// Numeric id of the stand-in's only project.
 pub const PROJECT_ID: u64 = 1234;
@@ -77,7 +96,7 @@ fn timestamp(n: u64) -> String {
 
 fn author() -> Value {
     json!({
-        "id": 4711,
+        "id": BOT_ID,
         "username": "project_1234_bot_3f2a",
         "name": "packer-vault",
         "state": "active",
@@ -117,6 +136,11 @@ impl Responder {
             return message(401, "401 Unauthorized");
         }
         let path = req.url.path().to_string();
+        if req.method.as_str() == "GET" && path == "/api/v4/user" {
+            let mut me = author();
+            me["bot"] = json!(true);
+            return (200, me, Vec::new());
+        }
         let Some(rest) = path.strip_prefix("/api/v4/projects/") else {
             return message(404, "404 Not Found");
         };
@@ -314,12 +338,24 @@ impl GitlabApi {
             .push(mr);
     }
 
-    /// Adds a note to MR `iid` as if someone wrote it; returns its id.
+    /// Adds a note to MR `iid` as the token's user (an earlier run) wrote it;
+    /// returns its id.
     pub fn add_note(&self, iid: u64, body: &str, system: bool) -> u64 {
         let mut s = self.state.lock().unwrap();
         s.next_note += 1;
         let id = s.next_note;
         s.notes.entry(iid).or_default().push(note(id, iid, body, system));
+        id
+    }
+
+    /// Adds a note to MR `iid` written by the person `username`; returns its id.
+    pub fn add_note_by(&self, iid: u64, body: &str, username: &str) -> u64 {
+        let mut s = self.state.lock().unwrap();
+        s.next_note += 1;
+        let id = s.next_note;
+        let mut n = note(id, iid, body, false);
+        n["author"] = person(username);
+        s.notes.entry(iid).or_default().push(n);
         id
     }
 

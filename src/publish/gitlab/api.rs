@@ -25,6 +25,16 @@ pub struct Note {
     /// True for GitLab's own notes ("added 1 commit").
     #[serde(default)]
     pub system: bool,
+    /// Who wrote it.
+    #[serde(default)]
+    pub author: Option<User>,
+}
+
+/// A GitLab user: a note's author, or the token's own (`GET /user`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct User {
+    /// Numeric id (stable across renames).
+    pub id: u64,
 }
 
 /// A merge request as `repository/commits/:sha/merge_requests` lists it.
@@ -119,9 +129,20 @@ impl Api {
             .map_err(|e| Failure::status(SERVICE, what, 200, vec![format!("unexpected answer: {e}")]))
     }
 
-    /// The id of the first (oldest) non-system note whose body starts with
-    /// `marker`, paging through every note of the MR.
-    pub async fn find_note(&self, project: &str, iid: u64, marker: &str) -> Result<Option<u64>, Failure> {
+    /// `GET /user`: whom the token belongs to (a project access token's
+    /// bot user, or a person).
+    pub async fn current_user(&self) -> Result<User, Failure> {
+        let what = "ask GitLab whom `gitlab-token` belongs to";
+        let (_, text) = self
+            .send(reqwest::Method::GET, self.url(&["user"], &[]), None, what)
+            .await?;
+        Self::parse(&text, what)
+    }
+
+    /// The id of the first (oldest) non-system note written by user `me`
+    /// whose body starts with `marker`, paging through every note of the
+    /// MR. Anyone else's note with the marker is never ours to edit.
+    pub async fn find_note(&self, project: &str, iid: u64, marker: &str, me: u64) -> Result<Option<u64>, Failure> {
         let what = format!("list the notes of MR !{iid} in project {project}");
         let iid = iid.to_string();
         let mut page: u32 = 1;
@@ -135,10 +156,9 @@ impl Api {
             let url = self.url(&["projects", project, "merge_requests", &iid, "notes"], &query);
             let (headers, text) = self.send(reqwest::Method::GET, url, None, &what).await?;
             let notes: Vec<Note> = Self::parse(&text, &what)?;
-            if let Some(n) = notes
-                .iter()
-                .find(|n| !n.system && n.body.trim_start().starts_with(marker))
-            {
+            if let Some(n) = notes.iter().find(|n| {
+                !n.system && n.author.as_ref().is_some_and(|a| a.id == me) && n.body.trim_start().starts_with(marker)
+            }) {
                 return Ok(Some(n.id));
             }
             let next = headers

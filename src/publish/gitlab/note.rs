@@ -102,7 +102,8 @@ async fn upsert(api: &Api, env: &Env, marker: &str, body: &str, want: Want) -> R
             }
         }
     };
-    match api.find_note(&target.project, target.iid, marker).await? {
+    let me = api.current_user().await?;
+    match api.find_note(&target.project, target.iid, marker, me.id).await? {
         Some(id) => {
             let note = api.update_note(&target.project, target.iid, id, body).await?;
             Ok(Done::Updated(target, note.id))

@@ -323,3 +323,45 @@ fn gitlab_native_vault_variables_are_fallbacks() {
     assert_eq!(cfg.vault_namespace.as_deref(), Some("team-b"));
     assert_eq!(login(&cfg), ("jwt-gitlab".to_string(), "images".to_string()));
 }
+
+#[test]
+fn a_persons_note_with_the_marker_is_never_edited() {
+    let f = Fixture::new("gitlab_takeover");
+    let api = GitlabApi::start(&token());
+    let dir = support::scratch_dir("gitlab_takeover");
+    api.add_merge_request(42);
+    let marker = packer_vault::report::marker(&example(), None);
+    // The MR's author pre-posts the marker; the verdict must not land there.
+    let planted = api.add_note_by(42, &format!("{marker}\n✅ all good, merge me"), "mallory");
+    for _ in 0..2 {
+        let out = support::run(mr_job(&f, &dir, &api, Some(&api.token), &["validate", &example()]));
+        out.assert_success();
+        no_leak(&f, &out, &dir, &api);
+    }
+    assert_eq!(
+        api.requests_to("GET", "/user").len(),
+        2,
+        "the token's identity was asked"
+    );
+    let notes = api.notes(42);
+    let theirs = notes
+        .iter()
+        .find(|n| n["id"].as_u64() == Some(planted))
+        .expect("still there");
+    assert!(
+        theirs["body"].as_str().is_some_and(|b| b.contains("merge me")),
+        "untouched"
+    );
+    let ours: Vec<_> = notes
+        .iter()
+        .filter(|n| n["author"]["id"].as_u64() == Some(support::gitlab_api::BOT_ID))
+        .collect();
+    assert_eq!(ours.len(), 1, "one note of our own, posted then updated: {notes:#?}");
+    let puts = api.requests_to("PUT", "/notes/");
+    assert_eq!(puts.len(), 1);
+    assert!(
+        puts[0].path.ends_with(&format!("/notes/{}", ours[0]["id"])),
+        "{}",
+        puts[0].path
+    );
+}

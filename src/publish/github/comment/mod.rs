@@ -1,6 +1,7 @@
-//! The sticky pull-request comment: which pull request it belongs to, and
-//! the upsert of one comment per template/bucket marker (`PATCH` the comment
-//! found, else `POST` a new one), with octocrab against `GITHUB_API_URL`.
+//! The sticky pull-request comment: which pull request it belongs to, whom
+//! the token writes as, and the upsert of one comment per template/bucket
+//! marker (`PATCH` our own comment found, else `POST` a new one), with
+//! octocrab against `GITHUB_API_URL`.
 
 mod body;
 mod lookup;
@@ -9,7 +10,7 @@ mod upsert;
 pub use body::body;
 use lookup::commit_pr;
 pub use lookup::{event_pr, repository};
-use upsert::{Done, upsert};
+use upsert::{Done, upsert, whoami};
 
 use super::super::Options;
 use crate::config::CommentMode;
@@ -121,8 +122,15 @@ pub async fn publish(env: &Env, report: &Report, opts: &Options) {
             },
         };
         let target = Target { owner, repo, number };
+        let me = match retry::run(retry::Policy::default(), || whoami(&crab)).await {
+            Ok(me) => me,
+            Err(f) => {
+                crate::log::warn(&explain(&f));
+                return;
+            }
+        };
         let done = retry::run(retry::Policy::default(), || {
-            upsert(&crab, &target, &marker, &body, want)
+            upsert(&crab, &target, &me, &marker, &body, want)
         })
         .await;
         match done {

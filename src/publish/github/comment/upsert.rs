@@ -1,5 +1,8 @@
 //! The upsert of one sticky comment per marker: list every page for it,
-//! `PATCH` the comment that has it, else `POST` a new one.
+//! `PATCH` our own comment that has it, else `POST` a new one. A comment is
+//! ours when the token's own identity wrote it: a token with
+//! `pull-requests: write` may edit anyone's comment, and a pull request's
+//! author could otherwise pre-post the marker and own the verdict.
 
 use super::super::SERVICE;
 use super::{MAX_PAGES, PER_PAGE, Target, Want};
@@ -19,13 +22,16 @@ struct Comment {
     user: Option<User>,
 }
 
-/// A comment's author.
+/// A comment's author, or the token's own identity (`GET /user`).
 #[derive(Debug, Deserialize)]
-struct User {
-    /// `Bot` for `github-actions[bot]` and apps, `User` for a PAT.
-    #[serde(rename = "type", default)]
-    kind: String,
+pub(super) struct User {
+    /// `github-actions[bot]`, `octocat`.
+    #[serde(default)]
+    pub(super) login: String,
 }
+
+/// What `GITHUB_TOKEN` (an installation token of GitHub's own app) posts as.
+pub(super) const ACTIONS_BOT: &str = "github-actions[bot]";
 
 impl Comment {
     /// Whether this is a sticky comment for `marker` (it comes first).
@@ -33,20 +39,36 @@ impl Comment {
         self.body.as_deref().is_some_and(|b| b.trim_start().starts_with(marker))
     }
 
-    fn by_bot(&self) -> bool {
-        self.user.as_ref().is_some_and(|u| u.kind == "Bot")
+    fn by(&self, me: &str) -> bool {
+        self.user.as_ref().is_some_and(|u| u.login.eq_ignore_ascii_case(me))
     }
 }
 
-/// The comment of a page to update: one with the marker, a bot's first (a
-/// person may have pasted the marker into a comment of their own).
-fn sticky(comments: &[Comment], marker: &str) -> Option<u64> {
-    let mut candidates = comments.iter().filter(|c| c.is_sticky(marker));
-    let first = candidates.next()?;
-    if first.by_bot() {
-        return Some(first.id);
+/// The comment of a page to update: the first with the marker that `me`
+/// wrote. A person's comment that holds the marker is never ours.
+fn sticky(comments: &[Comment], marker: &str, me: &str) -> Option<u64> {
+    comments.iter().find(|c| c.is_sticky(marker) && c.by(me)).map(|c| c.id)
+}
+
+/// The login the token writes comments as: `GET /user` answers it for a
+/// person's token; an installation token (`GITHUB_TOKEN`) is refused there
+/// with 403 `Resource not accessible by integration`, and comments as
+/// `github-actions[bot]`.
+pub(super) async fn whoami(crab: &Octocrab) -> Result<String, Failure> {
+    let what = "ask GitHub whom the token belongs to";
+    match crab.get::<User, _, _>("/user", None::<&()>).await {
+        Ok(u) if !u.login.is_empty() => Ok(u.login),
+        Ok(_) => Err(Failure::status(
+            SERVICE,
+            what,
+            200,
+            vec!["the answer has no login".into()],
+        )),
+        Err(e) => match failure(what, e) {
+            f if matches!(f.status, Some(403)) => Ok(ACTIONS_BOT.to_string()),
+            f => Err(f),
+        },
     }
-    Some(candidates.find(|c| c.by_bot()).unwrap_or(first).id)
 }
 
 /// What the upsert did.
@@ -61,7 +83,14 @@ pub(super) enum Done {
 /// One attempt at the upsert: list (every page) for the marker, `PATCH` the
 /// comment that has it, else `POST` a new one. A retry lists again, so a
 /// `POST` that went through before an error is found and not duplicated.
-pub(super) async fn upsert(crab: &Octocrab, t: &Target, marker: &str, body: &str, want: Want) -> Result<Done, Failure> {
+pub(super) async fn upsert(
+    crab: &Octocrab,
+    t: &Target,
+    me: &str,
+    marker: &str,
+    body: &str,
+    want: Want,
+) -> Result<Done, Failure> {
     let (o, r, n) = (&t.owner, &t.repo, t.number);
     let what = format!("list the comments of pull request #{n}");
     let mut page: Page<Comment> = crab
@@ -73,7 +102,7 @@ pub(super) async fn upsert(crab: &Octocrab, t: &Target, marker: &str, body: &str
         .map_err(|e| failure(&what, e))?;
     let mut pages = 1;
     let found = loop {
-        let hit = sticky(&page.items, marker);
+        let hit = sticky(&page.items, marker, me);
         if hit.is_some() || pages >= MAX_PAGES {
             break hit;
         }
@@ -136,22 +165,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_sticky_comment_is_a_bots_with_the_marker_first() {
-        let c = |id: u64, body: &str, kind: &str| Comment {
+    fn the_sticky_comment_is_our_own_with_the_marker_first() {
+        let c = |id: u64, body: &str, login: &str| Comment {
             id,
             body: Some(body.into()),
             html_url: None,
-            user: Some(User { kind: kind.into() }),
+            user: Some(User { login: login.into() }),
         };
         let m = "<!-- packer-vault:t:- -->";
         let quoted = format!("> {m}");
         let list = [
-            c(1, &quoted, "Bot"),
-            c(2, &format!("{m}\nmine"), "User"),
-            c(3, &format!("{m}\nours"), "Bot"),
+            c(1, &quoted, ACTIONS_BOT),
+            c(2, &format!("{m}\nthe PR author's"), "mallory"),
+            c(3, &format!("{m}\nanother bot's"), "renovate[bot]"),
+            c(4, &format!("{m}\nours"), ACTIONS_BOT),
         ];
-        assert_eq!(sticky(&list, m), Some(3));
-        assert_eq!(sticky(&list[..2], m), Some(2), "a token of a person posts as a User");
-        assert_eq!(sticky(&list[..1], m), None);
+        assert_eq!(sticky(&list, m, ACTIONS_BOT), Some(4));
+        assert_eq!(sticky(&list[..3], m, ACTIONS_BOT), None, "nobody else's, bot or person");
+        assert_eq!(sticky(&list, m, "Mallory"), Some(2), "a person's token: their own");
     }
 }
