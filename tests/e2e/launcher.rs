@@ -94,11 +94,8 @@ fn a_tampered_asset_exits_2_names_both_sums_and_never_runs() {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default();
-        let leftovers: Vec<_> = std::fs::read_dir(&dir)
-            .map(|d| d.flatten().count())
-            .into_iter()
-            .collect();
-        assert_eq!(leftovers, vec![0], "no partial download is left in {}", dir.display());
+        let leftovers = std::fs::read_dir(&dir).map(|d| d.flatten().count()).unwrap_or(0);
+        assert_eq!(leftovers, 0, "no partial download is left in {}", dir.display());
     }
 
     // A cached copy that no longer matches is replaced by a verified download.
@@ -162,22 +159,14 @@ fn a_missing_asset_or_an_unshipped_platform_exits_2_naming_the_url() {
 }
 
 #[test]
-fn a_development_ref_builds_only_with_cargo_and_dist_bin_is_checked() {
+fn a_development_ref_runs_nothing_without_the_explicit_opt_in() {
     let release = Release::make("launcher_dev");
     let cache = support::scratch_dir("launcher_dev_cache");
     let dist = release.checkout.join("dist");
     std::fs::remove_file(dist.join("SHA256SUMS")).expect("rm sums");
     std::fs::remove_file(dist.join("VERSION")).expect("rm version");
-    let out = launch(&release, &cache, false, &["--version"]);
-    out.assert_code(2);
-    assert!(
-        out.stderr.contains("not a release") && out.stderr.contains("no cargo"),
-        "{}",
-        out.stderr
-    );
-    assert!(release.requests().is_empty(), "a development ref downloads nothing");
-
-    // dist/bin (what dist/build installs) wins, when it matches its sums.
+    // What dist/build installs: a binary and its sums, side by side. That
+    // proves nothing about who wrote them, so it runs only on request.
     let platform = asset_name().trim_start_matches("packer-vault-").to_string();
     let bin = dist.join(format!("bin/{platform}/packer-vault"));
     std::fs::create_dir_all(bin.parent().expect("parent")).expect("mkdir");
@@ -185,9 +174,34 @@ fn a_development_ref_builds_only_with_cargo_and_dist_bin_is_checked() {
     std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
     let sums = format!("{}  {platform}/packer-vault\n", sha256_hex(&release.asset));
     std::fs::write(dist.join("bin/SHA256SUMS"), sums).expect("bin sums");
-    launch(&release, &cache, false, &["--version"]).assert_success();
-    std::fs::write(&bin, b"#!/bin/sh\necho tampered\n").expect("tamper");
+
     let out = launch(&release, &cache, false, &["--version"]);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("not a release") && out.stderr.contains("PACKER_VAULT_BUILD_FROM_SOURCE=1"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty(), "nothing ran: {}", out.stdout);
+    assert!(release.requests().is_empty(), "a development ref downloads nothing");
+
+    let opted_in = |args: &[&str]| {
+        let home = cache.join("home");
+        std::fs::create_dir_all(&home).expect("mkdir home");
+        let mut cmd = Command::new(release.launcher());
+        cmd.env_clear()
+            .env("PATH", bare_path(&cache, false))
+            .env("HOME", &home)
+            .env("XDG_CACHE_HOME", &cache)
+            .env("PACKER_VAULT_BUILD_FROM_SOURCE", "1")
+            .args(args);
+        support::run(cmd)
+    };
+    let out = opted_in(&["--version"]);
+    out.assert_success();
+    assert_eq!(out.stdout.trim(), format!("packer-vault {}", release.version));
+    std::fs::write(&bin, b"#!/bin/sh\necho tampered\n").expect("tamper");
+    let out = opted_in(&["--version"]);
     out.assert_code(2);
     assert!(
         out.stderr.contains("does not match dist/bin/SHA256SUMS"),
@@ -195,6 +209,63 @@ fn a_development_ref_builds_only_with_cargo_and_dist_bin_is_checked() {
         out.stderr
     );
     assert!(!out.stdout.contains("tampered"));
+    // With the opt-in but neither dist/bin nor cargo: a clear refusal.
+    std::fs::remove_dir_all(dist.join("bin")).expect("rm dist/bin");
+    let out = opted_in(&["--version"]);
+    out.assert_code(2);
+    assert!(out.stderr.contains("no cargo"), "{}", out.stderr);
+}
+
+#[test]
+fn a_neighbour_swapping_the_cached_binary_never_gets_it_run() {
+    let release = Release::make("launcher_race");
+    let cache = support::scratch_dir("launcher_race_cache");
+    launch(&release, &cache, false, &["--version"]).assert_success();
+    let ran = cache.join("payload-ran");
+    let payload = cache.join("payload");
+    std::fs::write(&payload, format!("#!/bin/sh\ntouch '{}'\necho pwned\n", ran.display())).expect("payload");
+    // The neighbour wins every race there is: right after any checksum of a
+    // file in the cache (its reach), it renames the payload over that file,
+    // as the review's inotify script did between `sha256sum` and `exec`.
+    let wrappers = cache.join("neighbour-bin");
+    std::fs::create_dir_all(&wrappers).expect("mkdir");
+    let sha = wrappers.join("sha256sum");
+    std::fs::write(
+        &sha,
+        format!(
+            "#!/bin/sh\nout=$(/usr/bin/sha256sum \"$@\") || exit $?\nfor f in \"$@\"; do\n  case \"$f\" in\n    '{reach}'/*) cp '{payload}' \"$f.swap\" && chmod 755 \"$f.swap\" && mv -f \"$f.swap\" \"$f\" ;;\n  esac\ndone\nprintf '%s\\n' \"$out\"\n",
+            reach = cache.join("packer-vault").display(),
+            payload = payload.display()
+        ),
+    )
+    .expect("wrapper");
+    std::fs::set_permissions(&sha, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let private_root = cache.join("runner_temp");
+    std::fs::create_dir_all(&private_root).expect("mkdir");
+    for round in 0..3 {
+        let mut cmd = Command::new(release.launcher());
+        cmd.env_clear()
+            .env("PATH", format!("{}:{}", wrappers.display(), bare_path(&cache, false)))
+            .env("HOME", cache.join("home"))
+            .env("XDG_CACHE_HOME", &cache)
+            .env("RUNNER_TEMP", &private_root)
+            .env("PACKER_VAULT_DOWNLOAD_URL", release.download_url())
+            .arg("--version");
+        let out = support::run(cmd);
+        assert!(
+            !out.stdout.contains("pwned") && !ran.exists(),
+            "round {round}: the payload ran"
+        );
+        out.assert_success();
+        assert_eq!(out.stdout.trim(), format!("packer-vault {}", release.version));
+    }
+    // Each job's private copy went with it.
+    let left: Vec<_> = std::fs::read_dir(&private_root)
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "private copies left behind: {left:?}");
 }
 
 #[test]

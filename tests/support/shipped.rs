@@ -175,6 +175,7 @@ pub fn bare_path(dir: &Path, no_curl: bool) -> String {
             "head",
             "mktemp",
             "mv",
+            "cp",
             "chmod",
             "rm",
             "mkdir",
