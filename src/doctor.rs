@@ -8,7 +8,8 @@ use crate::ci::Runner;
 use crate::ci::identity::JwtSource;
 use crate::config::{Auth, Config};
 use crate::env::Env;
-use crate::error::{EXIT_FAILED, EXIT_OK};
+use crate::error::{EXIT_FAILED, EXIT_OK, Error};
+use crate::process::{Cancel, Signal};
 use crate::secret::Secret;
 use crate::vault::mounts::{Engine, Mounts};
 use crate::vault::probe::{Outcome, Probe, probe};
@@ -64,29 +65,42 @@ fn say(text: &str) {
     let _ = out.flush();
 }
 
-/// `packer-vault doctor`: the checklist; exit 0 when every required check passes.
+/// `packer-vault doctor`: the checklist; exit 0 when every required check
+/// passes. A signal ends it at once, and the token it logged in with is
+/// revoked on that path too.
 pub async fn doctor(cfg: Config, ci: Runner) -> i32 {
+    let cancel = match Cancel::install() {
+        Ok(c) => c,
+        Err(e) => return crate::run::fail(&Error::failed(format!("cannot install signal handlers: {e}"))),
+    };
     let env = &ci.env;
     let mut list = Checklist::default();
     say(&format!("packer-vault doctor ({})\n", env!("CARGO_PKG_VERSION")));
     list.add(Mark::Ok, "platform", ci.platform.name(), &[]);
     let mut hidden: Vec<Secret> = Vec::new();
-    let identity_ok = match (&cfg.auth, &ci.jwt) {
-        (Auth::Jwt { .. }, Some(source)) => identity(&ci, source, &mut list, &mut hidden).await,
-        (Auth::Jwt { .. }, None) => false,
-        (Auth::Token(t), _) => {
-            hidden.push(t.clone());
-            crate::log::hide([t.expose()]);
-            list.add(
-                Mark::Ok,
-                "identity",
-                "a Vault token (VAULT_TOKEN, auth-method `token`)",
-                &[],
-            );
-            true
-        }
+    let before_login = async {
+        let identity_ok = match (&cfg.auth, &ci.jwt) {
+            (Auth::Jwt { .. }, Some(source)) => identity(&ci, source, &mut list, &mut hidden).await,
+            (Auth::Jwt { .. }, None) => false,
+            (Auth::Token(t), _) => {
+                hidden.push(t.clone());
+                crate::log::hide([t.expose()]);
+                list.add(
+                    Mark::Ok,
+                    "identity",
+                    "a Vault token (VAULT_TOKEN, auth-method `token`)",
+                    &[],
+                );
+                true
+            }
+        };
+        (identity_ok, health(&cfg, &mut list).await)
     };
-    let healthy = health(&cfg, &mut list).await;
+    // No token exists yet: a signal simply ends the run.
+    let (identity_ok, healthy) = match crate::run::unless_cancelled(&cancel, before_login).await {
+        Ok(v) => v,
+        Err(s) => return cancelled(s),
+    };
     let session = match (healthy, identity_ok) {
         (false, _) => {
             list.add(Mark::Skip, "login", "Vault is not available", &[]);
@@ -96,23 +110,33 @@ pub async fn doctor(cfg: Config, ci: Runner) -> i32 {
             list.add(Mark::Skip, "login", "no usable identity token", &[]);
             None
         }
-        (true, true) => login(&cfg, &ci, &mut list).await,
+        // A login cut short by a signal is finished briefly and revoked.
+        (true, true) => match login(&cfg, &ci, &cancel, &mut list).await {
+            Ok(s) => s,
+            Err(s) => return cancelled(s),
+        },
     };
-    let probes = match &session {
-        Some(s) => secrets(&cfg, &s.vault, &hidden, &mut list).await,
-        None => {
-            let why = "not logged in";
-            list.add(Mark::Skip, "secrets", why, &[]);
-            Vec::new()
-        }
+    let checks = async {
+        let probes = match &session {
+            Some(s) => secrets(&cfg, &s.vault, &hidden, &mut list).await,
+            None => {
+                let why = "not logged in";
+                list.add(Mark::Skip, "secrets", why, &[]);
+                Vec::new()
+            }
+        };
+        packer(&cfg, &ci, &mut list).await;
+        hcp(&cfg, env, &probes, &mut list).await;
     };
-    packer(&cfg, &ci, &mut list).await;
-    hcp(&cfg, env, &probes, &mut list).await;
+    let signalled = crate::run::unless_cancelled(&cancel, checks).await.err();
     if let Some(s) = session.filter(|s| s.owned) {
         match lease::revoke_self(&s.vault).await {
             Ok(()) => list.add(Mark::Ok, "cleanup", "the doctor's Vault token was revoked", &[]),
             Err(f) => list.add(Mark::Warn, "cleanup", &f.to_string(), &[]),
         }
+    }
+    if let Some(s) = signalled {
+        return cancelled(s);
     }
     let skipped = match list.skipped {
         0 => String::new(),
@@ -124,6 +148,11 @@ pub async fn doctor(cfg: Config, ci: Runner) -> i32 {
     };
     say(&format!("doctor: {verdict}\n"));
     if list.failed == 0 { EXIT_OK } else { EXIT_FAILED }
+}
+
+fn cancelled(s: Signal) -> i32 {
+    crate::log::warn("doctor cancelled");
+    s.exit_code()
 }
 
 /// The identity token and its non-secret claims (no signature check).
@@ -215,12 +244,17 @@ async fn health(cfg: &Config, list: &mut Checklist) -> bool {
     mark == Mark::Ok
 }
 
-async fn login(cfg: &Config, ci: &Runner, list: &mut Checklist) -> Option<crate::session::Session> {
+async fn login(
+    cfg: &Config,
+    ci: &Runner,
+    cancel: &Cancel,
+    list: &mut Checklist,
+) -> Result<Option<crate::session::Session>, Signal> {
     let what = match &cfg.auth {
         Auth::Jwt { role, path, .. } => format!("login (role `{role}` on auth/{path})"),
         Auth::Token(_) => "login (VAULT_TOKEN)".into(),
     };
-    match crate::session::login(cfg, ci).await {
+    Ok(match crate::run::login(cfg, ci, cancel).await? {
         Ok(s) => {
             let l = &s.login;
             let detail = format!(
@@ -245,7 +279,7 @@ async fn login(cfg: &Config, ci: &Runner, list: &mut Checklist) -> Option<crate:
             list.add(Mark::Fail, &what, &head, &lines.collect::<Vec<_>>());
             None
         }
-    }
+    })
 }
 
 /// Probes every path of the spec; the values read only widen the redactor.

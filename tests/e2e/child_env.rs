@@ -163,11 +163,41 @@ fn packer_and_its_plugins_get_the_spec_but_none_of_our_credentials() {
     let oidc = GithubOidc::start("request-token-child-build");
     let dir = support::scratch_dir("child_build");
     let template = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/templates/env");
+    // The `packer version` probe runs a `packer` found on PATH: it too gets
+    // nothing of ours (a wrapper records what it was given).
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v packer"])
+            .output()
+            .expect("sh")
+            .stdout,
+    )
+    .expect("utf-8");
+    let wrappers = dir.join("wrappers");
+    std::fs::create_dir_all(&wrappers).expect("mkdir");
+    let wrapper = wrappers.join("packer");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = version ] && env -0 > \"$OUT/version-env\"\nexec '{}' \"$@\"\n",
+            real.trim()
+        ),
+    )
+    .expect("wrapper");
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let path = format!("{}:{}", wrappers.display(), std::env::var("PATH").unwrap_or_default());
     let mut cmd = github_exec(&f, &oidc, &dir);
     cmd.env("INPUT_GITHUB-TOKEN", GITHUB_TOKEN)
         .env("INPUT_WORKING-DIRECTORY", &dir)
+        .env("PATH", path)
         .args(["build", &template.display().to_string()]);
     support::run(cmd).assert_success();
+    let probed = std::fs::read(dir.join("version-env")).expect("the probe ran through the wrapper");
+    let probed = String::from_utf8_lossy(&probed).replace('\0', "\n");
+    for secret in [GITHUB_TOKEN, oidc.request_token.as_str(), HCP_SECRET] {
+        assert!(!probed.contains(secret), "a credential reached `packer version`");
+    }
+    assert!(!probed.contains("GITHUB_ENV="), "the file commands too");
     check(
         &f,
         &dir,

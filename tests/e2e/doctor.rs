@@ -279,3 +279,28 @@ fn doctor_in_a_github_job_shows_the_oidc_claims() {
         .expect("the JWT is masked");
     support::assert_no_labeled_secret(&format!("{shown}\n{}", out.stderr), &[("jwt", jwt)]);
 }
+
+#[test]
+fn a_cancelled_doctor_revokes_its_token() {
+    let f = Fixture::new("doctor_cancel");
+    let proxy = Proxy::start(&bao().addr);
+    // The secret probe never gets an answer: the doctor is mid-check.
+    proxy.fail_always(Some(&format!("/v1/{}/", f.kv2_mount)), Fault::Hang);
+    let mut cmd = doctor(&f, &format!("{}/ci/hcp client_id | ID", f.kv2_mount), &json!({}));
+    cmd.env("PACKER_VAULT_VAULT_ADDR", proxy.addr())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("spawn");
+    let pid = child.id() as i32;
+    let out = support::cancel_after_line(child, "[ok]   login", pid, libc::SIGTERM);
+    assert_eq!(out.code(), Some(143), "{}", out.combined());
+    let login = line(&out, "[ok]   login");
+    let acc = login
+        .split("accessor ")
+        .nth(1)
+        .expect("the login line names the accessor")
+        .trim();
+    assert!(revoked(acc), "the doctor's token was revoked:\n{}", out.combined());
+    assert!(out.stderr.contains("doctor cancelled"), "{}", out.stderr);
+    f.assert_no_secret(&out.combined());
+}
