@@ -3,6 +3,7 @@
 //! portal links. Every call has a 5 s connect and 30 s request timeout and is
 //! retried on transient failures; errors carry HCP's message, never a secret.
 
+pub mod ancestry;
 pub mod api;
 pub mod auth;
 pub mod channels;

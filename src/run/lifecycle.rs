@@ -142,6 +142,34 @@ async fn act(
                         if pointing.len() == 1 { "it" } else { "them" }
                     )));
                 }
+                // Revoking a version revokes what was built from it, in other
+                // buckets too, unless skip-descendants: production may run on
+                // one of those through a channel.
+                if !lc.skip_descendants && !lc.force {
+                    let assigned = client
+                        .assigned_descendants(org, project, bucket, &version.fingerprint)
+                        .await
+                        .map_err(failed)?;
+                    if !assigned.is_empty() {
+                        let named: Vec<String> = assigned
+                            .iter()
+                            .map(|a| {
+                                let v = &a.version;
+                                let id = if v.version_name.is_empty() {
+                                    &v.version_fingerprint
+                                } else {
+                                    &v.version_name
+                                };
+                                format!("`{}` {id} (channel `{}`)", v.bucket_name, a.channel)
+                            })
+                            .collect();
+                        return Err(Error::failed(format!(
+                            "HCP Packer: revoking {shown} also revokes the versions built from it, and channels point at {}: \
+                             move those channels first, revoke with skip-descendants, or set force",
+                            named.join(", ")
+                        )));
+                    }
+                }
                 let when = lc.revoke_at.as_deref().map_or("now".to_string(), |t| format!("at {t}"));
                 note.outcome = format!(
                     "{shown} of bucket `{bucket}` {would}be revoked {when}: {}",

@@ -284,6 +284,62 @@ fn revoke_needs_force_while_a_channel_points_at_it_and_restore_clears_it() {
 }
 
 #[test]
+fn revoke_refuses_while_a_channel_points_at_a_descendant_in_another_bucket() {
+    let w = world("revoke_descendants");
+    // An application image built on a golden version no channel points at,
+    // and production runs the application's next version.
+    w.hcp.add_version("golden", "fp-three", 0);
+    w.hcp.add_version("app", "app-fp-1", 0);
+    w.hcp.add_version("app", "app-fp-2", 0);
+    w.hcp.add_child("golden", "fp-three", "app", "app-fp-1");
+    w.hcp.add_child("app", "app-fp-1", "app", "app-fp-2");
+    w.hcp.add_channel("app", "production", "app-fp-2");
+    let (out, _) = w.run(
+        "revoke",
+        &[("version-fingerprint", "fp-three"), ("reason", "CVE-2026-0002")],
+    );
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("`app` v2 (channel `production`)") && out.stderr.contains("skip-descendants"),
+        "the descendant and its channel are named:\n{}",
+        out.stderr
+    );
+    assert!(
+        w.hcp.requests_to("PATCH", "/versions/").is_empty(),
+        "nothing was revoked"
+    );
+    assert_eq!(w.hcp.version("app", "app-fp-2")["status"], "VERSION_ACTIVE");
+
+    // Keeping the descendants out of it is fine.
+    let (out, _) = w.run(
+        "revoke",
+        &[
+            ("version-fingerprint", "fp-three"),
+            ("reason", "CVE-2026-0002"),
+            ("skip-descendants", "true"),
+        ],
+    );
+    out.assert_success();
+    assert_eq!(w.hcp.version("golden", "fp-three")["status"], "VERSION_REVOKED");
+    assert_eq!(w.hcp.version("app", "app-fp-2")["status"], "VERSION_ACTIVE");
+    w.hcp.edit_version("golden", "fp-three", |v| {
+        v["status"] = json!("VERSION_ACTIVE");
+    });
+
+    // force: the operator knows; the descendants go too.
+    let (out, _) = w.run(
+        "revoke",
+        &[
+            ("version-fingerprint", "fp-three"),
+            ("reason", "CVE-2026-0002"),
+            ("force", "true"),
+        ],
+    );
+    out.assert_success();
+    assert_eq!(w.hcp.version("app", "app-fp-2")["status"], "VERSION_REVOKED");
+}
+
+#[test]
 fn a_build_s_secrets_digest_label_gates_its_promotion() {
     let w = world("promote_digest");
     // The digest the build put into Packer's environment, which the template

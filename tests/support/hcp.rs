@@ -28,7 +28,11 @@
 //! * `PATCH .../buckets/{b}/versions/{fp}` (UpdateVersion): `revoke_in: "0s"`
 //!   or a past `revoke_at` revokes (`VERSION_REVOKED`), a future one
 //!   schedules; `restore: true` clears it; a revoked version answers 400
-//!   unless restored.
+//!   unless restored. `revoke_in: "0s"` revokes every descendant too unless
+//!   `skip_descendants_revocation`.
+//! * `GET .../buckets/{b}/ancestry?type=ANCESTRY_TYPE_CHILDREN&version_fingerprint=`
+//!   (ListBucketAncestry): `{"relations": [{child, parent, status}],
+//!   "pagination"}`, one per page, from [`HcpStandIn::add_child`].
 //!
 //! Every request is recorded ([`HcpStandIn::requests`]).
 
@@ -75,7 +79,24 @@ struct State {
     versions: BTreeMap<(String, String), Script>,
     /// (bucket, channel) -> fingerprint.
     channels: BTreeMap<(String, String), String>,
+    /// Parent (bucket, fingerprint) -> the versions built from it.
+    children: BTreeMap<(String, String), Vec<(String, String)>>,
     requests: Vec<HcpRequest>,
+}
+
+/// The versions of `state` built from `parent`, then theirs, all of them.
+fn descendants(state: &State, parent: &(String, String)) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut todo = vec![parent.clone()];
+    while let Some(p) = todo.pop() {
+        for c in state.children.get(&p).into_iter().flatten() {
+            if !out.contains(c) && c != parent {
+                out.push(c.clone());
+                todo.push(c.clone());
+            }
+        }
+    }
+    out
 }
 
 struct Responder {
@@ -224,6 +245,34 @@ impl Responder {
                     .collect();
                 (200, one_per_page(request, "channels", channels))
             }
+            // ListBucketAncestry, children of one version.
+            ("GET", ["ancestry"]) => {
+                let q: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
+                if q.get("type").map(String::as_str) != Some("ANCESTRY_TYPE_CHILDREN") {
+                    return error(400, 3, "only ANCESTRY_TYPE_CHILDREN is served here");
+                }
+                let fp = q.get("version_fingerprint").cloned().unwrap_or_default();
+                let relations: Vec<Value> = state
+                    .children
+                    .get(&(bucket.clone(), fp.clone()))
+                    .into_iter()
+                    .flatten()
+                    .map(|(b, f)| {
+                        let child = state.versions.get(&(b.clone(), f.clone())).map(|s| s.current().clone());
+                        json!({
+                            "child": {
+                                "bucket_name": b,
+                                "version_fingerprint": f,
+                                "version_id": child.as_ref().map(|v| v["id"].clone()),
+                                "version_name": child.as_ref().map(|v| v["name"].clone()),
+                            },
+                            "parent": { "bucket_name": bucket, "version_fingerprint": fp },
+                            "status": "UP_TO_DATE",
+                        })
+                    })
+                    .collect();
+                (200, one_per_page(request, "relations", relations))
+            }
             ("GET", ["versions"]) => {
                 let versions: Vec<Value> = state
                     .versions
@@ -235,6 +284,20 @@ impl Responder {
             }
             // UpdateVersion: revoke (revoke_at or revoke_in), restore.
             ("PATCH", ["versions", fp]) => {
+                // A revocation now reaches the descendants too, unless skipped.
+                let skip = body.get("skip_descendants_revocation").and_then(Value::as_bool) == Some(true);
+                let revoke_now = body.get("revoke_in").and_then(Value::as_str) == Some("0s");
+                if revoke_now && !skip {
+                    for d in descendants(state, &(bucket.clone(), fp.to_string())) {
+                        if let Some(script) = state.versions.get_mut(&d) {
+                            let mut v = script.current().clone();
+                            v["status"] = json!("VERSION_REVOKED");
+                            v["revocation_message"] = json!(format!("ancestor {bucket} {fp} revoked"));
+                            script.answers = vec![v];
+                            script.served = 0;
+                        }
+                    }
+                }
                 let Some(script) = state.versions.get_mut(&(bucket, fp.to_string())) else {
                     return error(404, 5, "version not found");
                 };
@@ -501,6 +564,18 @@ impl HcpStandIn {
         state.versions[&(bucket.to_owned(), fingerprint.to_owned())]
             .current()
             .clone()
+    }
+
+    /// Records that version `child_fp` of `child_bucket` was built from
+    /// version `parent_fp` of `parent_bucket` (HCP's ancestry).
+    pub fn add_child(&self, parent_bucket: &str, parent_fp: &str, child_bucket: &str, child_fp: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .children
+            .entry((parent_bucket.to_owned(), parent_fp.to_owned()))
+            .or_default()
+            .push((child_bucket.to_owned(), child_fp.to_owned()));
     }
 
     /// Creates `channel` of `bucket` pointing at `fingerprint`.
