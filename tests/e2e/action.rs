@@ -355,3 +355,64 @@ fn example_workflows_use_only_existing_inputs() {
         "validate-pr.yml runs on pull_request"
     );
 }
+
+/// The release workflow as issue 20 asks: publishing only through a
+/// protected environment, provenance attested by the job that built each
+/// asset, the draft with its assets before any tag moves, then the tags,
+/// then publication, and a major tag that never moves backwards.
+#[test]
+fn the_release_workflow_publishes_through_a_protected_environment_in_a_safe_order() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".github/workflows/release.yml");
+    let wf = yaml(&path);
+    let jobs = &wf["jobs"];
+    assert_eq!(
+        jobs["publish"]["environment"].as_str(),
+        Some("release"),
+        "{:?}",
+        jobs["publish"]
+    );
+    let uses = |job: &str| -> Vec<String> {
+        jobs[job]["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["uses"].as_str().map(str::to_string))
+            .collect()
+    };
+    assert!(
+        uses("build")
+            .iter()
+            .any(|u| u.starts_with("actions/attest-build-provenance@"))
+    );
+    assert!(
+        !uses("publish")
+            .iter()
+            .any(|u| u.starts_with("actions/attest-build-provenance@"))
+    );
+    assert_eq!(jobs["build"]["permissions"]["attestations"].as_str(), Some("write"));
+    assert!(
+        jobs["publish"]["permissions"]["id-token"].is_null(),
+        "publish signs nothing"
+    );
+    let script: String = jobs["publish"]["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["run"].as_str())
+        .collect();
+    let at = |needle: &str| {
+        script
+            .find(needle)
+            .unwrap_or_else(|| panic!("the publish script has no `{needle}`"))
+    };
+    assert!(at("gh release create \"$TAG\" --draft") < at("git push --force origin"));
+    assert!(at("git push --force origin") < at("gh release edit \"$TAG\" --draft=false"));
+    assert!(
+        at("sort -V") < at("git tag -f \"$major\""),
+        "the major tag is compared first"
+    );
+    assert!(
+        script.contains("--signer-workflow"),
+        "the verify line names the workflow"
+    );
+}
