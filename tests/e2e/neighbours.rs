@@ -88,6 +88,7 @@ fn sigint_with_a_setsid_grandchild_holding_the_output_revokes_within_5_s() {
     let holder = read_pid(&dir.join("holder"));
     assert!(!alive(holder), "the grandchild holding the pipe was ended");
     assert!(revoked(&accessor(&out)), "{}", out.combined());
+    eprintln!("SIGINT to exit, the revocation included: {:.2?}", out.elapsed);
     assert!(
         out.elapsed < Duration::from_secs(5),
         "revoked and gone {:?} after the signal (GitHub kills the step at about 10 s)",
