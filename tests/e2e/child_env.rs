@@ -176,15 +176,13 @@ fn packer_and_its_plugins_get_the_spec_but_none_of_our_credentials() {
     let wrappers = dir.join("wrappers");
     std::fs::create_dir_all(&wrappers).expect("mkdir");
     let wrapper = wrappers.join("packer");
-    std::fs::write(
+    support::executable(
         &wrapper,
         format!(
             "#!/bin/sh\n[ \"$1\" = version ] && env -0 > \"$OUT/version-env\"\nexec '{}' \"$@\"\n",
             real.trim()
         ),
-    )
-    .expect("wrapper");
-    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    );
     let path = format!("{}:{}", wrappers.display(), std::env::var("PATH").unwrap_or_default());
     let mut cmd = github_exec(&f, &oidc, &dir);
     cmd.env("INPUT_GITHUB-TOKEN", GITHUB_TOKEN)

@@ -34,8 +34,7 @@ exit $rc
         real = real.display()
     );
     let path = bin.join("packer");
-    std::fs::write(&path, script).expect("wrapper");
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    crate::support::executable(&path, script);
     bin
 }
 

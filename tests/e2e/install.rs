@@ -138,8 +138,7 @@ fn a_packer_planted_in_the_cache_never_runs() {
     // What the review planted: a binary and a matching `.sha256`, as the
     // old cache layout trusted them.
     std::fs::create_dir_all(&dir).expect("mkdir");
-    std::fs::write(dir.join("packer"), &planted).expect("plant");
-    std::fs::set_permissions(dir.join("packer"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    crate::support::executable(&dir.join("packer"), &planted);
     std::fs::write(
         dir.join("packer.sha256"),
         format!("{}\n", sha256_hex(planted.as_bytes())),

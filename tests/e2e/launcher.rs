@@ -230,16 +230,14 @@ fn a_neighbour_swapping_the_cached_binary_never_gets_it_run() {
     let wrappers = cache.join("neighbour-bin");
     std::fs::create_dir_all(&wrappers).expect("mkdir");
     let sha = wrappers.join("sha256sum");
-    std::fs::write(
+    support::executable(
         &sha,
         format!(
             "#!/bin/sh\nout=$(/usr/bin/sha256sum \"$@\") || exit $?\nfor f in \"$@\"; do\n  case \"$f\" in\n    '{reach}'/*) cp '{payload}' \"$f.swap\" && chmod 755 \"$f.swap\" && mv -f \"$f.swap\" \"$f\" ;;\n  esac\ndone\nprintf '%s\\n' \"$out\"\n",
             reach = cache.join("packer-vault").display(),
             payload = payload.display()
         ),
-    )
-    .expect("wrapper");
-    std::fs::set_permissions(&sha, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    );
     let private_root = cache.join("runner_temp");
     std::fs::create_dir_all(&private_root).expect("mkdir");
     for round in 0..3 {

@@ -70,6 +70,14 @@ fn scratch_root() -> &'static PathBuf {
     })
 }
 
+/// Writes `contents` to `path` as an executable (0755): a script a test
+/// puts on `PATH` or plants where the product might run it.
+pub fn executable(path: &std::path::Path, contents: impl AsRef<[u8]>) {
+    std::fs::write(path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+}
+
 /// A fresh, empty directory `<scratch root>/<kind>-<n>` that outlives the
 /// test (inspect it after a failure; it is removed by a later run).
 pub fn scratch_dir(kind: &str) -> PathBuf {
