@@ -7,7 +7,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The modules at the bottom: they import only each other.
-const LEAVES: &[&str] = &["env", "error", "jwt", "log", "redact", "secret", "spec", "time"];
+const LEAVES: &[&str] = &[
+    "env",
+    "error",
+    "jwt",
+    "log",
+    "namespace",
+    "redact",
+    "secret",
+    "spec",
+    "time",
+];
 
 type Graph = BTreeMap<String, BTreeSet<String>>;
 

@@ -16,6 +16,7 @@ pub mod jwt;
 mod layers;
 pub mod lockfile;
 pub mod log;
+pub mod namespace;
 pub mod packer;
 pub mod process;
 pub mod publish;

@@ -69,6 +69,11 @@ pub async fn login(cfg: &Config, ci: &Runner) -> Result<Session> {
             hidden.push(token.clone());
             hide(&hidden, &[]);
             vault.set_token(token.clone());
+            // The child is made where the parent lives (a root-namespace
+            // token reading `admin`'s secrets makes its child in root, with
+            // the parent's policies), and its own operations go there too.
+            let home = login::home(&vault).await.map_err(Error::from)?;
+            vault.set_token_namespace(home);
             // A child token of our own can be revoked, with its leases,
             // without touching the caller's token.
             let (owned, login) = match child_token(&vault).await? {
@@ -113,6 +118,7 @@ async fn child_token(vault: &Vault) -> Result<Option<Login>> {
     let body = serde_json::json!({"ttl": "2h", "display_name": "packer-vault", "renewable": true});
     let what = "create a child token (auth/token/create)";
     let policy = vault.policy.within(crate::remote::retry::LOGIN_DEADLINE);
+    let vault = &vault.for_token();
     match crate::remote::retry::call(policy, crate::vault::SERVICE, what, || {
         vault.raw(reqwest::Method::POST, "auth/token/create", Some(&body), what)
     })

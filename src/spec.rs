@@ -75,6 +75,9 @@ pub struct Request {
     pub body: Option<serde_json::Value>,
     /// What to take from the answer.
     pub selectors: Vec<Selector>,
+    /// The long form's `namespace:` (absolute, from the root namespace),
+    /// sent as `X-Vault-Namespace` for this secret only; `None`: the login's.
+    pub namespace: Option<String>,
 }
 
 /// The long form of one entry in the config file's `secrets:` list.
@@ -95,6 +98,9 @@ pub struct LongEntry {
     pub keys: BTreeMap<String, String>,
     /// A preset name such as `aws`.
     pub preset: Option<String>,
+    /// The namespace to read it in, absolute (`admin/team-b`); default the
+    /// login's.
+    pub namespace: Option<String>,
 }
 
 /// Parses the one-line-per-entry syntax. Errors name the entry, never a value.
@@ -112,7 +118,7 @@ pub fn parse(text: &str) -> Result<Vec<Request>, String> {
             }
             let (path, version, selector) =
                 parse_entry(entry).map_err(|e| format!("line {}: `{entry}`: {e}", lineno + 1))?;
-            push(&mut out, path, version, Method::Get, None, selector);
+            push(&mut out, Target::new(path, version, Method::Get, None, None), selector);
         }
     }
     Ok(out)
@@ -155,8 +161,13 @@ pub fn from_long(entries: &[LongEntry]) -> Result<Vec<Request>, String> {
         if selectors.is_empty() {
             return Err(at("needs `keys` or `preset`".into()));
         }
+        let namespace = match &e.namespace {
+            Some(ns) => Some(crate::namespace::check(ns).map_err(|m| at(format!("`namespace` {m}")))?),
+            None => None,
+        };
         for s in selectors {
-            push(&mut out, path.clone(), e.version, e.method, e.body.clone(), s);
+            let target = Target::new(path.clone(), e.version, e.method, e.body.clone(), namespace.clone());
+            push(&mut out, target, s);
         }
     }
     Ok(out)
@@ -201,29 +212,46 @@ pub fn default_env_name(key: &str) -> String {
     s
 }
 
-fn push(
-    out: &mut Vec<Request>,
-    path: String,
-    version: Option<u64>,
-    method: Method,
-    body: Option<serde_json::Value>,
-    selector: Selector,
-) {
-    if let Some(r) = out
-        .iter_mut()
-        .find(|r| r.path == path && r.version == version && r.method == method && r.body == body)
-    {
+/// What one request reads: everything of a [`Request`] but its selectors.
+struct Target(Request);
+
+impl Target {
+    fn new(
+        path: String,
+        version: Option<u64>,
+        method: Method,
+        body: Option<serde_json::Value>,
+        namespace: Option<String>,
+    ) -> Target {
+        Target(Request {
+            path,
+            version,
+            method,
+            body,
+            selectors: Vec::new(),
+            namespace,
+        })
+    }
+}
+
+/// Adds `selector` to the request for `target`, one request per target.
+fn push(out: &mut Vec<Request>, target: Target, selector: Selector) {
+    let t = target.0;
+    if let Some(r) = out.iter_mut().find(|r| {
+        r.path == t.path
+            && r.version == t.version
+            && r.method == t.method
+            && r.body == t.body
+            && r.namespace == t.namespace
+    }) {
         if !r.selectors.contains(&selector) {
             r.selectors.push(selector);
         }
         return;
     }
     out.push(Request {
-        path,
-        version,
-        method,
-        body,
         selectors: vec![selector],
+        ..t
     });
 }
 

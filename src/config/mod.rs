@@ -171,15 +171,10 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
     let vault_addr = src.text("vault-addr")?.map(|a| a.trim_end_matches('/').to_string());
     // Every subcommand logs in to Vault.
     let vault_addr = vault_addr.ok_or_else(|| Error::input("vault-addr", "not set (set it, or VAULT_ADDR)"))?;
-    let vault_namespace = src.text("vault-namespace")?;
-    if let Some(ns) = &vault_namespace
-        && (ns.starts_with('/') || ns.contains(char::is_whitespace))
-    {
-        return Err(Error::input(
-            "vault-namespace",
-            format!("`{ns}` is not a namespace path"),
-        ));
-    }
+    let vault_namespace = match src.text("vault-namespace")? {
+        Some(ns) => Some(crate::namespace::check(&ns).map_err(|e| Error::input("vault-namespace", e))?),
+        None => None,
+    };
 
     let auth = resolve_auth(&src, env, platform)?;
 

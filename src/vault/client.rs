@@ -21,10 +21,15 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A Vault connection and, after login, its token.
+#[derive(Clone)]
 pub struct Vault {
     http: reqwest::Client,
     addr: String,
     namespace: Option<String>,
+    /// Where the token lives, for its own operations (renew, revoke,
+    /// lookup, children): the login's namespace, or in token mode the
+    /// parent token's, which may differ from the one secrets are read in.
+    token_namespace: Option<String>,
     token: Option<Secret>,
     /// Retry policy for every call.
     pub policy: super::retry::Policy,
@@ -60,6 +65,7 @@ impl Vault {
         Ok(Vault {
             http,
             addr,
+            token_namespace: namespace.clone(),
             namespace,
             token: None,
             policy: Default::default(),
@@ -69,6 +75,32 @@ impl Vault {
     /// The Vault address.
     pub fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// The namespace requests are sent in (`None`: the root namespace).
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    /// The same connection and token, sending requests in namespace `ns`
+    /// (absolute; `None` for the root namespace).
+    pub fn at(&self, ns: Option<String>) -> Vault {
+        Vault {
+            namespace: ns,
+            ..self.clone()
+        }
+    }
+
+    /// The same connection and token, sending requests where the token
+    /// lives: for its own operations (renew-self, revoke-self, lookup-self,
+    /// creating a child).
+    pub fn for_token(&self) -> Vault {
+        self.at(self.token_namespace.clone())
+    }
+
+    /// Says where the token lives (see [`Vault::for_token`]).
+    pub fn set_token_namespace(&mut self, ns: Option<String>) {
+        self.token_namespace = ns;
     }
 
     /// Uses `token` for every later request.

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 pub async fn revoke_self(vault: &Vault) -> Result<(), Failure> {
     let what = "revoke the Vault token (auth/token/revoke-self)";
     let policy = vault.policy.within(retry::CLEANUP_DEADLINE);
+    let vault = vault.for_token();
     retry::call(policy, SERVICE, what, || {
         vault.raw(Method::POST, "auth/token/revoke-self", None, what)
     })
@@ -26,6 +27,7 @@ pub async fn revoke_self(vault: &Vault) -> Result<(), Failure> {
 pub async fn renew_self(vault: &Vault, increment: u64) -> Result<u64, Failure> {
     let what = "renew the Vault token (auth/token/renew-self)";
     let body = serde_json::json!({"increment": format!("{increment}s")});
+    let vault = vault.for_token();
     let v = retry::call(vault.policy, SERVICE, what, || {
         vault.raw(Method::POST, "auth/token/renew-self", Some(&body), what)
     })

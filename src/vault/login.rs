@@ -75,6 +75,7 @@ pub fn from_answer(v: &Value, what: &str) -> Result<Login, Failure> {
 pub async fn lookup(vault: &Vault) -> Result<Login, Failure> {
     let what = "look up the Vault token (auth/token/lookup-self)";
     let policy = vault.policy.within(retry::LOGIN_DEADLINE);
+    let vault = &vault.for_token();
     let v = retry::call(policy, SERVICE, what, || {
         vault.raw(Method::GET, "auth/token/lookup-self", None, what)
     })
@@ -88,6 +89,34 @@ pub async fn lookup(vault: &Vault) -> Result<Login, Failure> {
         renewable: data["renewable"].as_bool().unwrap_or(false),
         issued: std::time::Instant::now(),
     })
+}
+
+/// The namespace a token lives in (`None`: the root namespace), from its
+/// own lookup sent without a namespace header (Vault finds a namespaced
+/// token's home from the token itself); when that is refused, the lookup
+/// in `vault`'s namespace says the token lives there.
+pub async fn home(vault: &Vault) -> Result<Option<String>, Failure> {
+    let what = "find the Vault token's namespace (auth/token/lookup-self)";
+    let policy = vault.policy.within(retry::LOGIN_DEADLINE);
+    let root = vault.at(None);
+    let from_root = retry::call(policy, SERVICE, what, || {
+        root.raw(Method::GET, "auth/token/lookup-self", None, what)
+    })
+    .await;
+    match from_root {
+        Ok(v) => Ok(v["data"]["namespace_path"]
+            .as_str()
+            .map(|p| p.trim_end_matches('/').to_string())
+            .filter(|p| !p.is_empty())),
+        Err(f) if f.status.is_some_and(|s| (400..500).contains(&s)) && vault.namespace().is_some() => {
+            retry::call(policy, SERVICE, what, || {
+                vault.raw(Method::GET, "auth/token/lookup-self", None, what)
+            })
+            .await?;
+            Ok(vault.namespace().map(str::to_string))
+        }
+        Err(f) => Err(f),
+    }
 }
 
 fn strings(v: &Value) -> Vec<String> {

@@ -1,6 +1,6 @@
 //! Vault (or OpenBao): login, reads in one concurrent wave, renewal and
 //! revocation. Every call is a raw request on one reqwest client (timeouts,
-//! same-scheme redirects), retried by [`retry::call`]: transport errors, 412,
+//! same-origin redirects), retried by [`retry::call`]: transport errors, 412,
 //! 429 and 5xx again (honouring `Retry-After`), other 4xx never.
 
 mod client;

@@ -136,6 +136,7 @@ mod tests {
             method: Method::Get,
             body: None,
             selectors,
+            namespace: None,
         }
     }
 
