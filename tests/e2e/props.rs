@@ -266,14 +266,16 @@ fn long_entry() -> impl Strategy<Value = LongEntry> {
         body,
         prop::collection::btree_map(name, env, 0..3),
         prop::option::of(one(&["aws", "gcp"])),
+        prop::option::of(one(&["admin", "admin/team-a", "/admin", "a/../b", "a b"])),
     )
-        .prop_map(|(path, version, method, body, keys, preset)| LongEntry {
+        .prop_map(|(path, version, method, body, keys, preset, namespace)| LongEntry {
             path,
             version,
             method,
             body,
             keys: keys.into_iter().collect::<BTreeMap<_, _>>(),
             preset,
+            namespace,
         })
 }
 
