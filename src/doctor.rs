@@ -299,7 +299,11 @@ async fn secrets(cfg: &Config, vault: &Vault, hidden: &[Secret], list: &mut Chec
     crate::log::hide(all);
     for (p, req) in probes.iter().zip(&cfg.requests) {
         let pin = req.version.map(|v| format!("@{v}")).unwrap_or_default();
-        let what = format!("secret `{}{pin}`", p.path);
+        let place = match &p.namespace {
+            Some(ns) => format!(" in namespace `{ns}`"),
+            None => String::new(),
+        };
+        let what = format!("secret `{}{pin}`{place}", p.path);
         let (mark, detail) = match &p.outcome {
             Outcome::Readable { engine, version, keys } => {
                 let kind = match (engine, version) {

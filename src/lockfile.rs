@@ -20,7 +20,11 @@ pub const FORMAT: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
-    /// Mount path with its trailing `/` (`secret/`).
+    /// The namespace that holds it, absolute (`admin/team-a`); empty for the
+    /// root namespace. A pin applies only to a read in that namespace.
+    #[serde(default)]
+    pub namespace: String,
+    /// Mount path with its trailing `/` (`secret/`), inside the namespace.
     pub mount: String,
     /// Secret path inside the mount, without `data/`.
     pub path: String,
@@ -32,9 +36,19 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// `mount/path`, as reports and messages show it.
+    /// `mount/path` from the root namespace (`admin/team-a/secret/ci/b`), as
+    /// reports and messages show it.
     pub fn key(&self) -> String {
-        format!("{}{}", self.mount, self.path)
+        key(&self.namespace, &self.mount, &self.path)
+    }
+}
+
+/// `mount` + `path` with the namespace in front, when not the root one.
+pub fn key(namespace: &str, mount: &str, path: &str) -> String {
+    if namespace.is_empty() {
+        format!("{mount}{path}")
+    } else {
+        format!("{namespace}/{mount}{path}")
     }
 }
 
@@ -99,6 +113,12 @@ impl LockFile {
                     format!("{shown}: `{}` has version 0 (versions start at 1)", e.key()),
                 ));
             }
+            if !e.namespace.is_empty() && crate::namespace::check(&e.namespace).is_err() {
+                return Err(Error::input(
+                    "lock-file",
+                    format!("{shown}: `{}` names no namespace path", e.namespace),
+                ));
+            }
             if !e.mount.ends_with('/') || e.mount.len() < 2 || e.path.is_empty() || e.path.starts_with('/') {
                 return Err(Error::input(
                     "lock-file",
@@ -115,9 +135,11 @@ impl LockFile {
         Ok(lock)
     }
 
-    /// The entry for `mount` + `path`.
-    pub fn get(&self, mount: &str, path: &str) -> Option<&Entry> {
-        self.secrets.iter().find(|e| e.mount == mount && e.path == path)
+    /// The entry for `mount` + `path` in `namespace` (empty: root).
+    pub fn get(&self, namespace: &str, mount: &str, path: &str) -> Option<&Entry> {
+        self.secrets
+            .iter()
+            .find(|e| e.namespace == namespace && e.mount == mount && e.path == path)
     }
 
     /// The file's text: a header, then stable, sorted YAML.
@@ -136,8 +158,13 @@ impl LockFile {
             "secrets:\n"
         });
         for e in &secrets {
+            if e.namespace.is_empty() {
+                out.push_str("  - ");
+            } else {
+                out.push_str(&format!("  - namespace: {}\n    ", quote(&e.namespace)));
+            }
             out.push_str(&format!(
-                "  - mount: {}\n    path: {}\n    version: {}\n    created_time: {}\n",
+                "mount: {}\n    path: {}\n    version: {}\n    created_time: {}\n",
                 quote(&e.mount),
                 quote(&e.path),
                 e.version,
@@ -165,10 +192,12 @@ impl LockFile {
             ..Default::default()
         };
         for r in reads {
+            let ns = r.namespace.clone().unwrap_or_default();
             match (r.engine, &r.mount, &r.name, r.version) {
                 (Engine::Kv2, Some(m), Some(n), Some(v)) => {
-                    if lock.get(m, n).is_none() {
+                    if lock.get(&ns, m, n).is_none() {
                         lock.secrets.push(Entry {
+                            namespace: ns,
                             mount: m.clone(),
                             path: n.clone(),
                             version: v,
@@ -192,22 +221,36 @@ impl LockFile {
 
     /// The read `req` becomes if the lock is right about its mount: KV v2
     /// at the locked version. Matched on the path as written (with or
-    /// without `data/`), so it needs no request; `None` when the lock does
-    /// not hold the path or an explicit `@N` disagrees with it.
-    pub fn guess(&self, req: &Request) -> Option<Plan> {
+    /// without `data/`) in the namespace it is read in (`login`'s, unless
+    /// the request names its own), a child namespace's path included, so it
+    /// needs no request; `None` when the lock does not hold the path or an
+    /// explicit `@N` disagrees with it.
+    pub fn guess(&self, req: &Request, login: Option<&str>) -> Option<Plan> {
         if req.method != Method::Get {
             return None;
         }
-        let e = self
-            .secrets
-            .iter()
-            .find(|e| req.path == format!("{}data/{}", e.mount, e.path))
-            .or_else(|| self.secrets.iter().find(|e| req.path == e.key()))?;
+        let base = req.namespace.as_deref().or(login).unwrap_or("");
+        // How a request in `base` addresses the entry's mount, when it can.
+        let prefix = |e: &Entry| -> Option<String> {
+            if e.namespace == base {
+                return Some(e.mount.clone());
+            }
+            let child = if base.is_empty() {
+                e.namespace.as_str()
+            } else {
+                e.namespace.strip_prefix(base)?.strip_prefix('/')?
+            };
+            (!child.is_empty()).then(|| format!("{child}/{}", e.mount))
+        };
+        let (e, mount) = self.secrets.iter().find_map(|e| {
+            let m = prefix(e)?;
+            (req.path == format!("{m}data/{}", e.path) || req.path == format!("{m}{}", e.path)).then_some((e, m))
+        })?;
         if req.version.is_some_and(|v| v != e.version) {
             return None;
         }
         Some(Plan::Kv2 {
-            mount: e.mount.clone(),
+            mount,
             name: e.path.clone(),
             version: Some(e.version),
         })
@@ -237,7 +280,9 @@ fn quote(s: &str) -> String {
 /// A version pinned by the lock, for diagnostics.
 #[derive(Debug, Clone)]
 pub struct Pin {
-    /// Mount path (`secret/`).
+    /// The namespace that holds it (empty: root).
+    pub namespace: String,
+    /// Mount path (`secret/`), inside the namespace.
     pub mount: String,
     /// Path in the mount.
     pub path: String,
@@ -257,14 +302,16 @@ pub struct Pinned {
 }
 
 /// Applies `lock` to `requests`, given the mount detected for each (in the
-/// same order): KV v2 reads get the locked version; an explicit `@N` must
-/// agree with it; with `locked`, a KV v2 secret missing from the lock is an
-/// error. Sends nothing.
+/// same order) and the login's namespace: KV v2 reads get the version
+/// locked for their namespace, mount and path; an explicit `@N` must agree
+/// with it; with `locked`, a KV v2 secret missing from the lock is an error.
+/// Sends nothing.
 pub fn pin(
     requests: &[Request],
     found: &[std::result::Result<Option<Mount>, Failure>],
     lock: &LockFile,
     locked: bool,
+    login: Option<&str>,
 ) -> Result<Pinned> {
     let mut out = Pinned {
         requests: Vec::new(),
@@ -277,8 +324,14 @@ pub fn pin(
         if let Some(m) = mount.filter(|m| m.engine == Engine::Kv2 && req.method == Method::Get) {
             let rel = &req.path[m.path.len()..];
             let name = rel.strip_prefix("data/").unwrap_or(rel).to_string();
-            let key = format!("{}{name}", m.path);
-            match (req.version, lock.get(&m.path, &name)) {
+            let base = req.namespace.as_deref().or(login);
+            let ns = match &m.child {
+                Some(c) => crate::namespace::join(base, c),
+                None => base.unwrap_or("").to_string(),
+            };
+            let own = m.own_path().to_string();
+            let key = key(&ns, &own, &name);
+            match (req.version, lock.get(&ns, &own, &name)) {
                 (Some(v), Some(e)) if v != e.version => {
                     return Err(Error::input(
                         "secrets",
@@ -292,7 +345,8 @@ pub fn pin(
                     req.version = Some(e.version);
                     out.locked.insert(key);
                     out.pins.push(Pin {
-                        mount: m.path.clone(),
+                        namespace: ns,
+                        mount: own,
                         path: name,
                         version: e.version,
                     });
@@ -318,9 +372,10 @@ pub fn pin(
 pub async fn diagnose(vault: &Vault, pins: &[Pin]) -> Option<Error> {
     for p in pins {
         let api = format!("{}data/{}?version={}", p.mount, p.path, p.version);
-        let key = format!("{}{}", p.mount, p.path);
+        let key = key(&p.namespace, &p.mount, &p.path);
         let what = format!("check version {} of `{key}`", p.version);
-        let res = vault.raw_full(reqwest::Method::GET, &api, None, &what).await;
+        let inside = vault.at(Some(p.namespace.clone()).filter(|n| !n.is_empty()));
+        let res = inside.raw_full(reqwest::Method::GET, &api, None, &what).await;
         let meta = match &res {
             Ok((404, body)) => body["data"]["metadata"].clone(),
             Err(f) if f.status == Some(404) => {
@@ -360,15 +415,24 @@ mod tests {
             digest: "sha256:abc".into(),
             secrets: vec![
                 Entry {
+                    namespace: String::new(),
                     mount: "secret/".into(),
                     path: "ci/z".into(),
                     version: 2,
                     created_time: "2026-01-01T00:00:00Z".into(),
                 },
                 Entry {
+                    namespace: String::new(),
                     mount: "secret/".into(),
                     path: "ci/a: \"odd\"".into(),
                     version: 7,
+                    created_time: String::new(),
+                },
+                Entry {
+                    namespace: "admin/team-a".into(),
+                    mount: "secret/".into(),
+                    path: "ci/z".into(),
+                    version: 4,
                     created_time: String::new(),
                 },
             ],
@@ -379,13 +443,23 @@ mod tests {
         };
         let text = lock.render();
         assert!(text.starts_with("# packer-vault.lock"));
-        assert!(text.find("ci/a").unwrap() < text.find("ci/z").unwrap(), "sorted");
+        assert!(text.find("ci/a").unwrap() < text.rfind("ci/z").unwrap(), "sorted");
+        assert!(
+            text.find("admin/team-a").unwrap() < text.find("ci/a").unwrap(),
+            "sorted by namespace first"
+        );
         let dir = std::env::temp_dir().join(format!("pv-lock-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("packer-vault.lock");
         std::fs::write(&path, &text).unwrap();
         let back = LockFile::load(&path).unwrap();
-        assert_eq!(back.get("secret/", "ci/a: \"odd\"").map(|e| e.version), Some(7));
+        assert_eq!(back.get("", "secret/", "ci/a: \"odd\"").map(|e| e.version), Some(7));
+        assert_eq!(back.get("", "secret/", "ci/z").map(|e| e.version), Some(2));
+        assert_eq!(back.get("admin/team-a", "secret/", "ci/z").map(|e| e.version), Some(4));
+        assert!(
+            text.contains("  - namespace: \"admin/team-a\"\n    mount: \"secret/\""),
+            "{text}"
+        );
         assert_eq!(back.digest, "sha256:abc");
         for (bad, want) in [
             (
@@ -397,6 +471,10 @@ mod tests {
                 "malformed",
             ),
             ("lock-version: 2\n", "lock-version 2"),
+            (
+                "lock-version: 1\nsecrets:\n  - {namespace: /admin, mount: a/, path: x, version: 1}\n",
+                "namespace",
+            ),
             ("lock-version: 1\nsecret: []\n", "malformed"),
             (
                 "lock-version: 1\nsecrets:\n  - {mount: a/, path: x, version: 1}\n  - {mount: a/, path: x, version: 2}\n",
@@ -423,6 +501,7 @@ mod tests {
             lock_version: FORMAT,
             digest: "sha256:abc".into(),
             secrets: vec![Entry {
+                namespace: String::new(),
                 mount: format!("{odd}/"),
                 path: odd.into(),
                 version: 1,

@@ -171,12 +171,22 @@ impl Session {
         let guesses: Vec<_> = cfg
             .requests
             .iter()
-            .map(|r| lock.as_ref().and_then(|l| l.guess(r)).or_else(|| plan::guess(r)))
+            .map(|r| {
+                lock.as_ref()
+                    .and_then(|l| l.guess(r, self.vault.namespace()))
+                    .or_else(|| plan::guess(r))
+            })
             .collect();
         let prepared = read::prepare(&self.vault, &Mounts::default(), &cfg.requests, &guesses).await;
         let (requests, locked, pins) = match (&lock, &cfg.lock_file) {
             (Some(lock), Some(path)) => {
-                let p = crate::lockfile::pin(&cfg.requests, prepared.mounts(), lock, cfg.locked)?;
+                let p = crate::lockfile::pin(
+                    &cfg.requests,
+                    prepared.mounts(),
+                    lock,
+                    cfg.locked,
+                    self.vault.namespace(),
+                )?;
                 crate::log::info(&format!(
                     "{}: {} pinned",
                     path.display(),

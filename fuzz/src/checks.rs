@@ -151,6 +151,7 @@ pub fn valid_lock(secrets: Vec<Entry>, not_lockable: Vec<Unlockable>) -> Option<
             || e.mount.len() < 2
             || e.path.is_empty()
             || e.path.starts_with('/')
+            || (!e.namespace.is_empty() && packer_vault::namespace::check(&e.namespace).is_err())
         {
             return None;
         }

@@ -196,11 +196,18 @@ pub fn render(r: &Report, marker: Option<&str>) -> String {
         r.policies.join(", ")
     );
     if !r.secrets.is_empty() {
+        // A namespace column only where a namespace is in play.
+        let spaced = r.secrets.iter().any(|s| s.namespace.is_some());
         let _ = writeln!(
             o,
-            "| Path | Key | Variable | Engine | Version | Lease TTL |\n|---|---|---|---|---|---|"
+            "| {}Path | Key | Variable | Engine | Version | Lease TTL |\n|{}---|---|---|---|---|---|",
+            if spaced { "Namespace | " } else { "" },
+            if spaced { "---|" } else { "" }
         );
         for s in &r.secrets {
+            if spaced {
+                let _ = write!(o, "| `{}` ", crate::namespace::shown(s.namespace.as_deref()));
+            }
             let version = match (s.version, s.locked) {
                 (Some(v), true) => format!("{v} (locked)"),
                 (Some(v), false) => v.to_string(),
@@ -273,6 +280,7 @@ mod tests {
         });
         r.secrets = vec![SecretRow {
             path: "secret/ci/hcp".into(),
+            namespace: None,
             key: "client_id".into(),
             env: "HCP_CLIENT_ID".into(),
             engine: "kv2",
@@ -300,6 +308,7 @@ mod tests {
     fn digest_ignores_order_and_env_names() {
         let a = SecretRow {
             path: "p".into(),
+            namespace: None,
             key: "k".into(),
             env: "A".into(),
             engine: "kv2",
@@ -315,7 +324,10 @@ mod tests {
         assert_eq!(digest(std::slice::from_ref(&a)), digest(&[c]));
         let mut v2 = a.clone();
         v2.version = Some(2);
-        assert_ne!(digest(&[a]), digest(&[v2]));
+        assert_ne!(digest(std::slice::from_ref(&a)), digest(&[v2]));
+        let mut elsewhere = a.clone();
+        elsewhere.namespace = Some("admin/team-a".into());
+        assert_ne!(digest(&[a]), digest(&[elsewhere]), "another namespace, another secret");
     }
 
     #[test]

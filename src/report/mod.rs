@@ -37,8 +37,11 @@ pub struct Phase {
 /// One secret value, described without its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretRow {
-    /// Path as written in the spec.
+    /// The secret's `mount/name` inside its namespace (the path as written
+    /// for other engines).
     pub path: String,
+    /// The namespace that holds it, absolute; `None` for the root namespace.
+    pub namespace: Option<String>,
     /// Key in the secret.
     pub key: String,
     /// Variable it was put in.
@@ -174,9 +177,13 @@ pub fn rows(reads: &[Read], locked: &dyn Fn(&Read) -> bool) -> Vec<SecretRow> {
                 Engine::Kv1 => "kv1",
                 Engine::Other => "dynamic",
             };
-            let path = canonical_path(r);
+            let path = match (&r.mount, &r.name) {
+                (Some(m), Some(n)) => format!("{m}{n}"),
+                _ => r.path.clone(),
+            };
             r.items.iter().map(move |i| SecretRow {
                 path: path.clone(),
+                namespace: r.namespace.clone(),
                 key: i.key.clone(),
                 env: i.env.clone(),
                 engine,
@@ -188,11 +195,13 @@ pub fn rows(reads: &[Read], locked: &dyn Fn(&Read) -> bool) -> Vec<SecretRow> {
         .collect()
 }
 
-/// The path of a read as `mount/name` (KV v2 without `data/`), so that
-/// `secret/data/x` and `secret/x` describe the same secret.
+/// The path of a read as `mount/name` (KV v2 without `data/`) from the
+/// root namespace (`admin/team-a/secret/ci/b`), so that `secret/data/x` and
+/// `secret/x` describe the same secret, and a child namespace's path
+/// written `team-a/secret/x` under `admin` is the one the lock names.
 pub fn canonical_path(r: &Read) -> String {
     match (&r.mount, &r.name) {
-        (Some(m), Some(n)) => format!("{m}{n}"),
+        (Some(m), Some(n)) => crate::lockfile::key(r.namespace.as_deref().unwrap_or(""), m, n),
         _ => r.path.clone(),
     }
 }
@@ -203,9 +212,15 @@ pub fn digest(rows: &[SecretRow]) -> String {
     let mut lines: Vec<String> = rows
         .iter()
         .map(|r| {
+            // The root namespace adds nothing: digests from before
+            // namespaces were reported stay the same.
+            let path = match &r.namespace {
+                Some(ns) => format!("{ns}/{}", r.path),
+                None => r.path.clone(),
+            };
             format!(
                 "{}\t{}\t{}\n",
-                r.path,
+                path,
                 r.key,
                 r.version.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
             )

@@ -45,7 +45,7 @@ async fn lock_in(cfg: &Config, ci: &Runner, session: &Session, check: bool) -> R
     }
     if !check {
         for e in &new.secrets {
-            let was = match old.as_ref().and_then(|o| o.get(&e.mount, &e.path)) {
+            let was = match old.as_ref().and_then(|o| o.get(&e.namespace, &e.mount, &e.path)) {
                 Some(o) if o.version != e.version => format!(" (was v{})", o.version),
                 Some(_) => String::new(),
                 None => " (new)".into(),
@@ -55,7 +55,7 @@ async fn lock_in(cfg: &Config, ci: &Runner, session: &Session, check: bool) -> R
         for o in old
             .iter()
             .flat_map(|o| o.secrets.iter())
-            .filter(|o| new.get(&o.mount, &o.path).is_none())
+            .filter(|o| new.get(&o.namespace, &o.mount, &o.path).is_none())
         {
             say(&format!("{}: dropped (no longer in the spec)", o.key()));
         }
@@ -76,7 +76,7 @@ async fn lock_in(cfg: &Config, ci: &Runner, session: &Session, check: bool) -> R
     })?;
     let mut stale = 0;
     for e in &new.secrets {
-        match old.get(&e.mount, &e.path) {
+        match old.get(&e.namespace, &e.mount, &e.path) {
             None => {
                 stale += 1;
                 say(&format!("{}: not in the lock (current v{})", e.key(), e.version));
@@ -84,6 +84,7 @@ async fn lock_in(cfg: &Config, ci: &Runner, session: &Session, check: bool) -> R
             Some(o) if o.version != e.version => {
                 stale += 1;
                 let pin = Pin {
+                    namespace: o.namespace.clone(),
                     mount: o.mount.clone(),
                     path: o.path.clone(),
                     version: o.version,
@@ -102,7 +103,11 @@ async fn lock_in(cfg: &Config, ci: &Runner, session: &Session, check: bool) -> R
             Some(_) => say(&format!("{}: v{} up to date", e.key(), e.version)),
         }
     }
-    for o in old.secrets.iter().filter(|o| new.get(&o.mount, &o.path).is_none()) {
+    for o in old
+        .secrets
+        .iter()
+        .filter(|o| new.get(&o.namespace, &o.mount, &o.path).is_none())
+    {
         stale += 1;
         say(&format!("{}: in the lock but no longer in the spec", o.key()));
     }

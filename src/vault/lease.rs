@@ -51,6 +51,8 @@ pub async fn renew_lease(vault: &Vault, lease_id: &str, increment: u64, shown: &
 struct Tracked {
     shown: String,
     lease_id: Option<String>,
+    /// The namespace the lease was issued in (leases: the read's).
+    namespace: Option<String>,
     want: u64,
     ttl: u64,
     renewable: bool,
@@ -72,6 +74,7 @@ impl Renewer {
         let mut tracked = vec![Tracked {
             shown: "Vault token".into(),
             lease_id: None,
+            namespace: None,
             want: login.ttl,
             ttl: login.ttl,
             renewable: login.renewable,
@@ -83,6 +86,7 @@ impl Renewer {
             tracked.push(Tracked {
                 shown: r.path.clone(),
                 lease_id: r.lease_id.clone(),
+                namespace: r.namespace.clone(),
                 want: r.lease_duration,
                 ttl: r.lease_duration,
                 renewable: r.renewable,
@@ -143,7 +147,7 @@ async fn run(
         let t = &mut tracked[i];
         let res = match &t.lease_id {
             None => renew_self(&vault, t.want).await,
-            Some(id) => renew_lease(&vault, id, t.want, &t.shown).await,
+            Some(id) => renew_lease(&vault.at(t.namespace.clone()), id, t.want, &t.shown).await,
         };
         match res {
             Ok(ttl) => {

@@ -118,6 +118,7 @@ pub fn guess(req: &Request) -> Option<Plan> {
         let mount = Mount {
             path: req.path[..=i].to_string(),
             engine: Engine::Kv2,
+            child: None,
         };
         return Plan::new(req, Some(&mount)).ok();
     }
@@ -144,6 +145,7 @@ mod tests {
         Mount {
             path: path.into(),
             engine,
+            child: None,
         }
     }
 

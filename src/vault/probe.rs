@@ -40,6 +40,8 @@ pub enum Outcome {
 pub struct Probe {
     /// The path as written in the spec.
     pub path: String,
+    /// The namespace it was found in, absolute (`None`: root).
+    pub namespace: Option<String>,
     /// The finding.
     pub outcome: Outcome,
     /// The values read (KV only), for checks that need them (HCP); never shown.
@@ -48,9 +50,14 @@ pub struct Probe {
 
 /// Probes `req`; never fails, the outcome says what went wrong.
 pub async fn probe(vault: &Vault, mounts: &Mounts, req: &Request) -> Probe {
+    let vault = &super::read::view(vault, req);
+    let mut namespace = vault.namespace().map(str::to_string);
     let (outcome, items) = match mounts.find(vault, &req.path).await {
         Err(f) => (from_failure(f), Vec::new()),
         Ok(Some(m)) if m.engine != Engine::Other && req.method == Method::Get && req.path.starts_with(&m.path) => {
+            if let Some(c) = &m.child {
+                namespace = Some(crate::namespace::join(vault.namespace(), c));
+            }
             let rel = &req.path[m.path.len()..];
             let mount = m.path.trim_end_matches('/');
             let api = match (m.engine, req.version) {
@@ -66,6 +73,7 @@ pub async fn probe(vault: &Vault, mounts: &Mounts, req: &Request) -> Probe {
     };
     Probe {
         path: req.path.clone(),
+        namespace,
         outcome,
         items,
     }

@@ -32,8 +32,11 @@ pub struct Read {
     pub path: String,
     /// The engine.
     pub engine: Engine,
-    /// Mount path (`secret/`), when known.
+    /// Mount path inside its namespace (`secret/`), when known.
     pub mount: Option<String>,
+    /// The namespace that holds the secret, absolute (`admin/team-a`);
+    /// `None` for the root namespace.
+    pub namespace: Option<String>,
     /// Path inside the mount (KV), without `data/`.
     pub name: Option<String>,
     /// KV v2 version read.
@@ -54,8 +57,23 @@ pub struct Read {
 /// the requests) and the answers to the reads sent alongside on a guess.
 pub struct Prepared {
     mounts: Vec<Result<Option<Mount>, Failure>>,
-    /// Answers by API path; only GETs are ever sent on a guess.
+    /// Answers by namespace and API path ([`sent_key`]); only GETs are ever
+    /// sent on a guess.
     fetched: HashMap<String, Result<(u16, Value), Failure>>,
+}
+
+/// The connection a request is read through: in the long form's
+/// `namespace:` when it has one, else in the login's.
+pub fn view(vault: &Vault, req: &Request) -> Vault {
+    match &req.namespace {
+        Some(ns) => vault.at(Some(ns.clone())),
+        None => vault.clone(),
+    }
+}
+
+/// What identifies one request on the wire: its namespace and API path.
+fn sent_key(req: &Request, api: &str) -> String {
+    format!("{}\u{0}{api}", req.namespace.as_deref().unwrap_or(""))
 }
 
 impl Prepared {
@@ -75,18 +93,22 @@ pub async fn prepare(vault: &Vault, mounts: &Mounts, requests: &[Request], guess
     let mut calls: Vec<(&Request, &Plan, String)> = Vec::new();
     for (req, plan) in requests.iter().zip(guesses) {
         if let Some(plan) = plan {
-            let api = plan.api(req);
-            if !calls.iter().any(|(_, _, a)| *a == api) {
-                calls.push((req, plan, api));
+            let key = sent_key(req, &plan.api(req));
+            if !calls.iter().any(|(_, _, k)| *k == key) {
+                calls.push((req, plan, key));
             }
         }
     }
-    let kv2_guess = |i: usize| matches!(guesses.get(i), Some(Some(Plan::Kv2 { .. })));
+    // A KV v2 guess confirms itself, but only on a one-segment mount: a
+    // longer one (`team-a/secret/`) may be a child namespace's, which only
+    // detection tells.
+    let kv2_guess =
+        |i: usize| matches!(guesses.get(i), Some(Some(Plan::Kv2 { mount, .. })) if mount.matches('/').count() == 1);
     let found = join_all(requests.iter().enumerate().map(|(i, r)| async move {
         if kv2_guess(i) {
             None
         } else {
-            Some(mounts.find(vault, &r.path).await)
+            Some(mounts.find(&view(vault, r), &r.path).await)
         }
     }));
     let sent = join_all(calls.iter().map(|(req, plan, _)| send(vault, req, plan)));
@@ -97,19 +119,20 @@ pub async fn prepare(vault: &Vault, mounts: &Mounts, requests: &[Request], guess
         let Some(Some(plan @ Plan::Kv2 { mount, .. })) = guesses.get(i) else {
             return None;
         };
-        let Some(Ok((_, v))) = fetched.get(&plan.api(r)) else {
+        let Some(Ok((_, v))) = fetched.get(&sent_key(r, &plan.api(r))) else {
             return None;
         };
         is_kv2_secret(v).then(|| Mount {
             path: mount.clone(),
             engine: Engine::Kv2,
+            child: None,
         })
     };
     let found = join_all(requests.iter().zip(found).enumerate().map(|(i, (r, f))| async move {
         match (f, confirm(i, r)) {
             (Some(f), _) => f,
             (None, Some(m)) => Ok(Some(m)),
-            (None, None) => mounts.find(vault, &r.path).await,
+            (None, None) => mounts.find(&view(vault, r), &r.path).await,
         }
     }))
     .await;
@@ -168,7 +191,7 @@ async fn read_one(
     let mount = mount.map_err(|f| f.to_string())?;
     let plan = Plan::new(req, mount.as_ref())?;
     let api = plan.api(req);
-    let answer = match fetched.get(&api).filter(|_| is_get(req, &plan)) {
+    let answer = match fetched.get(&sent_key(req, &api)).filter(|_| is_get(req, &plan)) {
         Some(Ok(a)) => Ok(a.clone()),
         // The same failure, named as this plan names the secret.
         Some(Err(f)) => Err(Failure {
@@ -177,10 +200,16 @@ async fn read_one(
         }),
         None => send(vault, req, &plan).await,
     };
+    let base = view(vault, req);
+    let child = mount.as_ref().and_then(|m| m.child.as_deref());
     let mut read = Read {
         path: req.path.clone(),
         engine: Engine::Other,
         mount: None,
+        namespace: match child {
+            Some(c) => Some(crate::namespace::join(base.namespace(), c)),
+            None => base.namespace().map(str::to_string),
+        },
         name: None,
         version: None,
         created_time: None,
@@ -190,6 +219,12 @@ async fn read_one(
         items: Vec::new(),
     };
     let data = interpret(req, &plan, answer, &mut read)?;
+    // The mount as its own namespace names it (`secret/`, not `team-a/secret/`).
+    if let (Some(m), Some(c)) = (read.mount.as_mut(), child)
+        && let Some(own) = m.strip_prefix(&format!("{c}/"))
+    {
+        *m = own.to_string();
+    }
     read.items = select(&req.path, &data, &req.selectors)?;
     Ok(read)
 }
@@ -214,6 +249,7 @@ async fn send(vault: &Vault, req: &Request, plan: &Plan) -> Result<(u16, Value),
         ),
         _ => (reqwest::Method::GET, None),
     };
+    let vault = &view(vault, req);
     retry::call(vault.policy, super::SERVICE, &what, || {
         vault.raw_full(method.clone(), &api, body.as_ref(), &what)
     })

@@ -330,12 +330,15 @@ proptest! {
 
     #[test]
     fn lock_render_round_trip(
-        secrets in prop::collection::vec((lock_string(), lock_string(), 0u64..4, lock_string()), 0..4),
+        secrets in prop::collection::vec(
+            (one(&["", "admin", "admin/team-a", "/x", "a/../b"]), lock_string(), lock_string(), 0u64..4, lock_string()),
+            0..4,
+        ),
         unlockable in prop::collection::vec((lock_string(), lock_string()), 0..3),
     ) {
         let secrets = secrets
             .into_iter()
-            .map(|(mount, path, version, created_time)| Entry { mount, path, version, created_time })
+            .map(|(namespace, mount, path, version, created_time)| Entry { namespace, mount, path, version, created_time })
             .collect();
         let unlockable = unlockable.into_iter().map(|(path, reason)| Unlockable { path, reason }).collect();
         if let Some(lock) = checks::valid_lock(secrets, unlockable) {
@@ -443,6 +446,7 @@ fn regression_star_form_next_to_mask() {
 fn regression_lock_render_escapes_control_characters() {
     let lock = checks::valid_lock(
         vec![Entry {
+            namespace: String::new(),
             mount: "kv\u{7f}/".into(),
             path: "a\u{85}b\u{fffe}".into(),
             version: 1,
