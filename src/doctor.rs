@@ -197,7 +197,9 @@ async fn identity(ci: &Runner, source: &JwtSource, list: &mut Checklist, hidden:
 /// `GET sys/health`, interpreted; true when a login can work.
 async fn health(cfg: &Config, list: &mut Checklist) -> bool {
     let what = format!("Vault {}", cfg.vault_addr);
-    let vault = match Vault::new(&cfg.vault_addr, cfg.vault_namespace.clone(), &cfg.tls) {
+    // sys/health lives in the root namespace only (a namespace header
+    // makes it answer 400).
+    let vault = match Vault::new(&cfg.vault_addr, None, &cfg.tls) {
         Ok(v) => v,
         Err(e) => {
             list.add(Mark::Fail, &what, &e.to_string(), &[]);

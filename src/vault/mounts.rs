@@ -131,6 +131,13 @@ async fn ask(vault: &Vault, path: &str) -> Result<Option<Mount>, Failure> {
     if !mpath.ends_with('/') {
         mpath.push('/');
     }
+    // A lookup that crossed into a child namespace answers the mount's
+    // path from the root namespace (`admin/team-a/secret/` for
+    // `team-a/secret/x` asked in `admin`, measured on OpenBao 2.7.2): not a
+    // prefix of the path asked; the caller then asks in the child.
+    if !path.starts_with(&mpath) {
+        return Ok(None);
+    }
     Ok(Some(Mount {
         path: mpath,
         engine,

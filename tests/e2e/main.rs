@@ -21,6 +21,7 @@ mod launcher;
 mod leaks;
 mod lifecycle;
 mod lock;
+mod namespaces;
 mod neighbours;
 mod props;
 mod support_smoke;
