@@ -90,7 +90,7 @@ pub const INPUTS: &[Input] = &[
         ["VAULT_NAMESPACE"],
         "`VAULT_NAMESPACE`",
         Kind::Text,
-        "Enterprise namespace, sent as X-Vault-Namespace"
+        "namespace of the login, the reads, renewal and revocation (`admin` on HCP Vault Dedicated; `admin/team-a` nests)"
     ),
     input!(
         "auth-method",
