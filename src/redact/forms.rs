@@ -73,6 +73,18 @@ pub fn forms(secret: &str) -> Vec<String> {
     } else {
         add_line(&mut out, secret);
     }
+    // The decode direction: a value holding escape sequences (a JSON-escaped
+    // PEM stored on one line) comes out decoded from `echo` under `sh`,
+    // `printf "$X"` or a JSON parser, one line per `\n`: each line of the
+    // decoded value is masked too, as a multi-line value's lines are.
+    if let Some(decoded) = unescaped(secret) {
+        for line in decoded.split('\n') {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if line.trim().chars().count() >= MIN_DERIVED_CHARS {
+                add_line(&mut out, line);
+            }
+        }
+    }
     if secret.chars().count() < MIN_DERIVED_CHARS || secret.trim().is_empty() {
         return out;
     }
@@ -98,6 +110,34 @@ pub fn forms(secret: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// `secret` with its C-style escapes (`\n`, `\r`, `\t`, `\\`, `\"`)
+/// decoded, when it holds a line-breaking one; `None` otherwise.
+fn unescaped(secret: &str) -> Option<String> {
+    if !(secret.contains("\\n") || secret.contains("\\r")) {
+        return None;
+    }
+    let mut out = String::with_capacity(secret.len());
+    let mut chars = secret.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some(other @ ('\\' | '"')) => out.push(other),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    Some(out)
 }
 
 /// Adds one line of a secret (or a whole single-line secret) and, if it has

@@ -547,3 +547,22 @@ fn property_random_secrets_never_survive() {
         );
     }
 }
+
+#[test]
+fn a_value_with_literal_escapes_is_masked_decoded_too() {
+    let pem = r"-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0\nAQEFAASCBKcwggSj\n-----END KEY-----\n";
+    let f = forms(pem);
+    for line in ["MIIEvQIBADANBgkqhkiG9w0", "AQEFAASCBKcwggSj", "-----BEGIN KEY-----"] {
+        assert!(f.iter().any(|p| p == line), "{line} is masked: {f:?}");
+    }
+    let r = Redactor::new([pem]);
+    let echoed = pem.replace(r"\n", "\n");
+    let out = r.redact(&format!("decoded: {echoed}"));
+    assert!(
+        !out.contains("MIIEvQIBADANBgkqhkiG9w0") && !out.contains("AQEFAASCBKcwggSj"),
+        "{out}"
+    );
+    // Short pieces are no patterns; a value without escapes gains nothing.
+    assert!(!forms(r"ab\ncd").contains(&"ab".to_string()));
+    assert!(!forms("no-escapes-here").iter().any(|p| p.contains('\n')));
+}

@@ -507,6 +507,7 @@ build {
   provisioner "shell-local" {
     inline = [
       "printf 'key: %s\\n' \"$PEM\"",
+      "echo \"decoded: $PEM\"",
       "printf 'json: %s\\n' \"$JSON_KEY\"",
       "echo \"error: bad key $PEM\" >&2",
       "exit 2",
@@ -526,10 +527,15 @@ build {
             m = f.kv2_mount
         ),
     );
-    let scan = Scan::new("a secret with a literal \\n", &f)
+    let mut scan = Scan::new("a secret with a literal \\n", &f)
         .jwt_of(&cmd)
         .secret("escaped PEM", &pem)
         .secret("JSON key", &json_key);
+    // `echo` under `sh` (dash) turns each `\n` into a line break: every
+    // line of the decoded value is a secret too.
+    for (i, line) in pem.split("\\n").filter(|l| l.len() >= 3).enumerate() {
+        scan = scan.secret(&format!("decoded PEM line {i}"), line);
+    }
     let out = support::run(cmd);
     out.assert_code(1);
     assert!(
