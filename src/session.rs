@@ -27,6 +27,33 @@ pub struct Session {
     pub hidden: Vec<Secret>,
 }
 
+/// The child token Packer gets with `packer-vault-token` (see
+/// [`Session::packer_token`]).
+pub struct PackerToken {
+    /// `VAULT_ADDR`, `VAULT_TOKEN` and (when set) `VAULT_NAMESPACE`.
+    pub vars: Vec<(String, Secret)>,
+    /// A connection holding the child token, where it lives.
+    vault: Vault,
+}
+
+impl PackerToken {
+    /// The token itself.
+    pub fn token(&self) -> Option<&Secret> {
+        self.vault.token()
+    }
+
+    /// Revokes the child token with its own `revoke-self`, whatever became
+    /// of the run's token (kept with `export-env`, or already revoked).
+    pub async fn revoke(&self) {
+        match lease::revoke_self(&self.vault).await {
+            Ok(()) => crate::log::info("revoked Packer's child token"),
+            // Revoked with its parent already: nothing left to do.
+            Err(f) if f.status == Some(403) => {}
+            Err(f) => crate::log::warn(&format!("{f}: Packer's child token expires on its own")),
+        }
+    }
+}
+
 /// Gets an identity token and logs in. Masks the JWT and the Vault token.
 pub async fn login(cfg: &Config, ci: &Runner) -> Result<Session> {
     let mut vault = Vault::new(&cfg.vault_addr, cfg.vault_namespace.clone(), &cfg.tls)?;
@@ -220,11 +247,7 @@ impl Session {
             .flat_map(|r| r.items.iter().map(|i| i.value.expose()))
             .collect();
         ci.mask(&values);
-        let mut all: Vec<&str> = values.clone();
-        all.push(self.login.token.expose());
-        all.extend(self.hidden.iter().map(Secret::expose));
-        let redactor = Redactor::new(all.iter().filter(|v| !v.is_empty()));
-        crate::log::hide(&all);
+        let redactor = self.redactor(reads, &[]);
         let n: usize = reads.iter().map(|r| r.items.len()).sum();
         crate::log::info(&format!(
             "read {} from {}",
@@ -237,6 +260,81 @@ impl Session {
             crate::log::info(&format!("  {}{version}: {}", r.path, names.join(" ")));
         }
         redactor
+    }
+
+    /// The redactor of everything secret of this session: the values of
+    /// `reads`, the token, the hidden credentials and `extra`; the log hides
+    /// all of it too.
+    pub fn redactor(&self, reads: &[Read], extra: &[&Secret]) -> Redactor {
+        let mut all: Vec<&str> = reads
+            .iter()
+            .flat_map(|r| r.items.iter().map(|i| i.value.expose()))
+            .collect();
+        all.push(self.login.token.expose());
+        all.extend(self.hidden.iter().map(Secret::expose));
+        all.extend(extra.iter().map(|s| s.expose()));
+        crate::log::hide(&all);
+        Redactor::new(all.iter().filter(|v| !v.is_empty()))
+    }
+
+    /// With `packer-vault-token`: a child token of the run's for Packer's
+    /// own Vault integrations (`vault()`, `vault_aws_engine`,
+    /// `vault_gcp_oauth_engine`), never the run's token itself: the
+    /// policies asked for (else the login's), a TTL no longer than the
+    /// run's, not renewable, made where the run's token lives (so revoking
+    /// the run's token revokes it too), masked before anything prints.
+    pub async fn packer_token(&self, cfg: &Config, ci: &Runner) -> Result<Option<PackerToken>> {
+        if !cfg.packer_vault_token {
+            return Ok(None);
+        }
+        let policies = cfg
+            .packer_vault_token_policies
+            .clone()
+            .unwrap_or_else(|| self.login.policies.clone());
+        let ttl = match self.login.ttl {
+            0 => 7200,
+            t => t,
+        };
+        let body = serde_json::json!({
+            "policies": policies,
+            "no_default_policy": !policies.iter().any(|p| p == "default"),
+            "ttl": format!("{ttl}s"),
+            "explicit_max_ttl": format!("{ttl}s"),
+            "renewable": false,
+            "display_name": "packer-vault-packer",
+        });
+        let what = "create Packer's child token (packer-vault-token)";
+        let vault = self.vault.for_token();
+        let answer = crate::remote::retry::call(vault.policy, crate::vault::SERVICE, what, || {
+            vault.raw(reqwest::Method::POST, "auth/token/create", Some(&body), what)
+        })
+        .await
+        .map_err(|f| match f.status {
+            Some(400 | 403) => Error::failed(format!(
+                "{f}: the run's token may not make that child (packer-vault-token-policies must be a subset of the login's policies, \
+                 and the policies must allow auth/token/create)"
+            )),
+            _ => f.into(),
+        })?;
+        let child = login::from_answer(&answer, what)?;
+        ci.mask(&[child.token.expose()]);
+        crate::log::hide([child.token.expose()]);
+        crate::log::info(&format!(
+            "Packer gets VAULT_ADDR and a child token (accessor {}, policies {}, ttl {} s)",
+            child.accessor,
+            child.policies.join(","),
+            child.ttl
+        ));
+        let mut vars = vec![
+            ("VAULT_ADDR".to_string(), Secret::new(self.vault.addr())),
+            ("VAULT_TOKEN".to_string(), child.token.clone()),
+        ];
+        if let Some(ns) = self.vault.namespace() {
+            vars.push(("VAULT_NAMESPACE".to_string(), Secret::new(ns)));
+        }
+        let mut own = vault.clone();
+        own.set_token(child.token.clone());
+        Ok(Some(PackerToken { vars, vault: own }))
     }
 
     /// Revokes the token (and its leases) unless kept; never fails the run.

@@ -259,6 +259,20 @@ pub const INPUTS: &[Input] = &[
         "also export secrets to later steps (GitHub `GITHUB_ENV`); then the token is not revoked"
     ),
     input!(
+        "packer-vault-token",
+        [],
+        "`false`",
+        Kind::Bool,
+        "give Packer VAULT_ADDR and a child token (never the run's) for templates that use `vault()`, `vault_aws_engine`, `vault_gcp_oauth_engine`; revoked at exit"
+    ),
+    input!(
+        "packer-vault-token-policies",
+        [],
+        "the login's policies",
+        Kind::Text,
+        "policies of Packer's child token, comma-separated"
+    ),
+    input!(
         "renew",
         [],
         "`true`",

@@ -13,7 +13,7 @@ mod sources;
 use crate::env::Env;
 use auth::resolve_auth;
 pub use sources::{Sources, check_url, parse_bool};
-use sources::{identity, name_input, pem_input};
+use sources::{identity, name_input, pem_input, policies};
 
 use crate::env::Platform;
 use crate::error::{Error, Result};
@@ -118,6 +118,10 @@ pub struct Config {
     pub summary: bool,
     /// Export secrets to later steps (then the token is kept).
     pub export_env: bool,
+    /// `packer-vault-token`: Packer gets `VAULT_ADDR` and a child token.
+    pub packer_vault_token: bool,
+    /// `packer-vault-token-policies`: that token's policies (`None`: the login's).
+    pub packer_vault_token_policies: Option<Vec<String>>,
     /// Renew while the command runs.
     pub renew: bool,
     /// Revoke the token at exit.
@@ -302,6 +306,8 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
         gitlab_token: src.text("gitlab-token")?.map(Secret::new),
         summary: src.flag("summary", true)?,
         export_env: src.flag("export-env", false)?,
+        packer_vault_token: src.flag("packer-vault-token", false)?,
+        packer_vault_token_policies: policies(&src)?,
         renew: src.flag("renew", true)?,
         revoke: src.flag("revoke", true)?,
         lock_file,

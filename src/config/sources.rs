@@ -192,3 +192,27 @@ pub(super) fn identity(src: &Sources) -> Result<Option<Secret>> {
         }
     }
 }
+
+/// `packer-vault-token-policies`: names split on commas, each a policy name.
+pub(super) fn policies(src: &Sources) -> Result<Option<Vec<String>>> {
+    let Some(text) = src.text("packer-vault-token-policies")? else {
+        return Ok(None);
+    };
+    let names: Vec<String> = text
+        .split(',')
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
+    for n in &names {
+        if !n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return Err(Error::input(
+                "packer-vault-token-policies",
+                format!(
+                    "`{}` is no policy name (letters, digits, `-`, `_`, `.`)",
+                    n.escape_debug()
+                ),
+            ));
+        }
+    }
+    Ok(Some(names).filter(|n| !n.is_empty()))
+}

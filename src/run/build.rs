@@ -11,7 +11,7 @@ use crate::packer::run::{Packer, PhaseResult};
 use crate::process::Cancel;
 use crate::report::{Phase, Report, Status};
 use crate::secret::Secret;
-use crate::session::Session;
+use crate::session::{PackerToken, Session};
 use crate::vault::lease::Renewer;
 use crate::vault::read::Read;
 use std::path::PathBuf;
@@ -51,7 +51,36 @@ pub async fn build(cfg: Config, ci: Runner, mode: Mode, report_file: Option<Path
     };
     report.accessor = session.login.accessor.clone();
     report.policies = session.login.policies.clone();
-    let code = run(&cfg, &ci, &session, &cancel, mode, &mut report, started).await;
+    let packer_token = match unless_cancelled(&cancel, session.packer_token(&cfg, &ci)).await {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => {
+            report.status = Status::Failed;
+            report.errors.push(e.to_string());
+            session.close(&cfg, false).await;
+            crate::publish::publish(ci.platform, &ci.env, &report, &publish, report_file.as_deref()).await;
+            return fail(&e);
+        }
+        Err(s) => {
+            session.close(&cfg, false).await;
+            return s.exit_code();
+        }
+    };
+    let code = run(
+        &cfg,
+        &ci,
+        &session,
+        packer_token.as_ref(),
+        &cancel,
+        mode,
+        &mut report,
+        started,
+    )
+    .await;
+    // Packer's child token goes whatever the outcome, even when the run's
+    // token is kept (export-env).
+    if let Some(t) = &packer_token {
+        t.revoke().await;
+    }
     session.close(&cfg, cfg.export_env).await;
     crate::publish::publish(ci.platform, &ci.env, &report, &publish, report_file.as_deref()).await;
     code
@@ -62,6 +91,7 @@ async fn run(
     cfg: &Config,
     ci: &Runner,
     session: &Session,
+    packer_token: Option<&PackerToken>,
     cancel: &Cancel,
     mode: Mode,
     report: &mut Report,
@@ -78,6 +108,11 @@ async fn run(
         Err(s) => return cancelled(report, s),
     };
     report.set_secrets(&reads, &|r| locked.contains(&crate::report::canonical_path(r)));
+    // Packer's own token is hidden in its output like every credential.
+    let redactor = match packer_token.and_then(PackerToken::token) {
+        Some(t) => session.redactor(&reads, &[t]),
+        None => redactor,
+    };
     report.phases.push(Phase {
         name: "vault".into(),
         duration: started.elapsed(),
@@ -119,6 +154,7 @@ async fn run(
         env: Packer::environment({
             let mut vars = packer_env(cfg, &reads, fingerprint.as_deref());
             vars.extend(provenance(cfg, env, &report.secrets_digest));
+            vars.extend(packer_token.iter().flat_map(|t| t.vars.iter().cloned()));
             vars
         }),
         remove: ci.private_vars(cfg),

@@ -26,4 +26,5 @@ mod neighbours;
 mod props;
 mod support_smoke;
 mod tls;
+mod vault_in_packer;
 mod waves;
