@@ -3,6 +3,7 @@
 
 #![warn(missing_docs)]
 
+pub mod azure;
 pub mod ci;
 pub mod cli;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod export;
 pub mod hcp;
 pub mod jwt;
+pub mod keyfile;
 #[cfg(test)]
 mod layers;
 pub mod lockfile;

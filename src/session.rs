@@ -248,7 +248,10 @@ impl Session {
             .collect();
         ci.mask(&values);
         let redactor = self.redactor(reads, &[]);
-        let n: usize = reads.iter().map(|r| r.items.len()).sum();
+        let n: usize = reads
+            .iter()
+            .map(|r| r.items.iter().filter(|i| i.delivery != read::Delivery::Masked).count())
+            .sum();
         crate::log::info(&format!(
             "read {} from {}",
             crate::log::count(n, "value", "values"),
@@ -256,7 +259,15 @@ impl Session {
         ));
         for r in reads {
             let version = r.version.map(|v| format!(" v{v}")).unwrap_or_default();
-            let names: Vec<String> = r.items.iter().map(|i| format!("{}->{}", i.key, i.env)).collect();
+            let names: Vec<String> = r
+                .items
+                .iter()
+                .filter(|i| i.delivery != read::Delivery::Masked)
+                .map(|i| match i.delivery {
+                    read::Delivery::File => format!("{}->{} (a private file)", i.key, i.env),
+                    _ => format!("{}->{}", i.key, i.env),
+                })
+                .collect();
             crate::log::info(&format!("  {}{version}: {}", r.path, names.join(" ")));
         }
         redactor

@@ -10,6 +10,14 @@ use std::collections::BTreeMap;
 pub enum Preset {
     /// AWS secrets engine: `access_key`, `secret_key`, `security_token`.
     Aws,
+    /// GCP secrets engine: a key (`private_key_data`, the base64 of a JSON
+    /// key file) becomes a private file named by
+    /// `GOOGLE_APPLICATION_CREDENTIALS`; an access token (`token`) becomes
+    /// `GOOGLE_OAUTH_ACCESS_TOKEN`. Decided by the answer's shape.
+    Gcp,
+    /// Azure secrets engine: `client_id`, `client_secret` (tenant and
+    /// subscription come from inputs).
+    Azure,
 }
 
 impl Preset {
@@ -17,6 +25,8 @@ impl Preset {
     pub fn from_name(name: &str) -> Option<Preset> {
         match name {
             "aws" => Some(Preset::Aws),
+            "gcp" => Some(Preset::Gcp),
+            "azure" => Some(Preset::Azure),
             _ => None,
         }
     }
@@ -28,6 +38,15 @@ impl Preset {
                 ("access_key", "AWS_ACCESS_KEY_ID", true),
                 ("secret_key", "AWS_SECRET_ACCESS_KEY", true),
                 ("security_token", "AWS_SESSION_TOKEN", false),
+            ],
+            // One of the two, by the answer's shape (see `vault::read`).
+            Preset::Gcp => &[
+                ("private_key_data", "GOOGLE_APPLICATION_CREDENTIALS", false),
+                ("token", "GOOGLE_OAUTH_ACCESS_TOKEN", false),
+            ],
+            Preset::Azure => &[
+                ("client_id", "ARM_CLIENT_ID", true),
+                ("client_secret", "ARM_CLIENT_SECRET", true),
             ],
         }
     }
@@ -143,7 +162,7 @@ pub fn from_long(entries: &[LongEntry]) -> Result<Vec<Request>, String> {
         }
         let mut selectors = Vec::new();
         if let Some(p) = &e.preset {
-            let p = Preset::from_name(p).ok_or_else(|| at(format!("unknown preset `{p}` (known: aws)")))?;
+            let p = Preset::from_name(p).ok_or_else(|| at(format!("unknown preset `{p}` (known: aws, gcp, azure)")))?;
             selectors.push(Selector::Preset(p));
         }
         for (key, env) in &e.keys {
@@ -276,7 +295,7 @@ fn parse_entry(entry: &str) -> Result<(String, Option<u64>, Selector), String> {
             Some(p) => Selector::Preset(p),
             None => {
                 return Err(format!(
-                    "`{r}` is not a preset (known: aws); to take one key write `path key | NAME`"
+                    "`{r}` is not a preset (known: aws, gcp, azure); to take one key write `path key | NAME`"
                 ));
             }
         },

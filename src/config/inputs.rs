@@ -259,6 +259,27 @@ pub const INPUTS: &[Input] = &[
         "also export secrets to later steps (GitHub `GITHUB_ENV`); then the token is not revoked"
     ),
     input!(
+        "azure-tenant-id",
+        ["ARM_TENANT_ID", "AZURE_TENANT_ID"],
+        "`ARM_TENANT_ID`, `AZURE_TENANT_ID`",
+        Kind::Text,
+        "Azure tenant for the `azure` preset: `ARM_TENANT_ID` for the command, and the tenant asked whether a new client secret is accepted yet"
+    ),
+    input!(
+        "azure-subscription-id",
+        ["ARM_SUBSCRIPTION_ID"],
+        "`ARM_SUBSCRIPTION_ID`",
+        Kind::Text,
+        "Azure subscription for the `azure` preset: `ARM_SUBSCRIPTION_ID` for the command"
+    ),
+    input!(
+        "azure-wait",
+        [],
+        "`300`",
+        Kind::Text,
+        "seconds to wait for Azure AD to accept a new client secret before the command starts (`0`: do not wait)"
+    ),
+    input!(
         "packer-vault-token",
         [],
         "`false`",

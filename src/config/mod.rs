@@ -81,6 +81,34 @@ pub struct HcpSettings {
     pub project_id: Option<String>,
 }
 
+/// What the `azure` preset needs besides the secret.
+#[derive(Debug, Clone, Default)]
+pub struct Azure {
+    /// `azure-tenant-id`: `ARM_TENANT_ID`, and the tenant of the wait.
+    pub tenant: Option<String>,
+    /// `azure-subscription-id`: `ARM_SUBSCRIPTION_ID`.
+    pub subscription: Option<String>,
+    /// `azure-wait`: how long to wait for a new secret to be accepted.
+    pub wait: std::time::Duration,
+}
+
+/// A tenant or subscription id: a GUID or a domain name, safe in a URL path.
+fn azure_id(src: &Sources, name: &str) -> Result<Option<String>> {
+    let v = src.text(name)?;
+    if let Some(v) = &v
+        && !(v.len() <= 128 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-.".contains(c)))
+    {
+        return Err(Error::input(
+            name,
+            format!(
+                "`{}` is not a tenant or subscription id (a GUID or a domain)",
+                v.escape_debug()
+            ),
+        ));
+    }
+    Ok(v)
+}
+
 /// The validated configuration of one run.
 #[derive(Debug)]
 pub struct Config {
@@ -118,6 +146,9 @@ pub struct Config {
     pub summary: bool,
     /// Export secrets to later steps (then the token is kept).
     pub export_env: bool,
+    /// The `azure` preset's tenant, subscription and how long to wait for
+    /// Azure AD to accept a new secret.
+    pub azure: Azure,
     /// `packer-vault-token`: Packer gets `VAULT_ADDR` and a child token.
     pub packer_vault_token: bool,
     /// `packer-vault-token-policies`: that token's policies (`None`: the login's).
@@ -306,6 +337,18 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
         gitlab_token: src.text("gitlab-token")?.map(Secret::new),
         summary: src.flag("summary", true)?,
         export_env: src.flag("export-env", false)?,
+        azure: Azure {
+            tenant: azure_id(&src, "azure-tenant-id")?,
+            subscription: azure_id(&src, "azure-subscription-id")?,
+            wait: match src.text("azure-wait")? {
+                None => std::time::Duration::from_secs(300),
+                Some(v) => {
+                    std::time::Duration::from_secs(v.parse::<u64>().ok().filter(|s| *s <= 3600).ok_or_else(|| {
+                        Error::input("azure-wait", format!("`{v}` is not a number of seconds from 0 to 3600"))
+                    })?)
+                }
+            },
+        },
         packer_vault_token: src.flag("packer-vault-token", false)?,
         packer_vault_token_policies: policies(&src)?,
         renew: src.flag("renew", true)?,

@@ -181,16 +181,19 @@ pub fn rows(reads: &[Read], locked: &dyn Fn(&Read) -> bool) -> Vec<SecretRow> {
                 (Some(m), Some(n)) => format!("{m}{n}"),
                 _ => r.path.clone(),
             };
-            r.items.iter().map(move |i| SecretRow {
-                path: path.clone(),
-                namespace: r.namespace.clone(),
-                key: i.key.clone(),
-                env: i.env.clone(),
-                engine,
-                version: r.version,
-                locked: locked(r),
-                lease_ttl: (r.lease_duration > 0).then_some(r.lease_duration),
-            })
+            r.items
+                .iter()
+                .filter(|i| i.delivery != crate::vault::read::Delivery::Masked)
+                .map(move |i| SecretRow {
+                    path: path.clone(),
+                    namespace: r.namespace.clone(),
+                    key: i.key.clone(),
+                    env: i.env.clone(),
+                    engine,
+                    version: r.version,
+                    locked: locked(r),
+                    lease_ttl: (r.lease_duration > 0).then_some(r.lease_duration),
+                })
         })
         .collect()
 }

@@ -6,6 +6,7 @@ use crate::ci::Runner;
 use crate::config::Config;
 use crate::env::Env;
 use crate::error::{EXIT_FAILED, Error};
+use crate::keyfile::KeyFiles;
 use crate::packer::install::{self, Options};
 use crate::packer::run::{Packer, PhaseResult};
 use crate::process::Cancel;
@@ -124,6 +125,22 @@ async fn run(
         return failed(report, e);
     }
 
+    // Key files live until Packer has ended, then go with this value.
+    let files = match KeyFiles::write(&reads, env) {
+        Ok(f) => f,
+        Err(e) => return failed(report, e),
+    };
+    match unless_cancelled(
+        cancel,
+        crate::azure::wait_accepted(&cfg.requests, &reads, &cfg.azure, env),
+    )
+    .await
+    {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return failed(report, e),
+        Err(s) => return cancelled(report, s),
+    }
+
     let opts = match Options::from_env(env) {
         Ok(o) => o,
         Err(e) => return failed(report, e),
@@ -155,6 +172,8 @@ async fn run(
             let mut vars = packer_env(cfg, &reads, fingerprint.as_deref());
             vars.extend(provenance(cfg, env, &report.secrets_digest));
             vars.extend(packer_token.iter().flat_map(|t| t.vars.iter().cloned()));
+            vars.extend(files.vars.iter().cloned());
+            vars.extend(crate::azure::variables(&cfg.requests, &cfg.azure));
             vars
         }),
         remove: ci.private_vars(cfg),

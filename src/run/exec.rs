@@ -5,6 +5,7 @@ use crate::ci::Runner;
 use crate::config::Config;
 use crate::error::Error;
 use crate::export;
+use crate::keyfile::KeyFiles;
 use crate::process::{self, Cancel};
 use crate::session::Session;
 use crate::vault::lease::Renewer;
@@ -33,13 +34,31 @@ async fn exec_in(cfg: &Config, ci: &Runner, session: &Session, cancel: &Cancel, 
     {
         return fail(&e);
     }
+    // Key files live until the command has ended, then go with this value.
+    let files = match KeyFiles::write(&reads, &ci.env) {
+        Ok(f) => f,
+        Err(e) => return fail(&e),
+    };
+    match unless_cancelled(
+        cancel,
+        crate::azure::wait_accepted(&cfg.requests, &reads, &cfg.azure, &ci.env),
+    )
+    .await
+    {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return fail(&e),
+        Err(s) => return s.exit_code(),
+    }
     let renewer = cfg
         .renew
         .then(|| Renewer::spawn(session.vault.clone(), &session.login, &reads));
     let program = argv.first().cloned().unwrap_or_default();
+    let mut env = crate::vault::read::environment(&reads);
+    env.extend(files.vars.iter().cloned());
+    env.extend(crate::azure::variables(&cfg.requests, &cfg.azure));
     let spec = process::Spec {
         argv,
-        env: crate::vault::read::environment(&reads),
+        env,
         remove: ci.private_vars(cfg),
         cwd: None,
         grace: ci.grace(),

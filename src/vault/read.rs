@@ -9,7 +9,7 @@ use super::plan::{self, Plan};
 use super::{Failure, Vault, retry};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
-use crate::spec::{Method, Request, Selector, default_env_name};
+use crate::spec::{Method, Preset, Request, Selector, default_env_name};
 use futures_util::future::join_all;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -23,6 +23,33 @@ pub struct Item {
     pub key: String,
     /// The value.
     pub value: Secret,
+    /// How it reaches the command.
+    pub delivery: Delivery,
+}
+
+/// How an [`Item`] reaches the command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Delivery {
+    /// As the variable's value.
+    #[default]
+    Value,
+    /// Written to a private file (`keyfile`) whose path is the variable's
+    /// value: a GCP key, which Packer reads from a file.
+    File,
+    /// Nowhere: a part of another value that must never print either
+    /// (a key file's `private_key`, `private_key_id`); masked only.
+    Masked,
+}
+
+impl Item {
+    fn value(env: &str, key: &str, value: String) -> Item {
+        Item {
+            env: env.to_string(),
+            key: key.to_string(),
+            value: Secret::new(value),
+            delivery: Delivery::Value,
+        }
+    }
 }
 
 /// The outcome of one request.
@@ -320,9 +347,12 @@ fn explain(f: Failure, shown: &str) -> String {
 /// Every value read, with the variable the spec puts it in, in spec order:
 /// the one mapping from reads to names that `exec`, `build` and `export` use.
 pub fn variables(reads: &[Read]) -> impl Iterator<Item = (&str, &Secret)> {
-    reads
-        .iter()
-        .flat_map(|r| r.items.iter().map(|i| (i.env.as_str(), &i.value)))
+    reads.iter().flat_map(|r| {
+        r.items
+            .iter()
+            .filter(|i| i.delivery == Delivery::Value)
+            .map(|i| (i.env.as_str(), &i.value))
+    })
 }
 
 /// [`variables`] as the child's environment (`exec`, `build`).
@@ -356,30 +386,19 @@ pub fn select(path: &str, data: &Map<String, Value>, selectors: &[Selector]) -> 
                     keys.sort();
                     format!("`{path}` has no key `{key}` (keys: {})", keys.join(", "))
                 })?;
-                items.push(Item {
-                    env: env.clone(),
-                    key: key.clone(),
-                    value: Secret::new(v),
-                });
+                items.push(Item::value(env, key, v));
             }
             Selector::All => {
                 for key in data.keys() {
                     let v = string(key)?.unwrap_or_default();
-                    items.push(Item {
-                        env: default_env_name(key),
-                        key: key.clone(),
-                        value: Secret::new(v),
-                    });
+                    items.push(Item::value(&default_env_name(key), key, v));
                 }
             }
+            Selector::Preset(Preset::Gcp) => items.extend(gcp(path, &string)?),
             Selector::Preset(p) => {
                 for (key, env, required) in p.keys() {
                     match string(key)? {
-                        Some(v) => items.push(Item {
-                            env: env.to_string(),
-                            key: key.to_string(),
-                            value: Secret::new(v),
-                        }),
+                        Some(v) => items.push(Item::value(env, key, v)),
                         None if *required => return Err(format!("`{path}` has no key `{key}` that the preset needs")),
                         None => {}
                     }
@@ -390,10 +409,49 @@ pub fn select(path: &str, data: &Map<String, Value>, selectors: &[Selector]) -> 
     Ok(items)
 }
 
+/// The GCP preset, by the answer's shape (vault-plugin-secrets-gcp):
+/// `gcp/roleset|static-account/<n>/key` answers `private_key_data`, the
+/// base64 of the JSON key file (`type: service_account`, `private_key`,
+/// `private_key_id`, `client_email`, ...), leased; `.../token` answers
+/// `token` (with `token_ttl`, `expires_at_seconds`), not leased.
+fn gcp(path: &str, string: &dyn Fn(&str) -> Result<Option<String>, String>) -> Result<Vec<Item>, String> {
+    use base64::Engine as _;
+    if let Some(data) = string("private_key_data")? {
+        let bad = |why: &str| format!("`{path}` key `private_key_data`: {why}");
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data.trim())
+            .map_err(|_| bad("not base64"))?;
+        let text = String::from_utf8(bytes).map_err(|_| bad("not a JSON key file"))?;
+        let key: Map<String, Value> = serde_json::from_str(&text).map_err(|_| bad("not a JSON key file"))?;
+        if key.get("type").and_then(Value::as_str) != Some("service_account") {
+            return Err(bad("not a service-account key file (`type` is not `service_account`)"));
+        }
+        let mut items = vec![Item {
+            delivery: Delivery::File,
+            ..Item::value("GOOGLE_APPLICATION_CREDENTIALS", "private_key_data", text)
+        }];
+        for part in ["private_key", "private_key_id"] {
+            if let Some(v) = key.get(part).and_then(Value::as_str) {
+                items.push(Item {
+                    delivery: Delivery::Masked,
+                    ..Item::value("", part, v.to_string())
+                });
+            }
+        }
+        return Ok(items);
+    }
+    match string("token")? {
+        Some(t) => Ok(vec![Item::value("GOOGLE_OAUTH_ACCESS_TOKEN", "token", t)]),
+        None => Err(format!(
+            "`{path}` holds neither `private_key_data` (a key) nor `token` (an access token): not a GCP secrets engine path"
+        )),
+    }
+}
+
 fn check_unique_envs(reads: &[Read]) -> Result<()> {
     let mut seen: HashMap<&str, (&str, &str)> = HashMap::new();
     for r in reads {
-        for i in &r.items {
+        for i in r.items.iter().filter(|i| i.delivery != Delivery::Masked) {
             if let Some((p, k)) = seen.insert(&i.env, (&r.path, &i.key)) {
                 if p == r.path && k == i.key {
                     continue;

@@ -203,11 +203,7 @@ fn cases(dir: &std::path::Path) -> Vec<Case> {
         ),
         case(
             "spec unknown preset",
-            &[
-                local[0],
-                local[1],
-                ("PACKER_VAULT_SECRETS", "gcp/roleset/x/token | gcp"),
-            ],
+            &[local[0], local[1], ("PACKER_VAULT_SECRETS", "oci/creds/x | oci")],
             "secrets",
         ),
         case(

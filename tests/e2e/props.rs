@@ -131,7 +131,7 @@ fn long_entry_yaml(indent: &'static str) -> impl Strategy<Value = String> {
             "{}",
             "[a]",
         ])),
-        prop::option::of(one(&["aws", "gcp"])),
+        prop::option::of(one(&["aws", "gcp", "azure", "oci"])),
         prop::option::of(one(&["keyz: {}", "extra: 1"])),
     )
         .prop_map(move |(path, version, method, body, keys, preset, extra)| {
@@ -265,7 +265,7 @@ fn long_entry() -> impl Strategy<Value = LongEntry> {
         prop_oneof![Just(Method::Get), Just(Method::Post)],
         body,
         prop::collection::btree_map(name, env, 0..3),
-        prop::option::of(one(&["aws", "gcp"])),
+        prop::option::of(one(&["aws", "gcp", "azure", "oci"])),
         prop::option::of(one(&["admin", "admin/team-a", "/admin", "a/../b", "a b"])),
     )
         .prop_map(|(path, version, method, body, keys, preset, namespace)| LongEntry {

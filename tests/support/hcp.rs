@@ -113,7 +113,8 @@ fn error(status: u16, code: u32, message: &str) -> (u16, Value) {
     (status, json!({ "code": code, "message": message, "details": [] }))
 }
 
-fn form(body: &str) -> BTreeMap<String, String> {
+/// Decodes an `application/x-www-form-urlencoded` body.
+pub fn form(body: &str) -> BTreeMap<String, String> {
     reqwest::Url::parse(&format!("http://form.invalid/?{body}"))
         .map(|u| u.query_pairs().into_owned().collect())
         .unwrap_or_default()

@@ -101,12 +101,30 @@ struct Rule {
     fault: Fault,
 }
 
-#[derive(Debug, Default)]
+/// A request as an [`Intercept`] sees it.
+#[derive(Debug, Clone)]
+pub struct Intercepted {
+    pub method: String,
+    /// Path and query, e.g. `/v1/gcp/roleset/x/key`.
+    pub path: String,
+    /// `X-Vault-Token`, when sent.
+    pub token: Option<String>,
+    /// `X-Vault-Namespace`, when sent.
+    pub namespace: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// Answers some requests itself (status, JSON body); `None` forwards the
+/// request (after the intercept has seen it). Checked before the rules.
+pub type Intercept = Arc<dyn Fn(&Intercepted) -> Option<(u16, String)> + Send + Sync>;
+
+#[derive(Default)]
 struct State {
     upstream: String,
     latency: Duration,
     rules: Vec<Rule>,
     seen: Vec<Seen>,
+    intercept: Option<Intercept>,
 }
 
 /// A running proxy; see the module docs.
@@ -165,6 +183,11 @@ impl Proxy {
         self.add(prefix, usize::MAX, fault);
     }
 
+    /// Lets `intercept` see every later request and answer those it wants.
+    pub fn intercept(&self, intercept: Intercept) {
+        self.state.lock().unwrap().intercept = Some(intercept);
+    }
+
     /// Removes every rule: later requests are forwarded as they are.
     pub fn clear(&self) {
         self.state.lock().unwrap().rules.clear();
@@ -217,12 +240,50 @@ struct Request {
     body: Vec<u8>,
 }
 
+impl Request {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head_lines.iter().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+
+    fn intercepted(&self) -> Intercepted {
+        Intercepted {
+            method: self.method.clone(),
+            path: self.path.clone(),
+            token: self.header("x-vault-token"),
+            namespace: self.header("x-vault-namespace"),
+            body: self.body.clone(),
+        }
+    }
+}
+
 async fn serve(mut client: TcpStream, state: Arc<Mutex<State>>, started: Instant) {
     let mut buf = Vec::new();
     loop {
         let Some(req) = read_request(&mut client, &mut buf).await else {
             return;
         };
+        let intercept = state.lock().unwrap().intercept.clone();
+        if let Some(answer) = intercept.and_then(|i| i(&req.intercepted())) {
+            state.lock().unwrap().seen.push(Seen {
+                method: req.method.clone(),
+                path: req.path.clone(),
+                at: started.elapsed(),
+                fault: Some("intercepted".into()),
+            });
+            let (status, body) = answer;
+            let text = format!(
+                "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                reason(status),
+                body.len()
+            );
+            if client.write_all(text.as_bytes()).await.is_err() {
+                return;
+            }
+            continue;
+        }
         let (latency, fault, upstream) = {
             let mut s = state.lock().unwrap();
             let rule = s
