@@ -168,3 +168,49 @@ fn sigterm_removes_the_key_file_and_revokes_its_lease() {
     assert!(engines.live_leases().is_empty(), "{:?}", engines.live_leases());
     no_leak(&f, &engines, &out);
 }
+
+/// The example template of each cloud parses (`packer validate
+/// -syntax-only` of the real Packer), pins its plugin, and reads exactly
+/// what that cloud's preset sets.
+#[test]
+fn each_clouds_example_template_parses_and_reads_its_presets_variables() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/clouds");
+    for (cloud, plugin, reads) in [
+        ("aws", "github.com/hashicorp/amazon", vec![]),
+        (
+            "gcp",
+            "github.com/hashicorp/googlecompute",
+            vec!["GOOGLE_OAUTH_ACCESS_TOKEN"],
+        ),
+        (
+            "azure",
+            "github.com/hashicorp/azure",
+            vec![
+                "ARM_CLIENT_ID",
+                "ARM_CLIENT_SECRET",
+                "ARM_TENANT_ID",
+                "ARM_SUBSCRIPTION_ID",
+            ],
+        ),
+    ] {
+        let dir = root.join(cloud);
+        let template = dir.join("image.pkr.hcl");
+        let out = Command::new("packer")
+            .args(["validate", "-syntax-only"])
+            .arg(&template)
+            .env("CHECKPOINT_DISABLE", "1")
+            .output()
+            .expect("packer");
+        assert!(
+            out.status.success(),
+            "{cloud}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let plugins = std::fs::read_to_string(dir.join("plugins.pkr.hcl")).expect("plugins.pkr.hcl");
+        assert!(plugins.contains(plugin), "{cloud} pins {plugin}");
+        let text = std::fs::read_to_string(&template).expect("template");
+        for var in reads {
+            assert!(text.contains(&format!("env(\"{var}\")")), "{cloud} reads {var}");
+        }
+    }
+}
