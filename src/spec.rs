@@ -429,7 +429,7 @@ mod tests {
             ("kv/app@0 k", "positive integer"),
             ("kv/app@x k", "positive integer"),
             ("kv/app@-1 k", "positive integer"),
-            ("kv/app | gcp", "not a preset"),
+            ("kv/app | oci", "not a preset"),
             ("kv/app * | X", "drop `| NAME`"),
             ("kv/../x k", "segment"),
             ("app k", "mount and a name"),
