@@ -32,6 +32,11 @@ pub enum Cmd {
     Revoke,
     /// `restore`: undo a revocation.
     Restore,
+    /// `report FILE...`: fan the JSON reports of a matrix back in.
+    Report {
+        /// The JSON reports (paths or globs).
+        files: Vec<String>,
+    },
     /// `secrets --format F`.
     Secrets {
         /// `github`, `shell` or `json`.
@@ -105,6 +110,11 @@ pub fn command() -> Command {
             "log in, read the HCP credentials, restore a revoked HCP Packer version (no build)",
         ))
         .subcommand(
+            Command::new("report")
+                .about("fan the JSON reports of a matrix of builds (--report-json) back in: one job summary and one sticky PR/MR comment, a row per image; logs in nowhere")
+                .arg(Arg::new("files").num_args(0..).value_name("FILE").help("JSON reports, paths or globs (also the `reports` input)")),
+        )
+        .subcommand(
             Command::new("secrets")
                 .about("log in, read the secrets and export them; no Packer")
                 .arg(
@@ -161,6 +171,9 @@ where
         "revoke" => Cmd::Revoke,
         "restore" => Cmd::Restore,
         "exec" => Cmd::Exec { argv: strings("argv") },
+        "report" => Cmd::Report {
+            files: strings("files"),
+        },
         "secrets" => Cmd::Secrets {
             format: sub
                 .get_one::<String>("format")

@@ -69,6 +69,26 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
         }
     };
     let env = Env::from_process();
+    if let cli::Cmd::Report { files } = &inv.cmd {
+        let cfg = match config::report::resolve(&inv.flags, &env, files) {
+            Ok(c) => c,
+            Err(e) => return run::fail(&e),
+        };
+        if cfg.platform == env::Platform::Github {
+            log::set_style(log::Style::Github);
+        }
+        log::hide(
+            [&cfg.github_token, &cfg.gitlab_token]
+                .into_iter()
+                .flatten()
+                .map(secret::Secret::expose),
+        );
+        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => return run::fail(&error::Error::failed(format!("cannot start the runtime: {e}"))),
+        };
+        return rt.block_on(run::report(cfg, env));
+    }
     let needs = Needs {
         lock_write: matches!(inv.cmd, cli::Cmd::Lock { .. }),
         template: matches!(inv.cmd, cli::Cmd::Build | cli::Cmd::Validate),
@@ -107,6 +127,8 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             cli::Cmd::Promote | cli::Cmd::Revoke | cli::Cmd::Restore => run::lifecycle(cfg, ci).await,
             cli::Cmd::Exec { argv } => run::exec(cfg, ci, argv).await,
             cli::Cmd::Lock { check } => run::lock(cfg, ci, check).await,
+            // Handled above, before the Vault inputs are resolved.
+            cli::Cmd::Report { .. } => error::EXIT_USAGE,
             cli::Cmd::Secrets { format } => match export::Format::from_name(&format) {
                 Some(f) => run::secrets(cfg, ci, f).await,
                 None => run::fail(&error::Error::input("format", "must be github, shell or json")),

@@ -308,6 +308,20 @@ pub const INPUTS: &[Input] = &[
         "revoke the token (and so its leases) at exit"
     ),
     input!(
+        "report-json",
+        [],
+        "none",
+        Kind::Path,
+        "also write the run's report as JSON to this file (for `packer-vault report`), on failure too"
+    ),
+    input!(
+        "reports",
+        [],
+        "none",
+        Kind::Multiline,
+        "`report`: the JSON reports to fan in, one path or glob (`*`, `?` in the file name) a line"
+    ),
+    input!(
         "lock-file",
         [],
         "`packer-vault.lock` when present",

@@ -8,6 +8,7 @@ mod auth;
 pub mod file;
 pub mod inputs;
 pub mod lifecycle;
+pub mod report;
 mod sources;
 
 use crate::env::Env;
@@ -159,6 +160,10 @@ pub struct Config {
     pub revoke: bool,
     /// Lock file to honour.
     pub lock_file: Option<PathBuf>,
+    /// `report-json`: where to write the JSON report.
+    pub report_json: Option<PathBuf>,
+    /// `reports`: the JSON reports `report` fans in (paths or globs).
+    pub reports: Vec<String>,
     /// Where `packer-vault lock` reads and writes the lock.
     pub lock_path: PathBuf,
     /// Fail on KV secrets missing from the lock.
@@ -350,6 +355,16 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
             },
         },
         packer_vault_token: src.flag("packer-vault-token", false)?,
+        report_json: src.text("report-json")?.map(PathBuf::from),
+        reports: src
+            .text("reports")?
+            .map(|t| {
+                t.lines()
+                    .map(|l| l.trim().to_string())
+                    .filter(|l| !l.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
         packer_vault_token_policies: policies(&src)?,
         renew: src.flag("renew", true)?,
         revoke: src.flag("revoke", true)?,

@@ -66,14 +66,14 @@ impl<'a> Sources<'a> {
         }
     }
 
-    pub(super) fn text(&self, name: &str) -> Result<Option<String>> {
+    pub(crate) fn text(&self, name: &str) -> Result<Option<String>> {
         let Some(v) = self.raw(name) else { return Ok(None) };
         let input = inputs::find(name).ok_or_else(|| Error::Usage(format!("unknown input {name}")))?;
         check_value(input, &v)?;
         Ok(Some(v.trim().to_string()).filter(|v| !v.is_empty()))
     }
 
-    pub(super) fn flag(&self, name: &str, default: bool) -> Result<bool> {
+    pub(crate) fn flag(&self, name: &str, default: bool) -> Result<bool> {
         Ok(match self.text(name)? {
             Some(v) => parse_bool(&v).ok_or_else(|| Error::input(name, format!("`{v}` is not true or false")))?,
             None => default,

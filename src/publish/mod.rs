@@ -27,6 +27,8 @@ pub struct Options {
     pub gitlab_token: Option<Secret>,
     /// `hcp-bucket`, part of the sticky comment's marker.
     pub bucket: Option<String>,
+    /// `report-json`: where the JSON report goes.
+    pub report_json: Option<std::path::PathBuf>,
 }
 
 impl Options {
@@ -38,7 +40,26 @@ impl Options {
             github_token: cfg.github_token.clone(),
             gitlab_token: cfg.gitlab_token.clone(),
             bucket: cfg.hcp.bucket.clone(),
+            report_json: cfg.report_json.clone(),
         }
+    }
+}
+
+/// Writes the JSON report to `path` (redacted once more, like every output).
+fn write_json(platform: Platform, env: &Env, report: &Report, opts: &Options, path: &Path) {
+    let job = match platform {
+        Platform::Github => env.get("GITHUB_JOB"),
+        Platform::Gitlab => env.get("CI_JOB_NAME"),
+        Platform::Local => None,
+    };
+    let json = crate::report::json::JsonReport::of(report, opts.bucket.as_deref(), job);
+    let text = match serde_json::to_string_pretty(&json) {
+        Ok(t) => crate::log::redact(&t),
+        Err(e) => return crate::log::warn(&format!("cannot write the JSON report: {e}")),
+    };
+    match std::fs::write(path, format!("{text}\n")) {
+        Ok(()) => crate::log::info(&format!("JSON report written to {}", path.display())),
+        Err(e) => crate::log::warn(&format!("cannot write the JSON report to {}: {e}", path.display())),
     }
 }
 
@@ -52,6 +73,9 @@ pub async fn publish(platform: Platform, env: &Env, report: &Report, opts: &Opti
         && let Err(e) = std::fs::write(f, &markdown)
     {
         crate::log::warn(&format!("cannot write the report to {}: {e}", f.display()));
+    }
+    if let Some(f) = &opts.report_json {
+        write_json(platform, env, report, opts, f);
     }
     match platform {
         Platform::Local => {

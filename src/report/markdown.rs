@@ -19,7 +19,7 @@ pub fn marker(template: &str, bucket: Option<&str>) -> String {
     )
 }
 
-fn cell(s: &str) -> String {
+pub(super) fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', "<br>")
 }
 
@@ -27,7 +27,7 @@ fn cell(s: &str) -> String {
 /// pull request controls (labels, artifact descriptions) renders no
 /// mention, link or HTML. Line breaks become spaces; `|` is escaped for a
 /// table cell.
-fn code(s: &str) -> String {
+pub(super) fn code(s: &str) -> String {
     let s = s.replace(['\n', '\r'], " ").replace('|', "\\|");
     if s.trim().is_empty() {
         return String::new();
@@ -61,7 +61,7 @@ fn longest_run(s: &str, c: char) -> usize {
 }
 
 /// A list's items inside a fence: `- ` before each, continuation lines indented.
-fn fenced_list(o: &mut String, items: &[String]) {
+pub(super) fn fenced_list(o: &mut String, items: &[String]) {
     fenced(
         o,
         items.iter().flat_map(|item| {
@@ -73,7 +73,7 @@ fn fenced_list(o: &mut String, items: &[String]) {
     );
 }
 
-fn secs(d: std::time::Duration) -> String {
+pub(super) fn secs(d: std::time::Duration) -> String {
     let s = d.as_secs_f64();
     if s < 60.0 {
         format!("{s:.1} s")

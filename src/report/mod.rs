@@ -2,6 +2,8 @@
 //! comment and `--report FILE`. It names secrets by path, key and version,
 //! never by value.
 
+pub mod fanin;
+pub mod json;
 mod markdown;
 
 pub use markdown::{marker, render};
@@ -133,6 +135,8 @@ pub struct Report {
     pub run_url: Option<String>,
     /// The lifecycle command's result (none for build and validate).
     pub lifecycle: Option<Lifecycle>,
+    /// The run's exit code, once known.
+    pub exit_code: Option<i32>,
 }
 
 impl Report {
@@ -157,6 +161,7 @@ impl Report {
             tail: Vec::new(),
             run_url: None,
             lifecycle: None,
+            exit_code: None,
         }
     }
 

@@ -41,6 +41,7 @@ pub async fn build(cfg: Config, ci: Runner, mode: Mode, report_file: Option<Path
         Err(Stopped::Failed(e)) => {
             report.status = Status::Failed;
             report.errors.push(e.to_string());
+            report.exit_code = Some(e.exit_code());
             crate::publish::publish(ci.platform, &ci.env, &report, &publish, report_file.as_deref()).await;
             return fail(&e);
         }
@@ -57,6 +58,7 @@ pub async fn build(cfg: Config, ci: Runner, mode: Mode, report_file: Option<Path
         Ok(Err(e)) => {
             report.status = Status::Failed;
             report.errors.push(e.to_string());
+            report.exit_code = Some(e.exit_code());
             session.close(&cfg, false).await;
             crate::publish::publish(ci.platform, &ci.env, &report, &publish, report_file.as_deref()).await;
             return fail(&e);
@@ -83,6 +85,7 @@ pub async fn build(cfg: Config, ci: Runner, mode: Mode, report_file: Option<Path
         t.revoke().await;
     }
     session.close(&cfg, cfg.export_env).await;
+    report.exit_code = Some(code);
     crate::publish::publish(ci.platform, &ci.env, &report, &publish, report_file.as_deref()).await;
     code
 }

@@ -27,11 +27,19 @@ pub async fn lifecycle(cfg: Config, ci: Runner) -> i32 {
         (op, _) => op.name().to_string(),
     };
     let mut report = Report::new(lc.op.name(), &subject);
+    report.run_url = ci.run_url();
+    let publish = crate::publish::Options::of(&cfg);
     let (cancel, session) = match super::start(&cfg, &ci).await {
         Ok(started) => started,
+        Err(super::Stopped::Failed(e)) => {
+            report.status = Status::Failed;
+            report.errors.push(crate::log::redact(&e.to_string()));
+            report.exit_code = Some(e.exit_code());
+            crate::publish::publish(ci.platform, &ci.env, &report, &publish, None).await;
+            return fail(&e);
+        }
         Err(stop) => return stop.exit_code(),
     };
-    report.run_url = ci.run_url();
     report.accessor = session.login.accessor.clone();
     let code = match unless_cancelled(&cancel, act(&cfg, &ci, &session, &lc, &bucket, &mut report)).await {
         Ok(Ok(())) => 0,
@@ -45,7 +53,8 @@ pub async fn lifecycle(cfg: Config, ci: Runner) -> i32 {
             s.exit_code()
         }
     };
-    crate::publish::publish(ci.platform, &ci.env, &report, &crate::publish::Options::of(&cfg), None).await;
+    report.exit_code = Some(code);
+    crate::publish::publish(ci.platform, &ci.env, &report, &publish, None).await;
     session.close(&cfg, false).await;
     code
 }

@@ -6,12 +6,14 @@ mod exec;
 mod hcp;
 mod lifecycle;
 mod lock;
+mod report;
 mod secrets;
 
 pub use build::{Mode, build};
 pub use exec::exec;
 pub use lifecycle::lifecycle;
 pub use lock::lock;
+pub use report::report;
 pub use secrets::secrets;
 
 use crate::ci::Runner;

@@ -57,8 +57,19 @@ fn project_relative(env: &Env, template: &str) -> String {
     }
 }
 
+/// Whether this is a merge-request pipeline.
+pub fn in_merge_request(env: &Env) -> bool {
+    note::mr_pipeline(env).is_some()
+}
+
+/// Upserts the sticky MR note `marker` with `body` (which starts with the
+/// marker, redacted) as `want` says. Never fails the run.
+pub async fn note(env: &Env, token: &crate::secret::Secret, marker: &str, body: &str, want: Want) {
+    note::publish(env, token, marker, body, want).await;
+}
+
 /// Writes `packer-vault-report.md` into `CI_PROJECT_DIR`.
-fn write_report(env: &Env, markdown: &str) {
+pub fn write_report(env: &Env, markdown: &str) {
     let dir = env.get("CI_PROJECT_DIR").unwrap_or(".");
     let path = Path::new(dir).join(REPORT_FILE);
     match std::fs::write(&path, markdown) {
@@ -72,7 +83,7 @@ fn write_report(env: &Env, markdown: &str) {
 
 /// Whether and how to write the note.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Want {
+pub enum Want {
     /// Upsert on the MR of this MR pipeline only.
     MrPipeline,
     /// Upsert on this pipeline's MR, or the MR the commit belongs to.
@@ -85,7 +96,7 @@ impl Want {
     /// `auto`: MR pipelines only; `always`: also branch pipelines whose commit
     /// belongs to an MR; `on-failure`: a failed run posts like `always`, a
     /// successful one only updates a note an earlier failure left.
-    fn decide(mode: CommentMode, failed: bool, in_mr_pipeline: bool) -> Option<Want> {
+    pub fn decide(mode: CommentMode, failed: bool, in_mr_pipeline: bool) -> Option<Want> {
         match mode {
             CommentMode::Never => None,
             CommentMode::Auto => in_mr_pipeline.then_some(Want::MrPipeline),

@@ -4,6 +4,17 @@
 use super::MAX_COMMENT_CHARS;
 use crate::report::Report;
 
+/// `body` within GitHub's limit (a hard cut with a note).
+pub fn fit(body: &str) -> String {
+    if body.chars().count() <= MAX_COMMENT_CHARS {
+        return body.to_string();
+    }
+    const NOTE: &str = "\n\n… (report truncated: the job summary has all of it)\n";
+    let mut out: String = body.chars().take(MAX_COMMENT_CHARS - NOTE.chars().count()).collect();
+    out.push_str(NOTE);
+    out
+}
+
 /// The comment body: the marker, the report, redacted, within GitHub's
 /// limit (a slimmer report first, then a hard cut).
 pub fn body(report: &Report, marker: &str) -> String {
@@ -20,14 +31,7 @@ pub fn body(report: &Report, marker: &str) -> String {
     slim.errors.truncate(20);
     slim.findings.truncate(30);
     slim.warnings.truncate(20);
-    let text = crate::log::redact(&crate::report::render(&slim, Some(marker)));
-    if text.chars().count() <= MAX_COMMENT_CHARS {
-        return text;
-    }
-    const NOTE: &str = "\n\n… (report truncated: the job summary has all of it)\n";
-    let mut out: String = text.chars().take(MAX_COMMENT_CHARS - NOTE.chars().count()).collect();
-    out.push_str(NOTE);
-    out
+    fit(&crate::log::redact(&crate::report::render(&slim, Some(marker))))
 }
 
 #[cfg(test)]

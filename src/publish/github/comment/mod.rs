@@ -7,7 +7,7 @@ mod body;
 mod lookup;
 mod upsert;
 
-pub use body::body;
+pub use body::{body, fit};
 use lookup::commit_pr;
 pub use lookup::{event_pr, repository};
 use upsert::{Done, upsert, whoami};
@@ -74,12 +74,26 @@ pub struct Target {
     pub number: u64,
 }
 
-/// Posts or updates the sticky comment as `comment` says. Never fails the
-/// run: every problem is a warning.
+/// Posts or updates the sticky comment of `report` as `comment` says.
+/// Never fails the run: every problem is a warning.
 pub async fn publish(env: &Env, report: &Report, opts: &Options) {
     let Some(want) = Want::decide(opts.comment, report.status != Status::Success) else {
         return;
     };
+    let marker = crate::log::redact(&crate::report::marker(&report.template, opts.bucket.as_deref()));
+    let body = body(report, &marker);
+    let budget = if report.status == Status::Cancelled {
+        CANCELLED_BUDGET
+    } else {
+        BUDGET
+    };
+    post(env, opts.github_token.as_ref(), want, &marker, &body, budget).await;
+}
+
+/// Posts or updates the sticky comment `marker` with `body` (which starts
+/// with the marker, redacted, within GitHub's limit), within `budget`.
+/// Never fails the run: every problem is a warning.
+pub async fn post(env: &Env, token: Option<&Secret>, want: Want, marker: &str, body: &str, budget: Duration) {
     let event = event_pr(env);
     if want == Want::Event && event.is_none() {
         return;
@@ -88,7 +102,7 @@ pub async fn publish(env: &Env, report: &Report, opts: &Options) {
         crate::log::warn("no PR comment: GITHUB_REPOSITORY is not `owner/name`");
         return;
     };
-    let Some(token) = opts.github_token.as_ref().filter(|t| !t.is_empty()) else {
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
         if want != Want::UpdateOnly {
             crate::log::warn(
                 "no PR comment: `github-token` is not set (the action passes `github.token`; \
@@ -104,8 +118,6 @@ pub async fn publish(env: &Env, report: &Report, opts: &Options) {
             return;
         }
     };
-    let marker = crate::log::redact(&crate::report::marker(&report.template, opts.bucket.as_deref()));
-    let body = body(report, &marker);
     let work = async {
         let number = match event {
             Some(n) => n,
@@ -130,7 +142,7 @@ pub async fn publish(env: &Env, report: &Report, opts: &Options) {
             }
         };
         let done = retry::run(retry::Policy::default(), || {
-            upsert(&crab, &target, &me, &marker, &body, want)
+            upsert(&crab, &target, &me, marker, body, want)
         })
         .await;
         match done {
@@ -147,11 +159,6 @@ pub async fn publish(env: &Env, report: &Report, opts: &Options) {
             Ok(Done::Nothing) => {}
             Err(f) => crate::log::warn(&explain(&f)),
         }
-    };
-    let budget = if report.status == Status::Cancelled {
-        CANCELLED_BUDGET
-    } else {
-        BUDGET
     };
     if tokio::time::timeout(budget, work).await.is_err() {
         crate::log::warn(&format!(
