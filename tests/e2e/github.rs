@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const GITHUB_TOKEN: &str = "ghs_16C7e42F292c6912E7710c838347Ae178B4a";
+pub(crate) const GITHUB_TOKEN: &str = "ghs_16C7e42F292c6912E7710c838347Ae178B4a";
 /// `GITHUB_SHA` of [`support::github_env`]'s pull-request job.
 const MERGE_SHA: &str = "fedcba9876543210fedcba9876543210fedcba98";
 
@@ -47,7 +47,13 @@ fn values(f: &Fixture) -> Vec<(&'static str, String)> {
 /// A `pull_request` job (PR #42 of acme/images) whose step is
 /// `uses: packer-vault/packer-vault-action` `with:` these inputs (besides the Vault
 /// login and the spec), against the API stand-in; Packer runs in `dir`.
-fn job(f: &Fixture, oidc: &GithubOidc, api: &GithubApi, dir: &Path, with: &[(&str, &str)]) -> (Command, GithubEnv) {
+pub(crate) fn job(
+    f: &Fixture,
+    oidc: &GithubOidc,
+    api: &GithubApi,
+    dir: &Path,
+    with: &[(&str, &str)],
+) -> (Command, GithubEnv) {
     let mut gh = oidc.env(dir);
     gh.set("GITHUB_API_URL", &api.uri());
     let (addr, path, spec, wd, tpl) = (

@@ -12,6 +12,7 @@ mod docs;
 mod doctor;
 mod dynamic;
 mod exec;
+mod fanin;
 mod faults;
 mod gaps;
 mod github;
