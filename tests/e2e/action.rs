@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// What the action's `command` input accepts.
-pub const COMMANDS: [&str; 8] = [
+pub const COMMANDS: [&str; 9] = [
     "build",
     "validate",
     "lock",
@@ -18,6 +18,7 @@ pub const COMMANDS: [&str; 8] = [
     "promote",
     "revoke",
     "restore",
+    "report",
 ];
 
 /// The outputs the binary writes to `GITHUB_OUTPUT`.
@@ -307,12 +308,17 @@ fn example_workflows_use_only_existing_inputs() {
                     continue;
                 }
                 uses += 1;
-                assert_eq!(perms["id-token"], "write", "{shown}: {job_name}: id-token: write");
                 let with = step["with"].as_object().cloned().unwrap_or_default();
+                // `report` logs in nowhere; a job with `comment: never`
+                // writes no comment.
+                let command = with.get("command").and_then(|c| c.as_str()).unwrap_or("build");
+                if command != "report" {
+                    assert_eq!(perms["id-token"], "write", "{shown}: {job_name}: id-token: write");
+                }
+                let comments = with.get("comment").and_then(|c| c.as_str()) != Some("never");
                 // The lifecycle commands comment on no pull request; a job
                 // without a checkout needs no `contents`; lock-check.yml
                 // pushes a branch: it needs `contents: write`.
-                let command = with.get("command").and_then(|c| c.as_str()).unwrap_or("build");
                 let lifecycle = ["promote", "revoke", "restore"].contains(&command);
                 let checkout = job["steps"]
                     .as_array()
@@ -323,7 +329,7 @@ fn example_workflows_use_only_existing_inputs() {
                     if checkout {
                         assert_eq!(perms["contents"], "read", "{shown}: {job_name}: contents: read");
                     }
-                    if !lifecycle {
+                    if !lifecycle && comments {
                         assert_eq!(
                             perms["pull-requests"], "write",
                             "{shown}: {job_name}: pull-requests: write"
