@@ -146,9 +146,22 @@ pub(super) fn failure(what: &str, e: octocrab::Error) -> Failure {
     match e {
         octocrab::Error::GitHub { source, .. } => {
             let message: String = source.message.lines().next().unwrap_or("").chars().take(300).collect();
-            let mut f = Failure::status(SERVICE, what, source.status_code.as_u16(), vec![message]);
-            f.retry_after = source.headers.as_ref().and_then(crate::remote::retry_after);
-            f
+            let status = source.status_code.as_u16();
+            let headers = source.headers.as_ref();
+            match headers.and_then(|h| rate_limited(status, h)) {
+                // GitHub's primary and secondary rate limits: wait as told,
+                // then try again (a 429, which the retry loop retries).
+                Some(wait) => {
+                    let mut f = Failure::status(SERVICE, what, 429, vec![format!("rate limited: {message}")]);
+                    f.retry_after = Some(wait);
+                    f
+                }
+                None => {
+                    let mut f = Failure::status(SERVICE, what, status, vec![message]);
+                    f.retry_after = headers.and_then(crate::remote::retry_after);
+                    f
+                }
+            }
         }
         octocrab::Error::Serde { .. } | octocrab::Error::Json { .. } => Failure::status(
             SERVICE,
@@ -160,9 +173,51 @@ pub(super) fn failure(what: &str, e: octocrab::Error) -> Failure {
     }
 }
 
+/// Seconds to wait when a 403 or 429 is one of GitHub's rate limits: the
+/// secondary limit's `retry-after`, or the primary limit's
+/// `x-ratelimit-remaining: 0` with `x-ratelimit-reset` (epoch seconds);
+/// `None` for any other answer (a 403 for missing permissions).
+fn rate_limited(status: u16, headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    if !matches!(status, 403 | 429) {
+        return None;
+    }
+    if let Some(s) = crate::remote::retry_after(headers) {
+        return Some(s);
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    if header("x-ratelimit-remaining") != Some("0") {
+        return None;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let reset = header("x-ratelimit-reset").and_then(|v| v.parse::<u64>().ok()).unwrap_or(now + 60);
+    Some(reset.saturating_sub(now).max(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn githubs_rate_limits_are_waited_for_and_other_403s_are_not() {
+        use reqwest::header::{HeaderMap, HeaderValue};
+        let mut secondary = HeaderMap::new();
+        secondary.insert("retry-after", HeaderValue::from_static("7"));
+        assert_eq!(rate_limited(403, &secondary), Some(7));
+        let mut primary = HeaderMap::new();
+        primary.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        let reset = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+            + 3;
+        primary.insert("x-ratelimit-reset", HeaderValue::from_str(&reset.to_string()).unwrap());
+        assert!(rate_limited(403, &primary).is_some_and(|s| (2..=3).contains(&s)));
+        assert_eq!(rate_limited(403, &HeaderMap::new()), None, "a permission 403 is final");
+        assert_eq!(rate_limited(404, &secondary), None);
+    }
 
     #[test]
     fn the_sticky_comment_is_our_own_with_the_marker_first() {
