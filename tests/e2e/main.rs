@@ -5,6 +5,7 @@ mod act;
 mod action;
 mod bad_input;
 mod build;
+mod burst;
 mod child_env;
 mod clouds;
 mod demo;

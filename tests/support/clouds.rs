@@ -98,6 +98,11 @@ impl CloudEngines {
         CloudEngines { proxy, state }
     }
 
+    /// The proxy in front of OpenBao, for faults and request counts.
+    pub fn proxy(&self) -> &Proxy {
+        &self.proxy
+    }
+
     /// The address to use as `vault-addr`.
     pub fn addr(&self) -> &str {
         self.proxy.addr()

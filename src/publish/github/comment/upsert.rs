@@ -192,7 +192,9 @@ fn rate_limited(status: u16, headers: &reqwest::header::HeaderMap) -> Option<u64
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let reset = header("x-ratelimit-reset").and_then(|v| v.parse::<u64>().ok()).unwrap_or(now + 60);
+    let reset = header("x-ratelimit-reset")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(now + 60);
     Some(reset.saturating_sub(now).max(1))
 }
 
