@@ -79,7 +79,7 @@ impl Stage {
 
     /// Requests each stand-in saw, and how many of them were refused on purpose.
     fn counts(&self) -> [(usize, usize); 3] {
-        [&self.vault.proxy(), &self.hcp_proxy, &self.gh_proxy].map(|p| {
+        [self.vault.proxy(), &self.hcp_proxy, &self.gh_proxy].map(|p| {
             let seen = p.requests();
             let faulted = seen
                 .iter()
