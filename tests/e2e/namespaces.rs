@@ -214,6 +214,18 @@ impl World {
         bao().api("POST", &path, Some(json!({ "accessor": accessor }))).0 >= 400
     }
 
+    /// A GitLab job logged in to `admin` (GitLab's own `VAULT_NAMESPACE`)
+    /// with the `gitlab` role, reading `spec`.
+    fn gitlab_job(&self, dir: &Path, spec: &str) -> Command {
+        let mut cmd = support::bin();
+        cmd.envs(gitlab_env(&self.f, dir))
+            .env("VAULT_NAMESPACE", ADMIN)
+            .env("VAULT_AUTH_ROLE", "gitlab")
+            .env("VAULT_AUTH_PATH", &self.jwt_mount)
+            .env("PACKER_VAULT_SECRETS", spec);
+        cmd
+    }
+
     /// A fresh token of the `gitlab` role in `admin`: the positive control
     /// of [`World::revoked_in`].
     fn live_accessor(&self) -> String {
@@ -276,14 +288,8 @@ fn a_github_job_logged_in_to_admin_reads_admin_and_its_child_namespaces() {
 fn a_gitlab_job_with_gitlabs_own_vault_namespace_variable() {
     let w = World::new("ns_gitlab");
     let dir = support::scratch_dir("ns_gitlab");
-    let mut cmd = support::bin();
-    cmd.envs(gitlab_env(&w.f, &dir))
-        .env("VAULT_NAMESPACE", ADMIN)
-        .env("VAULT_AUTH_ROLE", "gitlab")
-        .env("VAULT_AUTH_PATH", &w.jwt_mount)
-        .env("PACKER_VAULT_SECRETS", w.spec())
-        .env("OUT", &dir)
-        .args(RECORD);
+    let mut cmd = w.gitlab_job(&dir, &w.spec());
+    cmd.env("OUT", &dir).args(RECORD);
     let out = support::run(cmd);
     out.assert_success();
     check_child(&w, &dir, false);
@@ -320,16 +326,11 @@ fn lock_pins_two_namespaces_and_check_sees_drift_in_the_child() {
     let dir = support::scratch_dir("ns_lock");
     let lock_file = dir.join("packer-vault.lock");
     let job = |args: &[&str]| -> Outcome {
-        let mut cmd = support::bin();
-        cmd.envs(gitlab_env(&w.f, &dir))
-            .env("VAULT_NAMESPACE", ADMIN)
-            .env("VAULT_AUTH_ROLE", "gitlab")
-            .env("VAULT_AUTH_PATH", &w.jwt_mount)
-            .env(
-                "PACKER_VAULT_SECRETS",
-                format!("{kv2}/ci/a key | A ; team-a/{kv2}/ci/b key | B", kv2 = w.kv2),
-            )
-            .env("PACKER_VAULT_LOCK_FILE", &lock_file)
+        let mut cmd = w.gitlab_job(
+            &dir,
+            &format!("{kv2}/ci/a key | A ; team-a/{kv2}/ci/b key | B", kv2 = w.kv2),
+        );
+        cmd.env("PACKER_VAULT_LOCK_FILE", &lock_file)
             .env("OUT", &dir)
             .args(args);
         support::run(cmd)
@@ -378,14 +379,8 @@ fn lock_pins_two_namespaces_and_check_sees_drift_in_the_child() {
 fn doctor_names_the_namespace_of_each_path() {
     let w = World::new("ns_doctor");
     let dir = support::scratch_dir("ns_doctor");
-    let mut cmd = support::bin();
-    cmd.envs(gitlab_env(&w.f, &dir))
-        .env("VAULT_NAMESPACE", ADMIN)
-        .env("VAULT_AUTH_ROLE", "gitlab")
-        .env("VAULT_AUTH_PATH", &w.jwt_mount)
-        .env("PACKER_VAULT_SECRETS", w.spec())
-        .env("PACKER_VAULT_CONFIG", w.config(&dir))
-        .arg("doctor");
+    let mut cmd = w.gitlab_job(&dir, &w.spec());
+    cmd.env("PACKER_VAULT_CONFIG", w.config(&dir)).arg("doctor");
     let out = support::run(cmd);
     let line = |what: &str| -> String {
         out.stdout
