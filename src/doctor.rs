@@ -82,6 +82,15 @@ pub async fn doctor(cfg: Config, ci: Runner) -> i32 {
         let identity_ok = match (&cfg.auth, &ci.jwt) {
             (Auth::Jwt { .. }, Some(source)) => identity(&ci, source, &mut list, &mut hidden).await,
             (Auth::Jwt { .. }, None) => false,
+            (Auth::None, _) => {
+                list.add(
+                    Mark::Skip,
+                    "identity",
+                    "no Vault: no secret to read, HCP through its workload identity provider",
+                    &[],
+                );
+                false
+            }
             (Auth::Token(t), _) => {
                 hidden.push(t.clone());
                 crate::log::hide([t.expose()]);
@@ -94,14 +103,18 @@ pub async fn doctor(cfg: Config, ci: Runner) -> i32 {
                 true
             }
         };
-        (identity_ok, health(&cfg, &mut list).await)
+        if matches!(cfg.auth, Auth::None) {
+            return (false, None);
+        }
+        (identity_ok, Some(health(&cfg, &mut list).await))
     };
     // No token exists yet: a signal simply ends the run.
     let (identity_ok, healthy) = match crate::run::unless_cancelled(&cancel, before_login).await {
         Ok(v) => v,
         Err(s) => return cancelled(s),
     };
-    let session = match (healthy, identity_ok) {
+    let session = match (healthy.unwrap_or(true), identity_ok) {
+        _ if healthy.is_none() => None,
         (false, _) => {
             list.add(Mark::Skip, "login", "Vault is not available", &[]);
             None
@@ -255,6 +268,7 @@ async fn login(
     let what = match &cfg.auth {
         Auth::Jwt { role, path, .. } => format!("login (role `{role}` on auth/{path})"),
         Auth::Token(_) => "login (VAULT_TOKEN)".into(),
+        Auth::None => "login (none: no Vault)".into(),
     };
     Ok(match crate::run::login(cfg, ci, cancel).await? {
         Ok(s) => {

@@ -65,6 +65,23 @@ pub async fn login(cfg: &Config, ci: &Runner) -> Result<Session> {
         .collect();
     hide(&hidden, &[]);
     match (&cfg.auth, &ci.jwt) {
+        // No Vault at all: a session that reads nothing and revokes nothing.
+        (Auth::None, _) => {
+            crate::log::info("no Vault login: no secret to read, and HCP through its workload identity provider");
+            Ok(Session {
+                vault: Arc::new(Vault::new("http://127.0.0.1:1", None, &Default::default())?),
+                login: Login {
+                    token: Secret::new(""),
+                    accessor: String::new(),
+                    policies: Vec::new(),
+                    ttl: 0,
+                    renewable: false,
+                    issued: std::time::Instant::now(),
+                },
+                owned: false,
+                hidden,
+            })
+        }
         (Auth::Jwt { .. }, None) => Err(Error::failed("no identity token source for the JWT login")),
         (Auth::Jwt { path, role, .. }, Some(source)) => {
             let jwt = ci.identity_token(source).await?;

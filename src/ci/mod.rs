@@ -35,7 +35,7 @@ impl Runner {
     pub fn new(cfg: &Config, env: Env) -> Result<Runner> {
         let jwt = match &cfg.auth {
             Auth::Jwt { identity, .. } => Some(identity::source(identity, &env, cfg.platform)?),
-            Auth::Token(_) => None,
+            Auth::Token(_) | Auth::None => None,
         };
         crate::log::set_style(if cfg.platform == Platform::Github {
             crate::log::Style::Github
@@ -53,6 +53,46 @@ impl Runner {
     pub async fn identity_token(&self, source: &JwtSource) -> Result<Secret> {
         let jwt = identity::token(source).await?;
         self.mask(&[jwt.expose()]);
+        Ok(jwt)
+    }
+
+    /// The identity token that HCP's workload identity provider exchanges:
+    /// on GitHub a second OIDC token, with the provider's audience (or
+    /// `hcp-jwt-audience`); elsewhere the `id_tokens:` variable that
+    /// `hcp-id-token-variable` names. Masked and hidden like every credential.
+    pub async fn hcp_identity_token(&self, hcp: &crate::config::HcpSettings) -> Result<Secret> {
+        use crate::error::Error;
+        let provider = hcp
+            .provider
+            .as_deref()
+            .ok_or_else(|| Error::input("hcp-workload-identity-provider", "not set"))?;
+        let jwt = match self.platform {
+            Platform::Github => {
+                let (Some(url), Some(token)) = (
+                    self.env.get("ACTIONS_ID_TOKEN_REQUEST_URL"),
+                    self.env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+                ) else {
+                    return Err(Error::input(
+                        "hcp-workload-identity-provider",
+                        "GitHub gave this job no OIDC token: add `permissions: id-token: write`",
+                    ));
+                };
+                let audience = hcp.jwt_audience.as_deref().unwrap_or(provider);
+                github::oidc_token(url, &Secret::new(token), Some(audience)).await?
+            }
+            Platform::Gitlab | Platform::Local => {
+                let var = &hcp.id_token_variable;
+                let jwt = self.env.get(var).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+                    Error::input(
+                        "hcp-id-token-variable",
+                        format!("{var} is not set: add `id_tokens: {var}: aud: {provider}` to the job"),
+                    )
+                })?;
+                Secret::new(jwt.trim())
+            }
+        };
+        self.mask(&[jwt.expose()]);
+        crate::log::hide([jwt.expose()]);
         Ok(jwt)
     }
 

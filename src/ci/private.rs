@@ -57,8 +57,13 @@ impl Runner {
         if let Auth::Token(_) = cfg.auth {
             vars.push("VAULT_TOKEN".into());
         }
-        if cfg.hcp.bucket.is_none() {
+        // Packer publishes with the runner's HCP credentials only when HCP
+        // Packer is on and no workload identity provider replaces them.
+        if cfg.hcp.bucket.is_none() || cfg.hcp.provider.is_some() {
             vars.extend(["HCP_CLIENT_ID", "HCP_CLIENT_SECRET"].map(String::from));
+        }
+        if cfg.hcp.provider.is_some() {
+            vars.push(cfg.hcp.id_token_variable.clone());
         }
         vars.sort();
         vars.dedup();

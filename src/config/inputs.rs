@@ -230,6 +230,27 @@ pub const INPUTS: &[Input] = &[
         "HCP project"
     ),
     input!(
+        "hcp-workload-identity-provider",
+        ["HCP_WORKLOAD_IDENTITY_PROVIDER"],
+        "`HCP_WORKLOAD_IDENTITY_PROVIDER`",
+        Kind::Text,
+        "the HCP workload identity provider (`iam/project/<project>/service-principal/<sp>/workload-identity-provider/<name>`): HCP calls and Packer use the job's identity token, no HCP secret"
+    ),
+    input!(
+        "hcp-jwt-audience",
+        [],
+        "the provider's resource name",
+        Kind::Text,
+        "the audience of the identity token asked for the provider (GitHub); default the provider's resource name"
+    ),
+    input!(
+        "hcp-id-token-variable",
+        [],
+        "`HCP_ID_TOKEN`",
+        Kind::Text,
+        "GitLab: the `id_tokens:` variable whose `aud` is the provider"
+    ),
+    input!(
         "comment",
         [],
         "`auto`",

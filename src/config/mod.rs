@@ -39,6 +39,9 @@ pub enum Auth {
     },
     /// A Vault token given in `VAULT_TOKEN` (local use).
     Token(Secret),
+    /// No Vault at all: no secret to read, and HCP through a workload
+    /// identity provider.
+    None,
 }
 
 /// What the inputs say about the identity token of a JWT login. Which
@@ -80,6 +83,14 @@ pub struct HcpSettings {
     pub organization_id: Option<String>,
     /// Project id.
     pub project_id: Option<String>,
+    /// `hcp-workload-identity-provider`: HCP through the job's identity
+    /// token instead of a service principal's secret.
+    pub provider: Option<String>,
+    /// `hcp-jwt-audience`: the audience asked for the provider's token
+    /// (GitHub); `None`: the provider's resource name.
+    pub jwt_audience: Option<String>,
+    /// `hcp-id-token-variable`: GitLab's `id_tokens:` variable for it.
+    pub id_token_variable: String,
 }
 
 /// What the `azure` preset needs besides the secret.
@@ -209,14 +220,10 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
     let platform = Platform::detect(env);
 
     let vault_addr = src.text("vault-addr")?.map(|a| a.trim_end_matches('/').to_string());
-    // Every subcommand logs in to Vault.
-    let vault_addr = vault_addr.ok_or_else(|| Error::input("vault-addr", "not set (set it, or VAULT_ADDR)"))?;
     let vault_namespace = match src.text("vault-namespace")? {
         Some(ns) => Some(crate::namespace::check(&ns).map_err(|e| Error::input("vault-namespace", e))?),
         None => None,
     };
-
-    let auth = resolve_auth(&src, env, platform)?;
 
     let mut requests = match src.text("secrets")? {
         Some(text) => spec::parse(&text).map_err(|e| Error::input("secrets", e))?,
@@ -229,6 +236,17 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
         requests.extend(spec::from_long(&entries).map_err(|e| Error::input("secrets", format!("{path}: {e}")))?);
     }
     spec::check_duplicates(&requests).map_err(|e| Error::input("secrets", e))?;
+    // Vault is needed unless there is nothing to read from it and HCP comes
+    // through a workload identity provider: then nothing logs in to Vault.
+    let no_vault = vault_addr.is_none()
+        && requests.is_empty()
+        && src.text("hcp-workload-identity-provider")?.is_some()
+        && !needs.lock_write;
+    let (vault_addr, auth) = match vault_addr {
+        None if no_vault => (String::new(), Auth::None),
+        None => return Err(Error::input("vault-addr", "not set (set it, or VAULT_ADDR)")),
+        Some(addr) => (addr, resolve_auth(&src, env, platform)?),
+    };
 
     let tls = Tls {
         ca_pem: pem_input(&src, "ca-cert")?.map(|p| p.into_bytes()),
@@ -276,6 +294,24 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
         fingerprint: name_input(&src, "hcp-fingerprint")?,
         organization_id: name_input(&src, "hcp-organization-id")?,
         project_id: name_input(&src, "hcp-project-id")?,
+        provider: match src.text("hcp-workload-identity-provider")? {
+            Some(p) => Some(
+                crate::hcp::workload::check_provider(&p)
+                    .map_err(|e| Error::input("hcp-workload-identity-provider", e))?,
+            ),
+            None => None,
+        },
+        jwt_audience: src.text("hcp-jwt-audience")?,
+        id_token_variable: match src.text("hcp-id-token-variable")? {
+            Some(v) if v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => v,
+            Some(v) => {
+                return Err(Error::input(
+                    "hcp-id-token-variable",
+                    format!("`{}` is not a variable name", v.escape_debug()),
+                ));
+            }
+            None => "HCP_ID_TOKEN".into(),
+        },
     };
     if hcp.channel.is_some() && hcp.bucket.is_none() {
         return Err(Error::input("hcp-channel", "needs `hcp-bucket`"));

@@ -10,6 +10,7 @@ pub mod channels;
 pub mod link;
 pub mod location;
 pub mod versions;
+pub mod workload;
 
 pub use api::Client;
 pub use auth::token;

@@ -50,6 +50,7 @@ pub async fn build(cfg: Config, ci: Runner, mode: Mode, report_file: Option<Path
     report.role = match &cfg.auth {
         crate::config::Auth::Jwt { role, .. } => role.clone(),
         crate::config::Auth::Token(_) => "token".into(),
+        crate::config::Auth::None => "none (no Vault)".into(),
     };
     report.accessor = session.login.accessor.clone();
     report.policies = session.login.policies.clone();
@@ -144,6 +145,22 @@ async fn run(
         Err(s) => return cancelled(report, s),
     }
 
+    // HCP through the workload identity provider: exchanged once, before
+    // Packer starts, so a refused exchange stops the run first.
+    let workload = if mode == Mode::Build && cfg.hcp.bucket.is_some() && cfg.hcp.provider.is_some() {
+        let open = async {
+            let jwt = ci.hcp_identity_token(&cfg.hcp).await?;
+            super::hcp::Registry::open_workload(&cfg.hcp, env, &jwt).await
+        };
+        match unless_cancelled(cancel, open).await {
+            Ok(Ok(r)) => Some(r),
+            Ok(Err(e)) => return failed(report, e),
+            Err(s) => return cancelled(report, s),
+        }
+    } else {
+        None
+    };
+
     let opts = match Options::from_env(env) {
         Ok(o) => o,
         Err(e) => return failed(report, e),
@@ -235,7 +252,7 @@ async fn run(
         && let (Some(bucket), Some(fp)) = (&cfg.hcp.bucket, &fingerprint)
     {
         ci.section_start("hcp", "HCP Packer");
-        let (hcp, warnings) = super::hcp::record(cfg, env, &reads, bucket, fp, true, early_hcp).await;
+        let (hcp, warnings) = super::hcp::record(cfg, env, &reads, bucket, fp, true, early_hcp, workload).await;
         for w in &warnings {
             crate::log::warn(w);
         }

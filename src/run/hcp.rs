@@ -26,8 +26,9 @@ pub struct Registry {
     pub(super) portal: String,
     pub(super) org: String,
     pub(super) project: String,
-    client_id: Secret,
-    client_secret: Secret,
+    /// The service principal's credentials; `None` through a workload
+    /// identity provider.
+    credentials: Option<(Secret, Secret)>,
     since: Instant,
 }
 
@@ -53,15 +54,68 @@ impl Registry {
             portal,
             org,
             project,
-            client_id,
-            client_secret,
+            credentials: Some((client_id, client_secret)),
+            since,
+        })
+    }
+
+    /// The registry through the workload identity provider: `jwt` (the
+    /// job's identity token for it) exchanged once for an access token;
+    /// organization and project from the inputs, else `caller-identity`. A
+    /// refused exchange names HCP's message and the claims that usually
+    /// explain it.
+    pub(super) async fn open_workload(
+        cfg: &crate::config::HcpSettings,
+        env: &Env,
+        jwt: &Secret,
+    ) -> Result<Registry, crate::error::Error> {
+        use crate::error::Error;
+        let provider = cfg
+            .provider
+            .as_deref()
+            .ok_or_else(|| Error::input("hcp-workload-identity-provider", "not set"))?;
+        let endpoints = Endpoints::from_env(env)?;
+        let portal = endpoints.portal.clone();
+        let since = Instant::now();
+        let client = hcp::workload::exchange(endpoints, provider, jwt).await.map_err(|f| {
+            let claims = crate::jwt::claims(jwt.expose()).unwrap_or_default();
+            let shown: Vec<String> = ["iss", "aud", "sub", "repository", "project_path"]
+                .iter()
+                .filter_map(|k| claims.get(*k).map(|v| format!("{k}={}", v.as_str().map_or(v.to_string(), str::to_string))))
+                .collect();
+            Error::failed(format!(
+                "HCP Packer: {f}; the identity token's claims: {} (the provider's issuer, audience and conditional access must accept them)",
+                shown.join(", ")
+            ))
+        })?;
+        crate::log::info(&format!("HCP: exchanged the job's identity token at {provider}"));
+        let (org, project) = match (&cfg.organization_id, &cfg.project_id) {
+            (Some(o), Some(p)) => (o.clone(), p.clone()),
+            _ => {
+                let (o, p) = client
+                    .caller_location()
+                    .await
+                    .map_err(|f| Error::failed(format!("HCP Packer: {f}")))?;
+                (
+                    cfg.organization_id.clone().unwrap_or(o),
+                    cfg.project_id.clone().unwrap_or(p),
+                )
+            }
+        };
+        Ok(Registry {
+            client,
+            portal,
+            org,
+            project,
+            credentials: None,
             since,
         })
     }
 
     fn usable_with(&self, id: &Secret, secret: &Secret) -> bool {
-        self.client_id.expose() == id.expose()
-            && self.client_secret.expose() == secret.expose()
+        self.credentials
+            .as_ref()
+            .is_some_and(|(i, s)| i.expose() == id.expose() && s.expose() == secret.expose())
             && self.since.elapsed() < REUSE_FOR
     }
 }
@@ -80,6 +134,9 @@ impl Drop for Early {
 /// used after the build only if the secrets did not bring other credentials.
 pub fn start_early(cfg: &Config, env: &Env) -> Option<Early> {
     cfg.hcp.bucket.as_ref()?;
+    if cfg.hcp.provider.is_some() {
+        return None;
+    }
     let (id, secret) = hcp::credentials(std::iter::empty(), env)?;
     let (hcp_cfg, env) = (cfg.hcp.clone(), env.clone());
     Some(Early(tokio::spawn(async move {
@@ -96,7 +153,9 @@ pub fn start_early(cfg: &Config, env: &Env) -> Option<Early> {
 }
 
 /// Looks the version up (and promotes it when `promote`); returns what the
-/// report shows and the warnings.
+/// report shows and the warnings. `ready` is a registry opened before the
+/// build (through the workload identity provider), used as it is.
+#[allow(clippy::too_many_arguments)]
 pub async fn record(
     cfg: &Config,
     env: &Env,
@@ -105,6 +164,7 @@ pub async fn record(
     fingerprint: &str,
     promote: bool,
     early: Option<Early>,
+    ready: Option<Registry>,
 ) -> (report::HcpVersion, Vec<String>) {
     let mut out = report::HcpVersion {
         bucket: bucket.into(),
@@ -112,7 +172,7 @@ pub async fn record(
         ..Default::default()
     };
     let mut warnings = Vec::new();
-    if let Err(w) = lookup(cfg, env, reads, &mut out, promote, early).await {
+    if let Err(w) = lookup(cfg, env, reads, &mut out, promote, early, ready).await {
         warnings.push(w);
     }
     (out, warnings)
@@ -125,17 +185,23 @@ async fn lookup(
     out: &mut report::HcpVersion,
     promote: bool,
     early: Option<Early>,
+    ready: Option<Registry>,
 ) -> Result<(), String> {
-    let (id, secret) = hcp::credentials(reads.iter().flat_map(|r| r.items.iter()), env).ok_or(
-        "HCP Packer: no HCP_CLIENT_ID/HCP_CLIENT_SECRET among the secrets or in the environment: add them to the secrets spec",
-    )?;
-    let early = match early {
-        Some(mut e) => (&mut e.0).await.ok().and_then(Result::ok),
-        None => None,
-    };
-    let registry = match early.filter(|s| s.usable_with(&id, &secret)) {
-        Some(s) => s,
-        None => Registry::open(&cfg.hcp, env, id, secret).await?,
+    let registry = match ready {
+        Some(r) => r,
+        None => {
+            let (id, secret) = hcp::credentials(reads.iter().flat_map(|r| r.items.iter()), env).ok_or(
+                "HCP Packer: no HCP_CLIENT_ID/HCP_CLIENT_SECRET among the secrets or in the environment: add them to the secrets spec",
+            )?;
+            let early = match early {
+                Some(mut e) => (&mut e.0).await.ok().and_then(Result::ok),
+                None => None,
+            };
+            match early.filter(|s| s.usable_with(&id, &secret)) {
+                Some(s) => s,
+                None => Registry::open(&cfg.hcp, env, id, secret).await?,
+            }
+        }
     };
     let Registry {
         client,
