@@ -56,7 +56,12 @@ impl PackerToken {
 
 /// Gets an identity token and logs in. Masks the JWT and the Vault token.
 pub async fn login(cfg: &Config, ci: &Runner) -> Result<Session> {
-    let mut vault = Vault::new(&cfg.vault_addr, cfg.vault_namespace.clone(), &cfg.tls)?;
+    let address = match cfg.auth {
+        // No Vault: a placeholder that nothing sends to.
+        Auth::None => "http://127.0.0.1:1",
+        _ => cfg.vault_addr.as_str(),
+    };
+    let mut vault = Vault::new(address, cfg.vault_namespace.clone(), &cfg.tls)?;
     // The API tokens for comments are never printed either.
     let mut hidden: Vec<Secret> = [&cfg.github_token, &cfg.gitlab_token]
         .into_iter()
@@ -69,7 +74,7 @@ pub async fn login(cfg: &Config, ci: &Runner) -> Result<Session> {
         (Auth::None, _) => {
             crate::log::info("no Vault login: no secret to read, and HCP through its workload identity provider");
             Ok(Session {
-                vault: Arc::new(Vault::new("http://127.0.0.1:1", None, &Default::default())?),
+                vault: Arc::new(vault),
                 login: Login {
                     token: Secret::new(""),
                     accessor: String::new(),

@@ -31,3 +31,4 @@ mod support_smoke;
 mod tls;
 mod vault_in_packer;
 mod waves;
+mod workload;

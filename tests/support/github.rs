@@ -42,6 +42,8 @@ pub struct OidcRequest {
 struct Responder {
     request_token: String,
     overrides: Value,
+    /// Seconds each token lives (GitHub: 300).
+    ttl: u64,
     seen: Arc<Mutex<Vec<OidcRequest>>>,
 }
 
@@ -71,7 +73,11 @@ impl Respond for Responder {
                 }
                 Some(_) => {
                     let aud = audience.as_deref().unwrap_or(DEFAULT_AUDIENCE);
-                    let token = jwt::sign(&jwt::github_claims(aud, &self.overrides));
+                    let mut claims = jwt::github_claims(aud, &self.overrides);
+                    if self.overrides.get("exp").is_none() {
+                        claims["exp"] = json!(jwt::now() + self.ttl);
+                    }
+                    let token = jwt::sign(&claims);
                     (200, ResponseTemplate::new(200).set_body_json(json!({ "value": token })))
                 }
             }
@@ -103,10 +109,20 @@ impl GithubOidc {
     /// Starts a stand-in whose tokens get `overrides` applied on top of
     /// [`jwt::github_claims`] (e.g. `json!({"repository": "evil/x"})`).
     pub fn start_with(request_token: &str, overrides: Value) -> GithubOidc {
+        Self::start_full(request_token, overrides, 300)
+    }
+
+    /// Starts a stand-in whose tokens live `ttl` seconds.
+    pub fn start_with_ttl(request_token: &str, ttl: u64) -> GithubOidc {
+        Self::start_full(request_token, json!({}), ttl)
+    }
+
+    fn start_full(request_token: &str, overrides: Value, ttl: u64) -> GithubOidc {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let responder = Responder {
             request_token: request_token.to_owned(),
             overrides,
+            ttl,
             seen: seen.clone(),
         };
         let server = block_on(async {

@@ -79,6 +79,9 @@ struct State {
     versions: BTreeMap<(String, String), Script>,
     /// (bucket, channel) -> fingerprint.
     channels: BTreeMap<(String, String), String>,
+    /// Workload identity providers: resource name -> (issuer, the claim
+    /// and value its conditional access requires).
+    providers: BTreeMap<String, (String, String, String)>,
     /// Parent (bucket, fingerprint) -> the versions built from it.
     children: BTreeMap<(String, String), Vec<(String, String)>>,
     requests: Vec<HcpRequest>,
@@ -126,7 +129,56 @@ fn decode(segment: &str) -> String {
         .into_owned()
 }
 
+/// The test key's RSA public key as PKCS#1 DER (the PEM is SPKI).
+fn public_key() -> jsonwebtoken::DecodingKey {
+    use base64::Engine as _;
+    let body: String = super::jwt::PUBLIC_KEY_PEM
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .expect("the test public key");
+    // SPKI: ... BIT STRING (03 82 LL LL 00) wrapping the PKCS#1 key.
+    let at = der.windows(2).position(|w| w == [0x03, 0x82]).expect("a BIT STRING");
+    jsonwebtoken::DecodingKey::from_rsa_der(&der[at + 5..])
+}
+
 impl Responder {
+    /// `POST /2019-12-10/{resource}/exchange-token`: the JWT's signature
+    /// (the test key), issuer, audience (the resource name), expiry and the
+    /// provider's conditional access, as HCP checks them.
+    fn exchange(&self, request: &Request, state: &State) -> (u16, Value) {
+        let path = request.url.path();
+        let resource = path
+            .strip_prefix("/2019-12-10/")
+            .and_then(|p| p.strip_suffix("/exchange-token"))
+            .unwrap_or_default();
+        let Some((issuer, claim, value)) = state.providers.get(resource) else {
+            return error(404, 5, "workload identity provider not found");
+        };
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let Some(jwt) = body["jwt_token"].as_str() else {
+            return error(400, 3, "jwt_token is required");
+        };
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.set_audience(&[resource]);
+        validation.set_issuer(&[issuer.as_str()]);
+        validation.leeway = 0;
+        let claims = match jsonwebtoken::decode::<Value>(jwt, &public_key(), &validation) {
+            Ok(d) => d.claims,
+            Err(e) => return error(403, 7, &format!("unable to exchange token: invalid JWT: {e}")),
+        };
+        if claims[claim.as_str()].as_str() != Some(value.as_str()) {
+            return error(
+                403,
+                7,
+                "unable to exchange token: the token does not satisfy the provider's conditional access",
+            );
+        }
+        (200, json!({ "access_token": self.access_token, "expires_in": 3600 }))
+    }
+
     fn token(&self, request: &Request) -> (u16, Value) {
         if request.method.as_str() != "POST" {
             return error(405, 12, "method not allowed");
@@ -163,6 +215,21 @@ impl Responder {
         let method = request.method.as_str();
         let path = request.url.path();
         match (method, path) {
+            ("GET", "/iam/2019-12-10/caller-identity") => (
+                200,
+                json!({
+                    "principal": {
+                        "id": "sp-packer-0123",
+                        "type": "PRINCIPAL_TYPE_SERVICE",
+                        "service": {
+                            "id": "sp-packer-0123",
+                            "name": "packer",
+                            "organization_id": self.org_id,
+                            "project_id": self.project_id,
+                        },
+                    }
+                }),
+            ),
             ("GET", "/resource-manager/2019-12-10/organizations") => (
                 200,
                 json!({
@@ -425,6 +492,8 @@ impl Respond for Responder {
         let mut state = self.state.lock().unwrap();
         let (status, body) = if request.url.path() == "/oauth2/token" {
             self.token(request)
+        } else if request.method.as_str() == "POST" && request.url.path().ends_with("/exchange-token") {
+            self.exchange(request, &state)
         } else {
             self.api(request, &mut state)
         };
@@ -565,6 +634,22 @@ impl HcpStandIn {
         state.versions[&(bucket.to_owned(), fingerprint.to_owned())]
             .current()
             .clone()
+    }
+
+    /// Adds a workload identity provider of this project's service
+    /// principal `packer` trusting `issuer`, whose conditional access
+    /// requires `claim` = `value`; returns its resource name.
+    pub fn add_provider(&self, name: &str, issuer: &str, claim: &str, value: &str) -> String {
+        let resource = format!(
+            "iam/project/{}/service-principal/packer/workload-identity-provider/{name}",
+            self.project_id
+        );
+        self.state
+            .lock()
+            .unwrap()
+            .providers
+            .insert(resource.clone(), (issuer.into(), claim.into(), value.into()));
+        resource
     }
 
     /// Records that version `child_fp` of `child_bucket` was built from

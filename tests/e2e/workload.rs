@@ -1,0 +1,205 @@
+//! HCP workload identity federation: no HCP secret anywhere. The job's
+//! identity token (a second GitHub OIDC token with the provider's audience,
+//! or GitLab's `id_tokens:` variable) is exchanged at the provider for the
+//! product's HCP calls; a refused exchange stops the run before Packer; the
+//! lifecycle commands need no Vault at all.
+
+use crate::exec::{accessor, revoked, shown};
+use crate::github::{GITHUB_TOKEN, job};
+use crate::support::github_api::GithubApi;
+use crate::support::hcp::HcpStandIn;
+use crate::support::{self, Fixture, GithubOidc, Outcome, gitlab_env, jwt};
+use serde_json::json;
+
+const PORTAL: &str = "https://portal.example.test";
+
+/// What no output may hold: the HCP access token, and every identity token
+/// the OIDC stand-in could have issued is masked (checked by `shown`).
+#[track_caller]
+fn clean(f: &Fixture, hcp: &HcpStandIn, out: &Outcome) {
+    let text = shown(out);
+    f.assert_no_secret(&text);
+    support::assert_no_labeled_secret(&text, &[("HCP access token", hcp.access_token.as_str())]);
+    assert!(!text.contains("eyJ"), "no JWT in the output");
+}
+
+fn hcp_env(cmd: &mut std::process::Command, hcp: &HcpStandIn) {
+    cmd.env("HCP_AUTH_URL", hcp.uri())
+        .env("HCP_API_ADDRESS", hcp.uri())
+        .env("HCP_PORTAL_URL", PORTAL)
+        .env_remove("HCP_CLIENT_ID")
+        .env_remove("HCP_CLIENT_SECRET");
+}
+
+#[test]
+fn a_github_build_finds_and_promotes_its_version_with_no_hcp_secret() {
+    let f = Fixture::new("wif_github");
+    let oidc = GithubOidc::start("request-token-wif");
+    let api = GithubApi::start(GITHUB_TOKEN);
+    // HCP knows the job by its token only: no client id or secret accepted.
+    let hcp = HcpStandIn::start_with("nobody", "nothing");
+    let provider = hcp.add_provider("github", jwt::GITHUB_ISSUER, "repository", jwt::REPOSITORY);
+    let id = hcp.add_version("golden", "fedcba987654-9876543210-1", 0);
+    let dir = support::scratch_dir("wif_github");
+    let spec = format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount);
+    let (mut cmd, gh) = job(
+        &f,
+        &oidc,
+        &api,
+        &dir,
+        &[
+            ("secrets", &spec),
+            ("hcp-bucket", "golden"),
+            ("hcp-channel", "dev"),
+            ("hcp-workload-identity-provider", &provider),
+        ],
+    );
+    hcp_env(&mut cmd, &hcp);
+    let out = support::run(cmd);
+    out.assert_success();
+    assert_eq!(
+        hcp.channel("golden", "dev").as_deref(),
+        Some("fedcba987654-9876543210-1")
+    );
+    assert!(
+        gh.read_summary().contains(&format!("/versions/{id})")),
+        "{}",
+        gh.read_summary()
+    );
+    assert!(
+        hcp.requests_to("POST", "/oauth2/token").is_empty(),
+        "no client-credentials request"
+    );
+    assert_eq!(hcp.requests_to("POST", "/exchange-token").len(), 1, "exchanged once");
+    let audiences: Vec<Option<String>> = oidc.requests().into_iter().map(|r| r.audience).collect();
+    assert!(
+        audiences.contains(&Some(provider.clone())),
+        "the provider's audience was asked: {audiences:?}"
+    );
+    assert!(revoked(&accessor(&out)));
+    clean(&f, &hcp, &out);
+}
+
+#[test]
+fn a_refused_exchange_stops_before_packer_naming_the_claims() {
+    let f = Fixture::new("wif_refused");
+    let oidc = GithubOidc::start("request-token-wif-refused");
+    let api = GithubApi::start(GITHUB_TOKEN);
+    let hcp = HcpStandIn::start_with("nobody", "nothing");
+    let provider = hcp.add_provider("github", jwt::GITHUB_ISSUER, "repository", "acme/other");
+    let dir = support::scratch_dir("wif_refused");
+    let spec = format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount);
+    let (mut cmd, _) = job(
+        &f,
+        &oidc,
+        &api,
+        &dir,
+        &[
+            ("secrets", &spec),
+            ("hcp-bucket", "golden"),
+            ("hcp-workload-identity-provider", &provider),
+        ],
+    );
+    hcp_env(&mut cmd, &hcp);
+    let out = support::run(cmd);
+    out.assert_code(1);
+    let error = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("::error"))
+        .unwrap_or_default();
+    assert!(
+        error.contains("conditional access") && error.contains("repository=acme/images") && error.contains("iss="),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stdout.contains("packer build"),
+        "Packer never started:\n{}",
+        out.stdout
+    );
+    assert!(revoked(&accessor(&out)));
+    clean(&f, &hcp, &out);
+}
+
+#[test]
+fn promote_with_the_provider_needs_no_vault() {
+    let f = Fixture::new("wif_promote");
+    let oidc = GithubOidc::start("request-token-wif-promote");
+    let api = GithubApi::start(GITHUB_TOKEN);
+    let hcp = HcpStandIn::start_with("nobody", "nothing");
+    let provider = hcp.add_provider("github", jwt::GITHUB_ISSUER, "repository", jwt::REPOSITORY);
+    hcp.add_version("golden", "fp-one", 0);
+    hcp.add_version("golden", "fp-two", 0);
+    hcp.add_channel("golden", "staging", "fp-two");
+    hcp.add_channel("golden", "production", "fp-one");
+    let dir = support::scratch_dir("wif_promote");
+    let gh = oidc.env(&dir);
+    let mut cmd = support::bin();
+    cmd.envs(gh.vars.iter().map(|(k, v)| (k, v)))
+        .env("GITHUB_API_URL", api.uri())
+        .env("INPUT_HCP-BUCKET", "golden")
+        .env("INPUT_HCP-WORKLOAD-IDENTITY-PROVIDER", &provider)
+        .env("INPUT_FROM-CHANNEL", "staging")
+        .env("INPUT_CHANNEL", "production")
+        .env("INPUT_GITHUB-TOKEN", GITHUB_TOKEN)
+        .env_remove("VAULT_ADDR")
+        .arg("promote");
+    hcp_env(&mut cmd, &hcp);
+    let out = support::run(cmd);
+    out.assert_success();
+    assert_eq!(hcp.channel("golden", "production").as_deref(), Some("fp-two"));
+    assert!(out.stderr.contains("no Vault login"), "{}", out.stderr);
+    assert!(!out.stderr.contains("logged in to"), "nothing was sent to Vault");
+    clean(&f, &hcp, &out);
+}
+
+#[test]
+fn a_gitlab_build_exchanges_its_id_token() {
+    let f = Fixture::new("wif_gitlab");
+    let hcp = HcpStandIn::start_with("nobody", "nothing");
+    let provider = hcp.add_provider("gitlab", jwt::GITLAB_ISSUER, "project_path", jwt::REPOSITORY);
+    hcp.add_version("golden", "0123456789ab-555001-777001", 0);
+    let dir = support::scratch_dir("wif_gitlab");
+    let id_token = jwt::sign(&jwt::gitlab_claims(&provider, &json!({})));
+    let example = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/templates/env")
+        .display()
+        .to_string();
+    let mut cmd = support::bin();
+    cmd.envs(gitlab_env(&f, &dir))
+        .env("VAULT_AUTH_ROLE", &f.gitlab_role)
+        .env("VAULT_AUTH_PATH", f.auth_path())
+        .env(
+            "PACKER_VAULT_SECRETS",
+            format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount),
+        )
+        .env("PACKER_VAULT_HCP_BUCKET", "golden")
+        .env("PACKER_VAULT_HCP_FINGERPRINT", "0123456789ab-555001-777001")
+        .env("PACKER_VAULT_HCP_WORKLOAD_IDENTITY_PROVIDER", &provider)
+        .env("PACKER_VAULT_COMMENT", "never")
+        .env("HCP_ID_TOKEN", &id_token)
+        .env("OUT", &dir)
+        .args(["build", &example]);
+    hcp_env(&mut cmd, &hcp);
+    let out = support::run(cmd);
+    out.assert_success();
+    assert_eq!(hcp.requests_to("POST", "/exchange-token").len(), 1);
+    assert!(hcp.requests_to("POST", "/oauth2/token").is_empty());
+    assert!(out.stderr.contains("HCP Packer version"), "{}", out.stderr);
+    support::assert_no_labeled_secret(&out.combined(), &[("id token", id_token.as_str())]);
+    clean(&f, &hcp, &out);
+}
+
+#[test]
+fn a_malformed_provider_exits_2_before_any_request() {
+    let mut cmd = support::bin();
+    cmd.env("VAULT_ADDR", "http://127.0.0.1:9")
+        .env("VAULT_TOKEN", "t")
+        .env("HCP_WORKLOAD_IDENTITY_PROVIDER", "iam/project/p/service-principal/sp")
+        .args(["exec", "--", "true"]);
+    let out = support::run(cmd);
+    out.assert_code(2);
+    assert!(out.stderr.contains("hcp-workload-identity-provider"), "{}", out.stderr);
+    assert!(out.elapsed < std::time::Duration::from_secs(5));
+}
