@@ -55,7 +55,7 @@ impl KeyFiles {
 }
 
 /// Creates `path` with mode 0600 (never wider, whatever the umask) and writes `bytes`.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

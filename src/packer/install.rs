@@ -213,6 +213,20 @@ pub async fn version_of(packer: &Path, remove: &[String]) -> Result<String> {
         .ok_or_else(|| Error::failed(format!("`{shown} version` printed no `Packer v<version>` line")))
 }
 
+/// True when Packer `version` is `min` or later (`1.14.2` ≥ (1, 14, 2)).
+pub fn at_least(version: &str, min: (u64, u64, u64)) -> bool {
+    let mut parts = version
+        .trim_start_matches('v')
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u64>().unwrap_or(0));
+    let v = (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    );
+    v >= min
+}
+
 /// True when Packer `version` has `packer init` (1.7.0 and later).
 pub fn supports_init(version: &str) -> bool {
     let mut parts = version

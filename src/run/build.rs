@@ -147,18 +147,21 @@ async fn run(
 
     // HCP through the workload identity provider: exchanged once, before
     // Packer starts, so a refused exchange stops the run first.
-    let workload = if mode == Mode::Build && cfg.hcp.bucket.is_some() && cfg.hcp.provider.is_some() {
+    // Packer gets an HCP_CRED_FILE of the same provider, never a secret.
+    let (workload, cred_file) = if mode == Mode::Build && cfg.hcp.bucket.is_some() && cfg.hcp.provider.is_some() {
         let open = async {
             let jwt = ci.hcp_identity_token(&cfg.hcp).await?;
-            super::hcp::Registry::open_workload(&cfg.hcp, env, &jwt).await
+            let registry = super::hcp::Registry::open_workload(&cfg.hcp, env, &jwt).await?;
+            let file = super::workload::CredFile::write(&cfg.hcp, ci, &jwt, &registry.project)?;
+            Ok::<_, Error>((registry, file))
         };
         match unless_cancelled(cancel, open).await {
-            Ok(Ok(r)) => Some(r),
+            Ok(Ok((r, f))) => (Some(r), Some(f)),
             Ok(Err(e)) => return failed(report, e),
             Err(s) => return cancelled(report, s),
         }
     } else {
-        None
+        (None, None)
     };
 
     let opts = match Options::from_env(env) {
@@ -176,6 +179,12 @@ async fn run(
         Err(s) => return cancelled(report, s),
     };
     report.packer_version = Some(installed.version.clone());
+    if cred_file.is_some() && !install::at_least(&installed.version, (1, 14, 2)) {
+        crate::log::warn(&format!(
+            "Packer {} does not read HCP_CRED_FILE (1.14.2 and later do): it cannot register this build in HCP Packer",
+            installed.version
+        ));
+    }
     let fingerprint = cfg.hcp.bucket.as_ref().map(|_| {
         cfg.hcp
             .fingerprint
@@ -193,6 +202,7 @@ async fn run(
             vars.extend(provenance(cfg, env, &report.secrets_digest));
             vars.extend(packer_token.iter().flat_map(|t| t.vars.iter().cloned()));
             vars.extend(files.vars.iter().cloned());
+            vars.extend(cred_file.iter().map(|c| c.var.clone()));
             vars.extend(crate::azure::variables(&cfg.requests, &cfg.azure));
             vars
         }),

@@ -8,6 +8,7 @@ mod lifecycle;
 mod lock;
 mod report;
 mod secrets;
+mod workload;
 
 pub use build::{Mode, build};
 pub use exec::exec;

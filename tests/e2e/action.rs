@@ -97,7 +97,8 @@ pub fn step_env(with: &[(&str, &str)], github_token: &str) -> Vec<(String, Strin
                 .strip_prefix("${{ inputs.")
                 .and_then(|e| e.strip_suffix(" }}"))
                 .unwrap_or_else(|| panic!("{var}: `{expr}` is not an input expression"));
-            let value = match with.iter().find(|(k, _)| *k == name) {
+            // The last one wins: a caller may override a default it was given.
+            let value = match with.iter().rev().find(|(k, _)| *k == name) {
                 Some((_, v)) => v.to_string(),
                 None => match action["inputs"][name]["default"].as_str() {
                     Some("${{ github.token }}") => github_token.to_string(),

@@ -55,6 +55,10 @@ fn a_github_build_finds_and_promotes_its_version_with_no_hcp_secret() {
         ],
     );
     hcp_env(&mut cmd, &hcp);
+    // A template that needs no HCP credential of its own (Packer 1.6.6 has
+    // no HCP Packer registry; the stand-in holds the version).
+    let template = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/templates/env");
+    cmd.arg(&template).env("OUT", &dir);
     let out = support::run(cmd);
     out.assert_success();
     assert_eq!(
@@ -202,4 +206,86 @@ fn a_malformed_provider_exits_2_before_any_request() {
     out.assert_code(2);
     assert!(out.stderr.contains("hcp-workload-identity-provider"), "{}", out.stderr);
     assert!(out.elapsed < std::time::Duration::from_secs(5));
+}
+
+/// Packer's `HCP_CRED_FILE`: 0600, `scheme: workload`, this provider, a
+/// token the provider accepts even at the end of a build that outlives
+/// the identity tokens (12 s here, 30 s of build), none of our own
+/// credentials beside it, and gone after the run.
+#[test]
+fn packer_gets_a_credential_file_whose_token_outlives_the_identity_tokens() {
+    let f = Fixture::new("wif_cred_file");
+    let oidc = GithubOidc::start_with_ttl("request-token-wif-cred", 12);
+    let api = GithubApi::start(GITHUB_TOKEN);
+    let hcp = HcpStandIn::start_with("nobody", "nothing");
+    let provider = hcp.add_provider("github", jwt::GITHUB_ISSUER, "repository", jwt::REPOSITORY);
+    hcp.add_version("golden", "fedcba987654-9876543210-1", 0);
+    let dir = support::scratch_dir("wif_cred_file");
+    let template = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/templates/hcp-cred")
+        .display()
+        .to_string();
+    let spec = format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount);
+    let (mut cmd, _) = job(
+        &f,
+        &oidc,
+        &api,
+        &dir,
+        &[
+            ("secrets", &spec),
+            ("hcp-bucket", "golden"),
+            ("hcp-workload-identity-provider", &provider),
+            ("comment", "never"),
+        ],
+    );
+    hcp_env(&mut cmd, &hcp);
+    cmd.arg(&template)
+        .env("OUT", &dir)
+        .env("WAIT", "30")
+        .env("PROVIDER", &provider)
+        .env("HCP_CLIENT_ID", "runner-hcp-id-must-not-reach-packer")
+        .env("HCP_CLIENT_SECRET", "runner-hcp-secret-must-not-reach-packer");
+    let out = support::run(cmd);
+    out.assert_success();
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(read("cred_mode").trim(), "600");
+    assert_eq!(read("token_mode").trim(), "600");
+    let cred: serde_json::Value = serde_json::from_str(&read("cred.json")).expect("JSON");
+    assert_eq!(cred["scheme"], "workload");
+    assert_eq!(cred["workload"]["provider_resource_name"], provider.as_str());
+    assert_eq!(
+        read("exchange_status").trim(),
+        "200",
+        "the token is still accepted after 30 s"
+    );
+    let env = crate::exec::read_env(&dir);
+    let cred_path = env.get("HCP_CRED_FILE").expect("HCP_CRED_FILE").clone();
+    for name in [
+        "HCP_CLIENT_ID",
+        "HCP_CLIENT_SECRET",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "GITHUB_TOKEN",
+        "VAULT_TOKEN",
+    ] {
+        assert!(!env.contains_key(name), "{name} reached Packer");
+    }
+    let all: String = env.values().cloned().collect::<Vec<_>>().join("\n");
+    assert!(
+        !all.contains(&oidc.request_token),
+        "the OIDC request token reached Packer"
+    );
+    assert!(
+        !std::path::Path::new(&cred_path).exists(),
+        "the credential file is gone"
+    );
+    let oidc_calls = oidc
+        .requests()
+        .iter()
+        .filter(|r| r.audience.as_deref() == Some(provider.as_str()))
+        .count();
+    assert!(
+        oidc_calls >= 3,
+        "the token was renewed while Packer ran ({oidc_calls} requests)"
+    );
+    clean(&f, &hcp, &out);
 }
