@@ -139,7 +139,10 @@ pub async fn doctor(cfg: Config, ci: Runner) -> i32 {
             }
         };
         packer(&cfg, &ci, &mut list).await;
-        hcp(&cfg, env, &probes, &mut list).await;
+        match cfg.hcp.provider.as_deref() {
+            Some(provider) => workload(&cfg, &ci, provider, &mut list).await,
+            None => hcp(&cfg, env, &probes, &mut list).await,
+        }
     };
     let signalled = crate::run::unless_cancelled(&cancel, checks).await.err();
     if let Some(s) = session.filter(|s| s.owned) {
@@ -376,6 +379,46 @@ async fn packer(cfg: &Config, ci: &Runner, list: &mut Checklist) {
             &format!("{e} (build and validate need it; exec and secrets do not)"),
             &[],
         ),
+    }
+}
+
+/// The HCP workload identity provider: an identity token with its audience,
+/// the exchange, and where the principal works (never a token shown).
+async fn workload(cfg: &Config, ci: &Runner, provider: &str, list: &mut Checklist) {
+    let what = "HCP workload identity";
+    let audience = cfg.hcp.jwt_audience.as_deref().unwrap_or(provider);
+    let jwt = match ci.hcp_identity_token(&cfg.hcp).await {
+        Ok(j) => j,
+        Err(e) => return list.add(Mark::Fail, what, &format!("provider {provider}: {e}"), &[]),
+    };
+    let claims = crate::jwt::claims(jwt.expose())
+        .map(|c| crate::jwt::describe(&c))
+        .unwrap_or_default();
+    let endpoints = match crate::hcp::Endpoints::from_env(&ci.env) {
+        Ok(e) => e,
+        Err(e) => return list.add(Mark::Fail, what, &e.to_string(), &[]),
+    };
+    let client = match crate::hcp::workload::exchange(endpoints, provider, &jwt).await {
+        Ok(c) => c,
+        Err(f) => {
+            let detail = format!("provider {provider}: the exchange was refused: {f}");
+            return list.add(Mark::Fail, what, &detail, &claims);
+        }
+    };
+    let location = match (&cfg.hcp.organization_id, &cfg.hcp.project_id) {
+        (Some(o), Some(p)) => Ok((o.clone(), p.clone())),
+        _ => client.caller_location().await,
+    };
+    match location {
+        Ok((o, p)) => list.add(
+            Mark::Ok,
+            what,
+            &format!(
+                "provider {provider}: a token with audience {audience} was exchanged; organization {o}, project {p}"
+            ),
+            &[],
+        ),
+        Err(f) => list.add(Mark::Fail, what, &f.to_string(), &[]),
     }
 }
 

@@ -289,3 +289,44 @@ fn packer_gets_a_credential_file_whose_token_outlives_the_identity_tokens() {
     );
     clean(&f, &hcp, &out);
 }
+
+#[test]
+fn doctor_tries_the_exchange_and_shows_no_token() {
+    let f = Fixture::new("wif_doctor");
+    let oidc = GithubOidc::start("request-token-wif-doctor");
+    let hcp = HcpStandIn::start_with("nobody", "nothing");
+    let provider = hcp.add_provider("github", jwt::GITHUB_ISSUER, "repository", jwt::REPOSITORY);
+    let refusing = hcp.add_provider("other", jwt::GITHUB_ISSUER, "repository", "acme/other");
+    for (p, ok) in [(&provider, true), (&refusing, false)] {
+        let dir = support::scratch_dir("wif_doctor");
+        let gh = oidc.env(&dir);
+        let mut cmd = support::bin();
+        cmd.envs(gh.vars.iter().map(|(k, v)| (k, v)))
+            .env("INPUT_HCP-BUCKET", "golden")
+            .env("INPUT_HCP-WORKLOAD-IDENTITY-PROVIDER", p)
+            .arg("doctor");
+        hcp_env(&mut cmd, &hcp);
+        let out = support::run(cmd);
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.contains("HCP workload identity"))
+            .unwrap_or_else(|| panic!("{}", out.stdout))
+            .to_string();
+        if ok {
+            assert!(line.starts_with("[ok]") && line.contains(&hcp.org_id), "{line}");
+            out.assert_success();
+        } else {
+            assert!(
+                line.starts_with("[FAIL]") && line.contains("conditional access"),
+                "{line}"
+            );
+            assert!(
+                out.stdout.contains("repository=acme/images"),
+                "the claims are shown:\n{}",
+                out.stdout
+            );
+        }
+        clean(&f, &hcp, &out);
+    }
+}
