@@ -75,6 +75,11 @@ impl Client {
         })
     }
 
+    /// The bearer token it sends (to mask it on the runner).
+    pub fn bearer(&self) -> &Secret {
+        &self.bearer
+    }
+
     /// The base URLs in use.
     pub fn endpoints(&self) -> &Endpoints {
         &self.endpoints

@@ -88,6 +88,11 @@ impl Registry {
                 shown.join(", ")
             ))
         })?;
+        // The runner masks the access token too, before anything could print it.
+        if crate::env::Platform::detect(env) == crate::env::Platform::Github {
+            let patterns = crate::redact::patterns([client.bearer().expose()]);
+            crate::ci::github::add_masks(patterns.iter().map(String::as_str));
+        }
         crate::log::info(&format!("HCP: exchanged the job's identity token at {provider}"));
         let (org, project) = match (&cfg.organization_id, &cfg.project_id) {
             (Some(o), Some(p)) => (o.clone(), p.clone()),

@@ -82,6 +82,15 @@ fn a_github_build_finds_and_promotes_its_version_with_no_hcp_secret() {
     );
     assert!(revoked(&accessor(&out)));
     clean(&f, &hcp, &out);
+    // The runner was told to mask the access token; no file or comment holds it.
+    assert!(
+        out.stdout.contains(&format!("::add-mask::{}", hcp.access_token)),
+        "masked"
+    );
+    for text in [gh.read_all_files(), api.sent_bodies().join("\n")] {
+        support::assert_no_labeled_secret(&text, &[("HCP access token", hcp.access_token.as_str())]);
+        assert!(!text.contains("eyJ"), "no JWT in the summary, outputs or comment");
+    }
 }
 
 #[test]

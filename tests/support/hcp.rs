@@ -5,8 +5,16 @@
 //!   the configured id, secret and audience `https://api.hashicorp.cloud`;
 //!   answers `{"access_token", "token_type": "Bearer", "expires_in": 3600}`,
 //!   else 401 `{"error":"access_denied","error_description":"Unauthorized"}`.
+//! * `POST /2019-12-10/{provider}/exchange-token` `{"jwt_token"}`
+//!   (unauthenticated, workload identity): the JWT's RS256 signature (the
+//!   test key), issuer, audience (the provider's resource name) and expiry,
+//!   and the provider's conditional access on one claim
+//!   ([`HcpStandIn::add_provider`]); answers the same access token, else 403
+//!   `{"code":7,"message":"unable to exchange token: ..."}`.
 //! * Every API path needs `Authorization: Bearer <access_token>` (else 401
 //!   `{"code":16,"message":"unauthenticated",...}`).
+//! * `GET /iam/2019-12-10/caller-identity`: the service principal, with its
+//!   `organization_id` and `project_id`.
 //! * `GET /resource-manager/2019-12-10/organizations`: one organization.
 //! * `GET /resource-manager/2019-12-10/projects?scope.type=ORGANIZATION&scope.id=<org>`:
 //!   two projects, the newer first ([`HcpStandIn::project_id`] is the oldest);
