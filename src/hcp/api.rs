@@ -3,7 +3,7 @@
 //! live beside their shapes: [`super::location`], [`super::versions`],
 //! [`super::channels`].
 
-use super::{Endpoints, SERVICE, error_messages, http_client, retry_after};
+use super::{Endpoints, SERVICE, http_client};
 use crate::remote::{Failure, retry};
 use crate::secret::Secret;
 use reqwest::Method;
@@ -149,19 +149,13 @@ impl Client {
             let mut req = self
                 .http
                 .request(method.clone(), url.clone())
-                .header(reqwest::header::AUTHORIZATION, auth.clone())
-                .header(reqwest::header::ACCEPT, "application/json");
+                .header(reqwest::header::AUTHORIZATION, auth.clone());
             if let Some(b) = body {
                 req = req.json(b);
             }
-            let resp = req.send().await.map_err(|e| Failure::transport(SERVICE, what, &e))?;
-            let status = resp.status().as_u16();
-            let after = retry_after(&resp);
-            let text = resp.text().await.map_err(|e| Failure::transport(SERVICE, what, &e))?;
+            let (status, after, text) = super::send(req, what).await?;
             if !(200..300).contains(&status) {
-                let mut f = Failure::status(SERVICE, what, status, error_messages(&text, &hide));
-                f.retry_after = after;
-                return Err(f);
+                return Err(super::refused(what, status, after, &text, &hide, Vec::new()));
             }
             if text.trim().is_empty() {
                 return Ok(Value::Null);

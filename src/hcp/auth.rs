@@ -1,6 +1,6 @@
 //! The client-credentials token for HCP's API.
 
-use super::{Endpoints, SERVICE, error_messages, http_client, retry_after};
+use super::{Endpoints, SERVICE, http_client};
 use crate::remote::{Failure, retry};
 use crate::secret::Secret;
 use serde::Deserialize;
@@ -46,16 +46,7 @@ pub(crate) async fn token_with(
             ("client_secret", client_secret.expose()),
             ("audience", AUDIENCE),
         ];
-        let resp = http
-            .post(&url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| Failure::transport(SERVICE, what, &e))?;
-        let status = resp.status().as_u16();
-        let after = retry_after(&resp);
-        let text = resp.text().await.map_err(|e| Failure::transport(SERVICE, what, &e))?;
+        let (status, after, text) = super::send(http.post(&url).form(&form), what).await?;
         if !(200..300).contains(&status) {
             let mut errors = Vec::new();
             if matches!(status, 400 | 401 | 403) {
@@ -63,10 +54,7 @@ pub(crate) async fn token_with(
                     "the client credentials were refused (check HCP_CLIENT_ID and HCP_CLIENT_SECRET)".to_string(),
                 );
             }
-            errors.extend(error_messages(&text, &hide));
-            let mut f = Failure::status(SERVICE, what, status, errors);
-            f.retry_after = after;
-            return Err(f);
+            return Err(super::refused(what, status, after, &text, &hide, errors));
         }
         let token = serde_json::from_str::<TokenAnswer>(&text)
             .ok()

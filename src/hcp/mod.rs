@@ -161,6 +161,37 @@ pub(crate) fn error_messages(body: &str, hide: &[&str]) -> Vec<String> {
     out
 }
 
+/// Sends one HCP request (JSON accepted): the status, `Retry-After` and the
+/// body's text, whatever the status; a [`Failure`] only when no answer came.
+pub(crate) async fn send(req: reqwest::RequestBuilder, what: &str) -> Result<(u16, Option<u64>, String), Failure> {
+    let resp = req
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| Failure::transport(SERVICE, what, &e))?;
+    let status = resp.status().as_u16();
+    let after = retry_after(&resp);
+    let text = resp.text().await.map_err(|e| Failure::transport(SERVICE, what, &e))?;
+    Ok((status, after, text))
+}
+
+/// The [`Failure`] of an HCP error answer: `errors` first, then HCP's
+/// messages (with every `hide` value replaced), and its `Retry-After`.
+pub(crate) fn refused(
+    what: &str,
+    status: u16,
+    after: Option<u64>,
+    text: &str,
+    hide: &[&str],
+    errors: Vec<String>,
+) -> Failure {
+    let mut errors = errors;
+    errors.extend(error_messages(text, hide));
+    let mut f = Failure::status(SERVICE, what, status, errors);
+    f.retry_after = after;
+    f
+}
+
 /// Seconds from a response's `Retry-After` header.
 pub(crate) fn retry_after(resp: &reqwest::Response) -> Option<u64> {
     crate::remote::retry_after(resp.headers())

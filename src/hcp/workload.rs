@@ -11,7 +11,7 @@
 //! - `GET <api>/iam/2019-12-10/caller-identity` → `principal.service.{organization_id, project_id}`.
 
 use super::api::{Client, parse};
-use super::{Endpoints, SERVICE, error_messages, http_client, retry_after};
+use super::{Endpoints, SERVICE, http_client};
 use crate::remote::{Failure, retry};
 use crate::secret::Secret;
 use reqwest::Method;
@@ -61,20 +61,9 @@ pub async fn exchange(endpoints: Endpoints, provider: &str, jwt: &Secret) -> Res
     let body = serde_json::json!({ "jwt_token": jwt.expose() });
     let hide = [jwt.expose()];
     let token = retry::call(retry::Policy::default(), SERVICE, what, || async {
-        let resp = http
-            .post(&url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| Failure::transport(SERVICE, what, &e))?;
-        let status = resp.status().as_u16();
-        let after = retry_after(&resp);
-        let text = resp.text().await.map_err(|e| Failure::transport(SERVICE, what, &e))?;
+        let (status, after, text) = super::send(http.post(&url).json(&body), what).await?;
         if !(200..300).contains(&status) {
-            let mut f = Failure::status(SERVICE, what, status, error_messages(&text, &hide));
-            f.retry_after = after;
-            return Err(f);
+            return Err(super::refused(what, status, after, &text, &hide, Vec::new()));
         }
         serde_json::from_str::<Exchanged>(&text)
             .ok()
