@@ -23,6 +23,29 @@ fn clean(f: &Fixture, hcp: &HcpStandIn, out: &Outcome) {
     assert!(!text.contains("eyJ"), "no JWT in the output");
 }
 
+/// A GitHub build with bucket `golden` through `provider`, reading only
+/// `API_TOKEN` from Vault (no HCP credential in the spec), plus `with`.
+fn wif_build(
+    f: &Fixture,
+    oidc: &GithubOidc,
+    api: &GithubApi,
+    hcp: &HcpStandIn,
+    provider: &str,
+    with: &[(&str, &str)],
+) -> (std::process::Command, support::GithubEnv, std::path::PathBuf) {
+    let dir = support::scratch_dir("wif_build");
+    let spec = format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount);
+    let mut inputs = vec![
+        ("secrets", spec.as_str()),
+        ("hcp-bucket", "golden"),
+        ("hcp-workload-identity-provider", provider),
+    ];
+    inputs.extend_from_slice(with);
+    let (mut cmd, gh) = job(f, oidc, api, &dir, &inputs);
+    hcp_env(&mut cmd, hcp);
+    (cmd, gh, dir)
+}
+
 fn hcp_env(cmd: &mut std::process::Command, hcp: &HcpStandIn) {
     cmd.env("HCP_AUTH_URL", hcp.uri())
         .env("HCP_API_ADDRESS", hcp.uri())
@@ -40,21 +63,7 @@ fn a_github_build_finds_and_promotes_its_version_with_no_hcp_secret() {
     let hcp = HcpStandIn::start_with("nobody", "nothing");
     let provider = hcp.add_provider("github", jwt::GITHUB_ISSUER, "repository", jwt::REPOSITORY);
     let id = hcp.add_version("golden", "fedcba987654-9876543210-1", 0);
-    let dir = support::scratch_dir("wif_github");
-    let spec = format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount);
-    let (mut cmd, gh) = job(
-        &f,
-        &oidc,
-        &api,
-        &dir,
-        &[
-            ("secrets", &spec),
-            ("hcp-bucket", "golden"),
-            ("hcp-channel", "dev"),
-            ("hcp-workload-identity-provider", &provider),
-        ],
-    );
-    hcp_env(&mut cmd, &hcp);
+    let (mut cmd, gh, dir) = wif_build(&f, &oidc, &api, &hcp, &provider, &[("hcp-channel", "dev")]);
     // A template that needs no HCP credential of its own (Packer 1.6.6 has
     // no HCP Packer registry; the stand-in holds the version).
     let template = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/templates/env");
@@ -229,25 +238,11 @@ fn packer_gets_a_credential_file_whose_token_outlives_the_identity_tokens() {
     let hcp = HcpStandIn::start_with("nobody", "nothing");
     let provider = hcp.add_provider("github", jwt::GITHUB_ISSUER, "repository", jwt::REPOSITORY);
     hcp.add_version("golden", "fedcba987654-9876543210-1", 0);
-    let dir = support::scratch_dir("wif_cred_file");
     let template = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/templates/hcp-cred")
         .display()
         .to_string();
-    let spec = format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount);
-    let (mut cmd, _) = job(
-        &f,
-        &oidc,
-        &api,
-        &dir,
-        &[
-            ("secrets", &spec),
-            ("hcp-bucket", "golden"),
-            ("hcp-workload-identity-provider", &provider),
-            ("comment", "never"),
-        ],
-    );
-    hcp_env(&mut cmd, &hcp);
+    let (mut cmd, _, dir) = wif_build(&f, &oidc, &api, &hcp, &provider, &[("comment", "never")]);
     cmd.arg(&template)
         .env("OUT", &dir)
         .env("WAIT", "30")
