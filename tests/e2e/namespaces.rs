@@ -214,6 +214,23 @@ impl World {
         bao().api("POST", &path, Some(json!({ "accessor": accessor }))).0 >= 400
     }
 
+    /// A GitHub job logged in to `admin` with the `github` role, reading
+    /// [`World::spec`], commenting never, `OUT` set to `dir`.
+    fn github_job(&self, oidc: &GithubOidc, dir: &Path) -> (Command, support::GithubEnv) {
+        let gh = support::github_env(dir, &oidc.request_url(), &oidc.request_token);
+        let mut cmd = support::bin();
+        cmd.envs(gh.vars.iter().map(|(k, v)| (k, v)))
+            .env("INPUT_VAULT-ADDR", &bao().addr)
+            .env("INPUT_VAULT-NAMESPACE", ADMIN)
+            .env("INPUT_ROLE", "github")
+            .env("INPUT_AUTH-PATH", &self.jwt_mount)
+            .env("INPUT_JWT-AUDIENCE", &self.f.github_aud)
+            .env("INPUT_SECRETS", self.spec())
+            .env("INPUT_COMMENT", "never")
+            .env("OUT", dir);
+        (cmd, gh)
+    }
+
     /// A GitLab job logged in to `admin` (GitLab's own `VAULT_NAMESPACE`)
     /// with the `gitlab` role, reading `spec`.
     fn gitlab_job(&self, dir: &Path, spec: &str) -> Command {
@@ -260,19 +277,8 @@ fn a_github_job_logged_in_to_admin_reads_admin_and_its_child_namespaces() {
     let w = World::new("ns_github");
     let oidc = GithubOidc::start("request-token-ns-github");
     let dir = support::scratch_dir("ns_github");
-    let gh = support::github_env(&dir, &oidc.request_url(), &oidc.request_token);
-    let mut cmd = support::bin();
-    cmd.envs(gh.vars.iter().map(|(k, v)| (k, v)))
-        .env("INPUT_VAULT-ADDR", &bao().addr)
-        .env("INPUT_VAULT-NAMESPACE", ADMIN)
-        .env("INPUT_ROLE", "github")
-        .env("INPUT_AUTH-PATH", &w.jwt_mount)
-        .env("INPUT_JWT-AUDIENCE", &w.f.github_aud)
-        .env("INPUT_SECRETS", w.spec())
-        .env("INPUT_CONFIG", w.config(&dir))
-        .env("INPUT_COMMENT", "never")
-        .env("OUT", &dir)
-        .args(RECORD);
+    let (mut cmd, gh) = w.github_job(&oidc, &dir);
+    cmd.env("INPUT_CONFIG", w.config(&dir)).args(RECORD);
     let out = support::run(cmd);
     out.assert_success();
     check_child(&w, &dir, true);
@@ -440,18 +446,8 @@ fn the_summary_names_the_namespace_of_each_secret() {
     let dir = support::scratch_dir("ns_summary");
     let template = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/templates/env");
     let oidc = GithubOidc::start("request-token-ns-summary");
-    let gh = support::github_env(&dir, &oidc.request_url(), &oidc.request_token);
-    let mut cmd: Command = support::bin();
-    cmd.envs(gh.vars.iter().map(|(k, v)| (k, v)))
-        .env("INPUT_VAULT-ADDR", &bao().addr)
-        .env("INPUT_VAULT-NAMESPACE", ADMIN)
-        .env("INPUT_ROLE", "github")
-        .env("INPUT_AUTH-PATH", &w.jwt_mount)
-        .env("INPUT_JWT-AUDIENCE", &w.f.github_aud)
-        .env("INPUT_SECRETS", w.spec())
-        .env("INPUT_COMMENT", "never")
-        .env("INPUT_WORKING-DIRECTORY", &dir)
-        .env("OUT", &dir)
+    let (mut cmd, gh) = w.github_job(&oidc, &dir);
+    cmd.env("INPUT_WORKING-DIRECTORY", &dir)
         .args(["validate", &template.display().to_string()]);
     let out = support::run(cmd);
     out.assert_success();
