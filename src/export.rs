@@ -32,9 +32,29 @@ impl Format {
 
 /// Every (variable, value) pair of the reads, in spec order.
 pub fn pairs(reads: &[Read]) -> Vec<(&str, &str)> {
+    warn_files(reads);
     crate::vault::read::variables(reads)
         .map(|(k, v)| (k, v.expose()))
         .collect()
+}
+
+/// Says, once per value, that a key file (the `gcp` preset's key) is not
+/// exported: it exists as a private file only while `exec` or `build` runs.
+fn warn_files(reads: &[Read]) {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    let files: Vec<&str> = reads
+        .iter()
+        .filter(|r| r.items.iter().any(|i| i.delivery == crate::vault::read::Delivery::File))
+        .map(|r| r.path.as_str())
+        .collect();
+    if !files.is_empty() {
+        WARNED.call_once(|| {
+            crate::log::warn(&format!(
+                "not exported: the key file of {} (a key file is handed to `exec` and `build` only, for as long as they run)",
+                files.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+            ))
+        });
+    }
 }
 
 /// Single-quotes `v` for POSIX shells.

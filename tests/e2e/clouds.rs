@@ -16,7 +16,9 @@ const SUBSCRIPTION: &str = "2b7e9f10-3c4d-4e5f-8a6b-7c8d9e0f1a2b";
 /// command started.
 const RECORD: &str = r#"env -0 > "$OUT/env"; stat -c %a "$GOOGLE_APPLICATION_CREDENTIALS" > "$OUT/mode"; cp "$GOOGLE_APPLICATION_CREDENTIALS" "$OUT/key.json"; touch "$OUT/started""#;
 
-fn job(f: &Fixture, engines: &CloudEngines, ad: &AzureAd, dir: &Path, spec: &str, script: &str) -> Command {
+/// A GitLab job with `spec`, the stand-ins' addresses, the Azure tenant and
+/// subscription, `OUT` set to `dir`; the caller adds the subcommand.
+fn job(f: &Fixture, engines: &CloudEngines, ad: &AzureAd, dir: &Path, spec: &str) -> Command {
     let mut cmd = support::bin();
     cmd.envs(gitlab_env(f, dir))
         .env("VAULT_SERVER_URL", engines.addr())
@@ -26,8 +28,14 @@ fn job(f: &Fixture, engines: &CloudEngines, ad: &AzureAd, dir: &Path, spec: &str
         .env("ARM_TENANT_ID", TENANT)
         .env("PACKER_VAULT_AZURE_SUBSCRIPTION_ID", SUBSCRIPTION)
         .env("AZURE_AUTHORITY_HOST", ad.uri())
-        .env("OUT", dir)
-        .args(["exec", "--", "sh", "-c", script]);
+        .env("OUT", dir);
+    cmd
+}
+
+/// [`job`] running `exec -- sh -c script`.
+fn exec(f: &Fixture, engines: &CloudEngines, ad: &AzureAd, dir: &Path, spec: &str, script: &str) -> Command {
+    let mut cmd = job(f, engines, ad, dir, spec);
+    cmd.args(["exec", "--", "sh", "-c", script]);
     cmd
 }
 
@@ -47,7 +55,7 @@ fn one_run_hands_the_command_all_three_clouds_after_azure_ad_accepts() {
     let engines = CloudEngines::start();
     let ad = AzureAd::start(2);
     let dir = support::scratch_dir("clouds_all");
-    let out = support::run(job(&f, &engines, &ad, &dir, ALL_THREE, RECORD));
+    let out = support::run(exec(&f, &engines, &ad, &dir, ALL_THREE, RECORD));
     out.assert_success();
     let env = read_env(&dir);
     // GCP: a 0600 key file, its path in GOOGLE_APPLICATION_CREDENTIALS.
@@ -98,7 +106,7 @@ fn a_secret_azure_ad_never_accepts_stops_before_the_command() {
     let engines = CloudEngines::start();
     let ad = AzureAd::start(1000);
     let dir = support::scratch_dir("clouds_azure_never");
-    let mut cmd = job(
+    let mut cmd = exec(
         &f,
         &engines,
         &ad,
@@ -127,7 +135,7 @@ fn a_gcp_token_path_gives_an_access_token_and_no_file() {
     let engines = CloudEngines::start();
     let ad = AzureAd::start(0);
     let dir = support::scratch_dir("clouds_gcp_token");
-    let out = support::run(job(
+    let out = support::run(exec(
         &f,
         &engines,
         &ad,
@@ -149,7 +157,7 @@ fn sigterm_removes_the_key_file_and_revokes_its_lease() {
     let engines = CloudEngines::start();
     let ad = AzureAd::start(0);
     let dir = support::scratch_dir("clouds_sigterm");
-    let mut cmd = job(
+    let mut cmd = exec(
         &f,
         &engines,
         &ad,
@@ -213,4 +221,24 @@ fn each_clouds_example_template_parses_and_reads_its_presets_variables() {
             assert!(text.contains(&format!("env(\"{var}\")")), "{cloud} reads {var}");
         }
     }
+}
+
+#[test]
+fn a_key_file_is_never_exported() {
+    let f = Fixture::new("clouds_export");
+    let engines = CloudEngines::start();
+    let ad = AzureAd::start(0);
+    let dir = support::scratch_dir("clouds_export");
+    let mut cmd = job(&f, &engines, &ad, &dir, "gcp/roleset/packer/key | gcp");
+    cmd.args(["secrets", "--format", "json"]);
+    let out = support::run(cmd);
+    out.assert_success();
+    assert!(
+        out.stderr
+            .contains("not exported: the key file of `gcp/roleset/packer/key`"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stdout.trim(), "{}", "nothing else to export");
+    no_leak(&f, &engines, &out);
 }
