@@ -265,6 +265,13 @@ pub const INPUTS: &[Input] = &[
         "token for the PR comment"
     ),
     input!(
+        "comment-author",
+        [],
+        "`GET /user`, else `github-actions[bot]`",
+        Kind::Text,
+        "GitHub: the login the token comments as, when `GET /user` cannot say (a GitHub App's installation token: `<app>[bot]`)"
+    ),
+    input!(
         "gitlab-token",
         [],
         "`PACKER_VAULT_GITLAB_TOKEN`",

@@ -150,6 +150,8 @@ pub struct Config {
     pub hcp: HcpSettings,
     /// Comment mode.
     pub comment: CommentMode,
+    /// `comment-author`: the login the GitHub token comments as.
+    pub comment_author: Option<String>,
     /// Token for the GitHub PR comment.
     pub github_token: Option<Secret>,
     /// Token for the GitLab MR note.
@@ -375,6 +377,7 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
         hcp,
         comment,
         github_token: src.text("github-token")?.map(Secret::new),
+        comment_author: src.text("comment-author")?,
         gitlab_token: src.text("gitlab-token")?.map(Secret::new),
         summary: src.flag("summary", true)?,
         export_env: src.flag("export-env", false)?,

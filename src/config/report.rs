@@ -21,6 +21,8 @@ pub struct ReportConfig {
     pub summary: bool,
     /// `github-token`.
     pub github_token: Option<Secret>,
+    /// `comment-author`.
+    pub comment_author: Option<String>,
     /// `gitlab-token`.
     pub gitlab_token: Option<Secret>,
 }
@@ -55,6 +57,7 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, files: &[String]) ->
         comment,
         summary: src.flag("summary", true)?,
         github_token: src.text("github-token")?.map(Secret::new),
+        comment_author: src.text("comment-author")?,
         gitlab_token: src.text("gitlab-token")?.map(Secret::new),
     })
 }

@@ -23,6 +23,8 @@ pub struct Options {
     pub comment: CommentMode,
     /// `github-token`, for the PR comment.
     pub github_token: Option<Secret>,
+    /// `comment-author`: the login the GitHub token comments as.
+    pub comment_author: Option<String>,
     /// `gitlab-token`, for the MR note.
     pub gitlab_token: Option<Secret>,
     /// `hcp-bucket`, part of the sticky comment's marker.
@@ -38,6 +40,7 @@ impl Options {
             summary: cfg.summary,
             comment: cfg.comment,
             github_token: cfg.github_token.clone(),
+            comment_author: cfg.comment_author.clone(),
             gitlab_token: cfg.gitlab_token.clone(),
             bucket: cfg.hcp.bucket.clone(),
             report_json: cfg.report_json.clone(),

@@ -62,7 +62,7 @@ pub async fn report(cfg: ReportConfig, env: Env) -> i32 {
                 let body = crate::publish::github::comment::fit(&body);
                 crate::publish::github::comment::post(
                     &env,
-                    cfg.github_token.as_ref(),
+                    (cfg.github_token.as_ref(), cfg.comment_author.as_deref()),
                     want,
                     &marker,
                     &body,

@@ -562,3 +562,28 @@ fn a_persons_token_keeps_to_that_persons_comments() {
     assert_eq!(comments.iter().find(|c| c.id == planted).map(|c| c.edits), Some(0));
     assert_eq!(comments.iter().find(|c| c.id == own).map(|c| c.edits), Some(1));
 }
+
+#[test]
+fn a_github_apps_token_finds_its_own_comment_with_comment_author() {
+    let f = Fixture::new("github_app");
+    let oidc = GithubOidc::start("request-token-github-app");
+    let api = GithubApi::start_as_app(GITHUB_TOKEN, "images-app[bot]");
+    let marker = packer_vault::report::marker(&example(), None);
+    let own = api.add_comment(42, "images-app[bot]", &format!("{marker}\nan earlier run"));
+    let dir = support::scratch_dir("github_app");
+    let (cmd, _) = job(
+        &f,
+        &oidc,
+        &api,
+        &dir,
+        &[("command", "validate"), ("comment-author", "images-app[bot]")],
+    );
+    support::run(cmd).assert_success();
+    let comments = api.comments_on(42);
+    assert_eq!(comments.len(), 1, "its own comment was found and updated: {comments:?}");
+    assert_eq!(comments.iter().find(|c| c.id == own).map(|c| c.edits), Some(1));
+    assert!(
+        api.requests_to("GET", "/user").is_empty(),
+        "the author was given: no need to ask"
+    );
+}

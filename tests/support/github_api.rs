@@ -68,6 +68,9 @@ struct Responder {
     token: String,
     /// The login of a person's token; `None` for an installation token.
     user: Option<String>,
+    /// Who an installation token comments as (`github-actions[bot]`, or a
+    /// GitHub App's `<slug>[bot]`).
+    installation: String,
     /// Path prefix of every route: `` or `/api/v3`.
     prefix: String,
     /// `http://127.0.0.1:<port><prefix>`.
@@ -236,7 +239,7 @@ impl Responder {
                     id: 2_000_000_000 + state.next_id,
                     issue: n,
                     body: text.to_string(),
-                    user: self.user.clone().unwrap_or_else(|| BOT_LOGIN.into()),
+                    user: self.user.clone().unwrap_or_else(|| self.installation.clone()),
                     edits: 0,
                 };
                 state.comments.push(c.clone());
@@ -327,6 +330,13 @@ impl GithubApi {
         Self::start_at(token, "", None)
     }
 
+    /// Starts a stand-in accepting a GitHub App's installation `token`:
+    /// `GET /user` answers 403, and comments are posted as `login`
+    /// (`<slug>[bot]`).
+    pub fn start_as_app(token: &str, login: &str) -> GithubApi {
+        Self::start_full(token, "", None, login)
+    }
+
     /// Starts a stand-in accepting a person's `token` (a PAT) of `login`:
     /// `GET /user` answers `login`, and comments are posted as `login`.
     pub fn start_as_user(token: &str, login: &str) -> GithubApi {
@@ -340,12 +350,17 @@ impl GithubApi {
     }
 
     fn start_at(token: &str, prefix: &str, user: Option<String>) -> GithubApi {
+        Self::start_full(token, prefix, user, BOT_LOGIN)
+    }
+
+    fn start_full(token: &str, prefix: &str, user: Option<String>, installation: &str) -> GithubApi {
         let state = Arc::new(Mutex::new(State::default()));
         let server = block_on(async {
             let server = MockServer::start().await;
             let responder = Responder {
                 token: token.to_owned(),
                 user,
+                installation: installation.to_owned(),
                 prefix: prefix.to_owned(),
                 base: format!("{}{prefix}", server.uri()),
                 state: state.clone(),

@@ -21,7 +21,7 @@ const KNOBS: &[&str] = &[
     "PACKER_VAULT_COMMAND",
 ];
 /// Inputs the template and component leave out: `export-env` works on GitHub only.
-const NOT_ON_GITLAB: &[&str] = &["export-env"];
+const NOT_ON_GITLAB: &[&str] = &["export-env", "comment-author"];
 
 fn yaml(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -87,13 +87,23 @@ pub async fn publish(env: &Env, report: &Report, opts: &Options) {
     } else {
         BUDGET
     };
-    post(env, opts.github_token.as_ref(), want, &marker, &body, budget).await;
+    let who = (opts.github_token.as_ref(), opts.comment_author.as_deref());
+    post(env, who, want, &marker, &body, budget).await;
 }
 
 /// Posts or updates the sticky comment `marker` with `body` (which starts
 /// with the marker, redacted, within GitHub's limit), within `budget`.
 /// Never fails the run: every problem is a warning.
-pub async fn post(env: &Env, token: Option<&Secret>, want: Want, marker: &str, body: &str, budget: Duration) {
+/// `who` is the token and, when given, the login it comments as.
+pub async fn post(
+    env: &Env,
+    who: (Option<&Secret>, Option<&str>),
+    want: Want,
+    marker: &str,
+    body: &str,
+    budget: Duration,
+) {
+    let (token, author) = who;
     let event = event_pr(env);
     if want == Want::Event && event.is_none() {
         return;
@@ -134,7 +144,13 @@ pub async fn post(env: &Env, token: Option<&Secret>, want: Want, marker: &str, b
             },
         };
         let target = Target { owner, repo, number };
-        let me = match retry::run(retry::Policy::default(), || whoami(&crab)).await {
+        let asked = async {
+            match author {
+                Some(a) => Ok(a.to_string()),
+                None => retry::run(retry::Policy::default(), || whoami(&crab)).await,
+            }
+        };
+        let me = match asked.await {
             Ok(me) => me,
             Err(f) => {
                 crate::log::warn(&explain(&f));
