@@ -440,11 +440,7 @@ fn a_job_without_id_token_write_fails_saying_so_and_the_pr_hears_of_it() {
     cmd.env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "a-stale-request-token");
     let out = support::run(cmd);
     out.assert_code(1);
-    let error = out
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("::error"))
-        .unwrap_or_else(|| panic!("an error annotation:\n{}", out.stderr));
+    let error = out.line_starting("::error");
     assert!(error.contains("permissions: id-token: write"), "{error}");
     assert!(error.contains("fork"), "{error}");
     assert_eq!(oidc.requests().len(), 1, "a 403 is not retried");

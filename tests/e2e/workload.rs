@@ -109,27 +109,10 @@ fn a_refused_exchange_stops_before_packer_naming_the_claims() {
     let api = GithubApi::start(GITHUB_TOKEN);
     let hcp = HcpStandIn::start_with("nobody", "nothing");
     let provider = hcp.add_provider("github", jwt::GITHUB_ISSUER, "repository", "acme/other");
-    let dir = support::scratch_dir("wif_refused");
-    let spec = format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount);
-    let (mut cmd, _) = job(
-        &f,
-        &oidc,
-        &api,
-        &dir,
-        &[
-            ("secrets", &spec),
-            ("hcp-bucket", "golden"),
-            ("hcp-workload-identity-provider", &provider),
-        ],
-    );
-    hcp_env(&mut cmd, &hcp);
+    let (cmd, _, _) = wif_build(&f, &oidc, &api, &hcp, &provider, &[]);
     let out = support::run(cmd);
     out.assert_code(1);
-    let error = out
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("::error"))
-        .unwrap_or_default();
+    let error = out.line_starting("::error");
     assert!(
         error.contains("conditional access") && error.contains("repository=acme/images") && error.contains("iss="),
         "{}",

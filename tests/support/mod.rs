@@ -110,6 +110,16 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The first stderr line starting with `prefix` (an annotation such as
+    /// `::error`); panics, showing stderr, when there is none.
+    #[track_caller]
+    pub fn line_starting(&self, prefix: &str) -> &str {
+        self.stderr
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no stderr line starting with {prefix}:\n{}", self.stderr))
+    }
+
     /// Exit code (`None` when killed by a signal).
     pub fn code(&self) -> Option<i32> {
         self.status.code()
