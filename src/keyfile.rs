@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::vault::read::{Delivery, Read};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The files of one run, and the variables that name them.
 #[derive(Debug, Default)]
@@ -32,10 +32,7 @@ impl KeyFiles {
         if items.is_empty() {
             return Ok(KeyFiles::default());
         }
-        let root = env
-            .get("RUNNER_TEMP")
-            .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
+        let root = crate::env::private_root(env);
         let dir = crate::env::private_dir(&root, "packer-vault-keys-")
             .map_err(|e| Error::failed(format!("cannot create a private directory in {}: {e}", root.display())))?;
         let mut vars = Vec::new();

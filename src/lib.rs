@@ -7,6 +7,7 @@ pub mod azure;
 pub mod ci;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod doctor;
 pub mod env;
 pub mod error;
@@ -115,6 +116,9 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
         Ok(c) => c,
         Err(e) => return run::fail(&e),
     };
+    // What a child must not inherit is gone from this process's own
+    // environment too, as `/proc/<pid>/environ` shows it (still one thread).
+    env::scrub(&ci.private_vars(&cfg));
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return run::fail(&error::Error::failed(format!("cannot start the runtime: {e}"))),

@@ -3,7 +3,6 @@
 
 use crate::redact::Redactor;
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::sync::{Mutex, RwLock};
 
 /// How warnings and errors are marked.
@@ -70,12 +69,11 @@ fn emit(line: &str) {
     let text = redact(line);
     let text = if line.starts_with("::warning title=packer-vault::") || line.starts_with("::error title=packer-vault::")
     {
-        text
+        text.replace("##[", "#\u{200b}#[")
     } else {
         neutralize(&text)
     };
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{text}");
+    crate::console::err_line(&text);
 }
 
 /// An informational line.
@@ -110,7 +108,8 @@ pub fn count(n: usize, one: &str, many: &str) -> String {
 /// with `::` is prefixed with `> `. Every line the binary prints of its own
 /// goes through here (log lines, section titles, `doctor`, `lock`).
 pub fn neutralize(text: &str) -> String {
-    let text = text.replace('\r', "%0D");
+    // The runner's older parser acts on `##[command]` anywhere in a line.
+    let text = text.replace('\r', "%0D").replace("##[", "#\u{200b}#[");
     if !text.contains("::") {
         return text;
     }

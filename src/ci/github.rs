@@ -4,7 +4,6 @@
 use crate::error::{Error, Result};
 use crate::remote::{Failure, retry};
 use crate::secret::Secret;
-use std::io::Write;
 
 /// The service name in GitHub failures.
 pub const SERVICE: &str = "GitHub";
@@ -68,29 +67,14 @@ pub async fn oidc_token(url: &str, request_token: &Secret, audience: Option<&str
     }
 }
 
-/// Prints `::add-mask::` for each value (on stdout, where the runner reads it).
+/// Prints `::add-mask::` for each value (on stdout, where the runner reads
+/// it), also while workflow commands are stopped ([`crate::console::commands`]).
 pub fn add_masks<'a>(values: impl Iterator<Item = &'a str>) {
-    let mut out = std::io::stdout().lock();
-    for v in values {
-        if !v.trim().is_empty() {
-            let _ = writeln!(out, "::add-mask::{}", crate::log::escape_data(v));
-        }
+    let lines: Vec<String> = values
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| format!("::add-mask::{}", crate::log::escape_data(v)))
+        .collect();
+    if !lines.is_empty() {
+        crate::console::commands(lines.iter().map(String::as_str));
     }
-    let _ = out.flush();
-}
-
-/// Prints `::stop-commands::<token>` and returns the token.
-pub fn stop_commands() -> String {
-    let token = uuid::Uuid::new_v4().simple().to_string();
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "::stop-commands::{token}");
-    let _ = out.flush();
-    token
-}
-
-/// Prints `::<token>::` to resume workflow commands.
-pub fn resume_commands(token: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "::{token}::");
-    let _ = out.flush();
 }

@@ -14,7 +14,6 @@ use crate::env::{Env, Platform};
 use crate::error::Result;
 use crate::secret::Secret;
 use identity::JwtSource;
-use std::io::Write;
 use std::time::Duration;
 
 /// The running CI: its platform, its environment, and the JWT source it
@@ -111,38 +110,34 @@ impl Runner {
     pub fn section_start(&self, id: &str, title: &str) {
         // One line, whatever the template's name holds.
         let title = crate::log::neutralize(&title.replace('\n', " "));
-        let title = title.as_str();
-        let mut out = std::io::stdout().lock();
-        let _ = match self.platform {
-            Platform::Github => writeln!(out, "::group::{title}"),
-            Platform::Gitlab => write!(out, "{}", gitlab::section_start(id, title)),
-            Platform::Local => writeln!(out, "==> {title}"),
-        };
-        let _ = out.flush();
+        match self.platform {
+            Platform::Github => crate::console::out_lines([format!("::group::{title}").as_str()]),
+            Platform::Gitlab => crate::console::out_lines([gitlab::section_start(id, &title).trim_end_matches('\n')]),
+            Platform::Local => crate::console::out_lines([format!("==> {title}").as_str()]),
+        }
     }
 
     /// Marks the end of a phase.
     pub fn section_end(&self, id: &str) {
-        let mut out = std::io::stdout().lock();
-        let _ = match self.platform {
-            Platform::Github => writeln!(out, "::endgroup::"),
-            Platform::Gitlab => write!(out, "{}", gitlab::section_end(id)),
-            Platform::Local => Ok(()),
-        };
-        let _ = out.flush();
+        match self.platform {
+            Platform::Github => crate::console::out_lines(["::endgroup::"]),
+            Platform::Gitlab => crate::console::out_lines([gitlab::section_end(id).trim_end_matches('\n')]),
+            Platform::Local => {}
+        }
     }
 
-    /// Stops the runner from acting on workflow commands in untrusted output;
-    /// returns the token that resumes them.
-    pub fn stop_commands(&self) -> Option<String> {
-        (self.platform == Platform::Github).then(github::stop_commands)
+    /// Stops the runner from acting on workflow commands in untrusted
+    /// output (GitHub); masks printed meanwhile still take effect
+    /// ([`crate::console`]).
+    pub fn stop_commands(&self) {
+        if self.platform == Platform::Github {
+            crate::console::stop_commands();
+        }
     }
 
     /// Resumes workflow commands after [`Runner::stop_commands`].
-    pub fn resume_commands(&self, token: Option<String>) {
-        if let Some(t) = token {
-            github::resume_commands(&t);
-        }
+    pub fn resume_commands(&self) {
+        crate::console::resume_commands();
     }
 
     /// A link to this CI run, when the platform says.

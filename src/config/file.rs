@@ -115,6 +115,12 @@ fn check_keys(values: &Map<String, Value>, prefix: &str) -> std::result::Result<
         if k == "config" {
             return Err(format!("`{prefix}config` cannot be set inside a config file"));
         }
+        if inputs::PRIVILEGED.contains(&k.as_str()) {
+            return Err(format!(
+                "`{prefix}{k}` is a privileged input: a pull request can edit this file, so set it in the \
+                 workflow (step input or flag) or as a CI variable instead"
+            ));
+        }
     }
     Ok(())
 }

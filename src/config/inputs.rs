@@ -65,6 +65,26 @@ pub const PROTECTED: &[&str] = &[
     "tls-skip-verify",
 ];
 
+/// Privileged inputs: they widen what is handed out (a Vault token for
+/// Packer, secrets exported to later steps, a kept token, an identity token
+/// sent to another provider) or whose comment is edited. Only the CI's
+/// settings (flags, step inputs, CI variables) may set them: in the
+/// repository's config file, which a pull request edits, they are refused.
+pub const PRIVILEGED: &[&str] = &[
+    "comment-author",
+    "packer-vault-token",
+    "packer-vault-token-policies",
+    "hcp-workload-identity-provider",
+    "hcp-jwt-audience",
+    "hcp-id-token-variable",
+    "export-env",
+    "revoke",
+    "github-token",
+    "gitlab-token",
+    "cascade-token",
+    "cascade-targets",
+];
+
 /// Values of the `comment` input.
 pub const COMMENT_MODES: &[&str] = &["auto", "always", "never", "on-failure"];
 /// Values of the `auth-method` input.

@@ -51,7 +51,13 @@ impl<'a> Sources<'a> {
                 .find_map(|v| self.env.get(v))
                 .map(str::to_string)
         };
-        let file = || self.file.as_ref().and_then(|f| f.get(name)).filter(|v| !v.is_empty());
+        let file = || {
+            // A privileged input never comes from the file (refused when it is read).
+            if inputs::PRIVILEGED.contains(&name) {
+                return None;
+            }
+            self.file.as_ref().and_then(|f| f.get(name)).filter(|v| !v.is_empty())
+        };
         let from_ci = self
             .flags
             .get(name)

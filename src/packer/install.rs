@@ -75,10 +75,7 @@ impl Options {
             .or_else(|| env.get("HOME").map(|h| Path::new(h).join(".cache")))
             .or_else(|| env.get("LOCALAPPDATA").map(PathBuf::from))
             .unwrap_or_else(std::env::temp_dir);
-        let private_root = env
-            .get("RUNNER_TEMP")
-            .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
+        let private_root = crate::env::private_root(env);
         let key = match env.get("PACKER_VAULT_RELEASES_KEY") {
             Some(file) => {
                 Key::from_file(Path::new(file)).map_err(|e| Error::Usage(format!("PACKER_VAULT_RELEASES_KEY: {e}")))?

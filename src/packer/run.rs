@@ -2,6 +2,7 @@
 //! the secrets in its environment only, its output redacted (and rendered
 //! from `-machine-readable` for `build`), and what it reported collected.
 
+use crate::console::{Stream, Writer};
 use super::machine::{Collector, MachineFilter, Outcome};
 use crate::process::{self, Cancel, Filter, Sink};
 use crate::redact::{Redactor, StreamRedactor};
@@ -114,14 +115,14 @@ impl Packer {
         let lines = Arc::new(Mutex::new(Vec::new()));
         let collector = Collector::default();
         let out = if machine {
-            Sink::new(MachineFilter::new(redactor, collector.clone()), tokio::io::stdout())
+            Sink::new(MachineFilter::new(redactor, collector.clone()), Writer(Stream::Out))
         } else {
             Sink::new(
                 Recorder {
                     stream: redactor.stream(),
                     lines: lines.clone(),
                 },
-                tokio::io::stdout(),
+                Writer(Stream::Out),
             )
         };
         let err = Sink::new(
@@ -129,7 +130,7 @@ impl Packer {
                 stream: redactor.stream(),
                 lines: lines.clone(),
             },
-            tokio::io::stderr(),
+            Writer(Stream::Err),
         );
         let started = Instant::now();
         let exit = process::run(spec, cancel, out, err).await?;

@@ -13,6 +13,7 @@ use crate::report::Report;
 use crate::secret::Secret;
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 
 /// The inputs publishing honours.
 #[derive(Debug, Clone)]
@@ -60,9 +61,25 @@ fn write_json(platform: Platform, env: &Env, report: &Report, opts: &Options, pa
         Ok(t) => crate::log::redact(&t),
         Err(e) => return crate::log::warn(&format!("cannot write the JSON report: {e}")),
     };
-    match std::fs::write(path, format!("{text}\n")) {
+    match crate::env::write_file(path, format!("{text}\n").as_bytes()) {
         Ok(()) => crate::log::info(&format!("JSON report written to {}", path.display())),
         Err(e) => crate::log::warn(&format!("cannot write the JSON report to {}: {e}", path.display())),
+    }
+}
+
+/// Time a whole comment or note step may take: every publisher keeps to
+/// it, whatever the service does (slow answers, many pages, retries).
+pub const BUDGET: Duration = Duration::from_secs(60);
+/// ... after a cancellation: the runner kills the step 10 s after its first
+/// signal, and Packer's cleanup and the revocation came first.
+pub const CANCELLED_BUDGET: Duration = Duration::from_secs(2);
+
+/// The budget of a run that ended with `status`.
+pub fn budget(status: crate::report::Status) -> Duration {
+    if status == crate::report::Status::Cancelled {
+        CANCELLED_BUDGET
+    } else {
+        BUDGET
     }
 }
 
@@ -73,7 +90,7 @@ pub async fn publish(platform: Platform, env: &Env, report: &Report, opts: &Opti
     // Everything in the report is redacted already; once more, to be sure.
     let markdown = crate::log::redact(&crate::report::render(report, None));
     if let Some(f) = file
-        && let Err(e) = std::fs::write(f, &markdown)
+        && let Err(e) = crate::env::write_file(f, markdown.as_bytes())
     {
         crate::log::warn(&format!("cannot write the report to {}: {e}", f.display()));
     }

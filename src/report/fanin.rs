@@ -3,7 +3,7 @@
 //! folded, from the JSON reports of its jobs.
 
 use super::json::JsonReport;
-use super::markdown::{cell, code, fenced_list, secs};
+use super::markdown::{cell, code, fenced_list, html_code, secs};
 use std::fmt::Write;
 use std::time::Duration;
 
@@ -11,9 +11,11 @@ use std::time::Duration;
 pub type Entry = (String, Result<JsonReport, String>);
 
 /// The hidden marker of the fan-in comment of workflow (or job) `name`:
-/// never a build's marker, so it never overwrites one.
+/// never a build's marker, so it never overwrites one. The name is the
+/// repository's (a pull request can rename the workflow): it is shown only
+/// through [`super::markdown::marker_key`], never as written.
 pub fn marker(name: &str) -> String {
-    format!("<!-- packer-vault-report:{} -->", name.replace("--", "-"))
+    format!("<!-- packer-vault-report:{} -->", super::markdown::marker_key(name))
 }
 
 fn rank(e: &Entry) -> u8 {
@@ -69,7 +71,7 @@ pub fn render(entries: &[Entry], marker: Option<&str>) -> String {
     for (name, r) in &sorted {
         match r {
             Err(why) => {
-                let _ = writeln!(o, "| {} | ⚠️ unreadable: {} | | | | |", code(name), cell(why));
+                let _ = writeln!(o, "| {} | ⚠️ unreadable: {} | | | | |", code(name), code(why));
             }
             Ok(r) => {
                 let result = match (r.result.as_str(), r.exit_code) {
@@ -92,7 +94,7 @@ pub fn render(entries: &[Entry], marker: Option<&str>) -> String {
                     hcp.and_then(|h| h.channel.as_deref())
                         .map(code)
                         .unwrap_or_else(|| "–".into()),
-                    secs(Duration::from_secs_f64(r.duration_seconds.max(0.0)))
+                    secs(Duration::try_from_secs_f64(r.duration_seconds).unwrap_or_default())
                 );
             }
         }
@@ -101,7 +103,7 @@ pub fn render(entries: &[Entry], marker: Option<&str>) -> String {
     for (_, r) in &sorted {
         let Ok(r) = r else { continue };
         let icon = if r.result == "success" { "✅" } else { "❌" };
-        let _ = writeln!(o, "<details><summary>{icon} {}</summary>\n", cell(&r.template));
+        let _ = writeln!(o, "<details><summary>{icon} {}</summary>\n", html_code(&r.template));
         if !r.errors.is_empty() {
             let _ = writeln!(o, "**Errors**\n");
             fenced_list(&mut o, &r.errors);

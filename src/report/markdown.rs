@@ -12,11 +12,60 @@ pub fn marker(template: &str, bucket: Option<&str>) -> String {
     // `./images/` and `images` are the same template: one comment.
     let t = template.trim_start_matches("./").trim_end_matches('/');
     let t = if t.is_empty() { "." } else { t };
-    format!(
-        "<!-- packer-vault:{}:{} -->",
-        t.replace("--", "-"),
-        bucket.unwrap_or("-").replace("--", "-")
-    )
+    format!("<!-- packer-vault:{}:{} -->", marker_key(t), marker_key(bucket.unwrap_or("-")))
+}
+
+/// A name as it may stand inside a hidden marker: as written when it holds
+/// only letters, digits, `.`, `_`, `/` and single `-` (what templates and
+/// buckets are named), else `h-` and a digest of it, so no text of the
+/// pull request's (`-->`, `--!>`, a line break) ever stands in a marker.
+pub fn marker_key(name: &str) -> String {
+    let plain = !name.is_empty()
+        && name.len() <= 200
+        && !name.contains("--")
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "._/:-".contains(c));
+    if plain {
+        return name.to_string();
+    }
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(name.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("h-{hex}")
+}
+
+/// `s` as an HTML `<code>` element, for places where Markdown is not
+/// rendered (`<summary>`): every special character escaped and `@` kept
+/// from mentioning anyone.
+/// `s` as the text of a Markdown link: what could end or nest the link,
+/// or render, escaped.
+fn link_text(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| match c {
+            '[' | ']' | '(' | ')' | '`' | '*' | '_' | '<' | '>' | '\\' | '|' => vec!['\\', c],
+            '@' => vec!['@', '\u{200b}'],
+            '\n' | '\r' => vec![' '],
+            c => vec![c],
+        })
+        .collect()
+}
+
+pub(super) fn html_code(s: &str) -> String {
+    let mut o = String::from("<code>");
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            '@' => o.push_str("&#64;"),
+            '|' => o.push_str("&#124;"),
+            '\n' | '\r' => o.push(' '),
+            c => o.push(c),
+        }
+    }
+    o.push_str("</code>");
+    o
 }
 
 pub(super) fn cell(s: &str) -> String {
@@ -104,7 +153,7 @@ pub fn render(r: &Report, marker: Option<&str>) -> String {
             );
         }
         None => {
-            let _ = writeln!(o, "### {icon} Packer {} of `{}` {word}\n", r.command, cell(&r.template));
+            let _ = writeln!(o, "### {icon} Packer {} of {} {word}\n", r.command, code(&r.template));
         }
     }
 
@@ -114,26 +163,28 @@ pub fn render(r: &Report, marker: Option<&str>) -> String {
                 let name = h.version_name.as_deref().unwrap_or(id);
                 let _ = writeln!(
                     o,
-                    "**HCP Packer:** [version {name}]({url}) in bucket `{}` ({})",
-                    h.bucket,
-                    h.status.as_deref().unwrap_or("?")
+                    "**HCP Packer:** [version {}]({url}) in bucket {} ({})",
+                    link_text(name),
+                    code(&h.bucket),
+                    code(h.status.as_deref().unwrap_or("?"))
                 );
             }
             _ => {
                 let _ = writeln!(
                     o,
-                    "**HCP Packer:** bucket `{}`, no version found for fingerprint `{}`",
-                    h.bucket, h.fingerprint
+                    "**HCP Packer:** bucket {}, no version found for fingerprint {}",
+                    code(&h.bucket),
+                    code(&h.fingerprint)
                 );
             }
         }
-        let _ = writeln!(o, "\n- fingerprint: `{}`", h.fingerprint);
+        let _ = writeln!(o, "\n- fingerprint: {}", code(&h.fingerprint));
         if let Some((c, action)) = &h.channel {
-            let _ = writeln!(o, "- channel: `{c}` ({action})");
+            let _ = writeln!(o, "- channel: {} ({action})", code(c));
         }
         if let Some((l, c)) = r.lifecycle.as_ref().and_then(|l| Some((l, l.channel.as_ref()?))) {
             let before = l.previous_fingerprint.as_deref().unwrap_or("none");
-            let _ = writeln!(o, "- channel `{}`: was on `{}`", cell(c), cell(before));
+            let _ = writeln!(o, "- channel {}: was on {}", code(c), code(before));
         }
         for (k, v) in &h.labels {
             let _ = writeln!(o, "- label {} = {}", code(k), code(v));
@@ -190,10 +241,10 @@ pub fn render(r: &Report, marker: Option<&str>) -> String {
     );
     let _ = writeln!(
         o,
-        "Vault role `{}`, token accessor `{}`, policies `{}`\n",
-        cell(&r.role),
+        "Vault role {}, token accessor `{}`, policies {}\n",
+        code(&r.role),
         r.accessor,
-        r.policies.join(", ")
+        code(&r.policies.join(", "))
     );
     if !r.secrets.is_empty() {
         // A namespace column only where a namespace is in play.
@@ -216,9 +267,9 @@ pub fn render(r: &Report, marker: Option<&str>) -> String {
             let ttl = s.lease_ttl.map(|t| format!("{t} s")).unwrap_or_else(|| "–".into());
             let _ = writeln!(
                 o,
-                "| `{}` | `{}` | `{}` | {} | {version} | {ttl} |",
-                cell(&s.path),
-                cell(&s.key),
+                "| {} | {} | `{}` | {} | {version} | {ttl} |",
+                code(&s.path),
+                code(&s.key),
                 s.env,
                 s.engine
             );
@@ -263,6 +314,36 @@ pub fn render(r: &Report, marker: Option<&str>) -> String {
 mod tests {
     use super::super::*;
     use super::*;
+
+    /// What a template's name (the pull request's) renders as: a code
+    /// span it cannot leave, and a marker it never stands in.
+    #[test]
+    fn a_hostile_template_name_stays_in_its_code_span_and_out_of_the_marker() {
+        for name in [
+            "a` @acme/admins <img src=x> [x](https://evil.example) `b",
+            "images/--->\n/approve",
+            "x --!> <script>",
+            "``` ` ``",
+        ] {
+            let mut r = Report::new("build", name);
+            r.role = "ci` @role".into();
+            r.status = Status::Failed;
+            let m = marker(name, Some("golden"));
+            assert!(m.starts_with("<!-- packer-vault:h-") && m.ends_with(":golden -->"), "{m}");
+            assert_eq!(m.matches("--").count(), 2, "nothing of the name closes the comment: {m}");
+            let md = render(&r, Some(&m));
+            let title = md.lines().nth(1).expect("the title");
+            let span = title
+                .trim_start_matches("### ❌ Packer build of ")
+                .trim_end_matches(" failed");
+            let ticks = span.chars().take_while(|c| *c == '`').count();
+            assert!(ticks >= 1 && span.ends_with(&"`".repeat(ticks)), "{title}");
+            let inner = &span[ticks..span.len() - ticks];
+            assert!(!inner.contains(&"`".repeat(ticks)), "the span cannot be closed early: {title}");
+            assert!(md.lines().all(|l| !l.starts_with('/')), "{md}");
+        }
+        assert_eq!(marker("images/app", None), "<!-- packer-vault:images/app:- -->", "plain names as they are");
+    }
 
     #[test]
     fn renders_hcp_link_artifacts_and_secrets() {

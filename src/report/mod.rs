@@ -2,6 +2,7 @@
 //! comment and `--report FILE`. It names secrets by path, key and version,
 //! never by value.
 
+pub mod check;
 pub mod fanin;
 pub mod json;
 mod markdown;

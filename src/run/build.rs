@@ -231,14 +231,14 @@ async fn run(
         }
         let title = format!("packer {phase}");
         ci.section_start(&format!("packer_{phase}"), &title);
-        let stop = ci.stop_commands();
+        ci.stop_commands();
         let result = match phase {
             "fmt" => packer.fmt_check(&redactor, cancel).await,
             "init" => packer.init(&redactor, cancel).await,
             "validate" => packer.validate(&redactor, cancel).await,
             _ => packer.build(&cfg.packer_args, &redactor, cancel).await,
         };
-        ci.resume_commands(stop);
+        ci.resume_commands();
         ci.section_end(&format!("packer_{phase}"));
         let result = match result {
             Ok(r) => r,

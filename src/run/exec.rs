@@ -1,5 +1,6 @@
 //! `packer-vault exec -- CMD...`.
 
+use crate::console::{Stream, Writer};
 use super::{fail, unless_cancelled};
 use crate::ci::Runner;
 use crate::config::Config;
@@ -63,11 +64,11 @@ async fn exec_in(cfg: &Config, ci: &Runner, session: &Session, cancel: &Cancel, 
         cwd: None,
         grace: ci.grace(),
     };
-    let stop = ci.stop_commands();
-    let out = process::Sink::redacted(&redactor, tokio::io::stdout());
-    let err = process::Sink::redacted(&redactor, tokio::io::stderr());
+    ci.stop_commands();
+    let out = process::Sink::redacted(&redactor, Writer(Stream::Out));
+    let err = process::Sink::redacted(&redactor, Writer(Stream::Err));
     let result = process::run(spec, cancel, out, err).await;
-    ci.resume_commands(stop);
+    ci.resume_commands();
     super::stop_renewer(renewer);
     match result {
         Ok(exit) => match exit.cancelled {

@@ -59,7 +59,7 @@ async fn lock_in(cfg: &Config, ci: &Runner, session: &Session, check: bool) -> R
         {
             say(&format!("{}: dropped (no longer in the spec)", o.key()));
         }
-        std::fs::write(&cfg.lock_path, new.render()).map_err(|e| Error::failed(format!("cannot write {path}: {e}")))?;
+        crate::env::write_file(&cfg.lock_path, new.render().as_bytes()).map_err(|e| Error::failed(format!("cannot write {path}: {e}")))?;
         say(&format!(
             "wrote {path}: {} pinned, secrets-digest {}",
             crate::log::count(new.secrets.len(), "secret", "secrets"),

@@ -7,6 +7,7 @@ use crate::config::report::ReportConfig;
 use crate::env::{Env, Platform};
 use crate::error::{EXIT_FAILED, EXIT_OK};
 use crate::report::fanin::{self, Entry};
+use crate::report::check::{Trusted, check};
 use crate::report::json::JsonReport;
 use std::path::{Path, PathBuf};
 
@@ -14,6 +15,22 @@ use std::path::{Path, PathBuf};
 /// that: its own job failed already), 1 when nothing could be read or the
 /// summary could not be written.
 pub async fn report(cfg: ReportConfig, env: Env) -> i32 {
+    // Reports are written by other jobs (or committed by a pull request):
+    // links may point only at the HCP portal and this CI's server.
+    let trusted = Trusted {
+        portals: crate::hcp::Endpoints::from_env(&env)
+            .ok()
+            .map(|e| e.portal)
+            .into_iter()
+            .chain(["https://portal.cloud.hashicorp.com", "https://portal.cloud.eu.hashicorp.com"].map(String::from))
+            .collect(),
+        ci_server: match cfg.platform {
+            Platform::Github => env.get("GITHUB_SERVER_URL"),
+            Platform::Gitlab => env.get("CI_SERVER_URL"),
+            Platform::Local => None,
+        }
+        .map(|u| u.trim_end_matches('/').to_string()),
+    };
     let mut entries: Vec<Entry> = Vec::new();
     for pattern in &cfg.reports {
         let files = expand(pattern);
@@ -22,14 +39,22 @@ pub async fn report(cfg: ReportConfig, env: Env) -> i32 {
         }
         for f in files {
             let shown = f.display().to_string();
-            let parsed = crate::env::read_text(&f).and_then(|t| JsonReport::parse(&t));
+            let parsed = crate::env::read_text(&f)
+                .and_then(|t| JsonReport::parse(&t))
+                .and_then(|r| check(&r, &trusted).map(|()| r));
             entries.push((shown, parsed));
         }
     }
     for (name, r) in &entries {
         match r {
-            Ok(r) => crate::log::info(&format!("{name}: {} of `{}` {}", r.command, r.template, r.result)),
-            Err(why) => crate::log::warn(&format!("{name}: not a packer-vault report: {why}")),
+            Ok(r) => crate::log::info(&format!(
+                "{}: {} of `{}` {}",
+                name.escape_debug(),
+                r.command,
+                r.template.escape_debug(),
+                r.result
+            )),
+            Err(why) => crate::log::warn(&format!("{}: not a packer-vault report: {why}", name.escape_debug())),
         }
     }
     if !entries.iter().any(|e| e.1.is_ok()) {
@@ -66,7 +91,7 @@ pub async fn report(cfg: ReportConfig, env: Env) -> i32 {
                     want,
                     &marker,
                     &body,
-                    std::time::Duration::from_secs(60),
+                    crate::publish::BUDGET,
                 )
                 .await;
             }

@@ -41,11 +41,7 @@ impl CredFile {
             .provider
             .as_deref()
             .ok_or_else(|| Error::input("hcp-workload-identity-provider", "not set"))?;
-        let root = ci
-            .env
-            .get("RUNNER_TEMP")
-            .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
+        let root = crate::env::private_root(&ci.env);
         let dir = crate::env::private_dir(&root, "packer-vault-hcp-")
             .map_err(|e| Error::failed(format!("cannot create a private directory in {}: {e}", root.display())))?;
         let token_path = dir.path().join("token");

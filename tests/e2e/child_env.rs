@@ -227,3 +227,81 @@ fn packer_and_its_plugins_get_the_spec_but_none_of_our_credentials() {
         "no lock, no lock digest"
     );
 }
+
+/// `cmd` (a `support::bin()` command) run as `nobody` through `setpriv`,
+/// its environment and directory kept.
+fn as_nobody(cmd: &Command) -> Command {
+    let mut wrapped = Command::new("setpriv");
+    wrapped
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .env_clear();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            wrapped.env(k, v);
+        }
+    }
+    if let Some(d) = cmd.get_current_dir() {
+        wrapped.current_dir(d);
+    }
+    wrapped
+}
+
+/// The child reads its parent's `/proc/<pid>/environ`: our credentials
+/// removed from its own environment must not come back that way. Run as
+/// root, the child may read the file (root reads any process's), and
+/// finds every removed value blanked; run as an ordinary user, the file
+/// of a non-dumpable parent is root's and cannot be read at all.
+#[test]
+fn the_child_cannot_read_our_credentials_from_its_parents_environment() {
+    let f = Fixture::new("child_parent_env");
+    let oidc = GithubOidc::start("request-token-parent-env");
+    let read_parent = r#"cat /proc/$PPID/environ > "$OUT/parent-env" 2> "$OUT/parent-env.err"; echo "rc=$?" > "$OUT/parent-env.rc"; true"#;
+    let credentials = [GITHUB_TOKEN, oidc.request_token.as_str(), HCP_SECRET];
+
+    let dir = support::scratch_dir("child_parent_env");
+    let mut cmd = github_exec(&f, &oidc, &dir);
+    cmd.env("INPUT_GITHUB-TOKEN", GITHUB_TOKEN).args(RECORD).arg(read_parent);
+    support::run(cmd).assert_success();
+    let parent = std::fs::read(dir.join("parent-env")).expect("the child ran");
+    let parent = String::from_utf8_lossy(&parent).replace('\0', "\n");
+    // SAFETY: geteuid(2) cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        assert!(parent.contains("INPUT_ROLE="), "root reads the parent's block:\n{parent}");
+    }
+    for c in credentials {
+        assert!(!parent.contains(c), "a credential is readable in the parent's environment");
+    }
+    for name in ["GITHUB_ENV", "GITHUB_OUTPUT", "ACTIONS_ID_TOKEN_REQUEST_URL"] {
+        let blank = parent.lines().all(|l| !l.starts_with(&format!("{name}=")) || l == format!("{name}="));
+        assert!(blank, "{name} is readable in the parent's environment");
+    }
+
+    // SAFETY: geteuid(2) cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: the run as `nobody` is left out");
+        return;
+    }
+    let dir = support::scratch_dir("child_parent_env_nobody");
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
+    let mut cmd = github_exec(&f, &oidc, &dir);
+    cmd.env("INPUT_GITHUB-TOKEN", GITHUB_TOKEN)
+        .env("HOME", &dir)
+        .current_dir(&dir)
+        .args(RECORD)
+        .arg(read_parent);
+    // The GitHub files the run writes must be writable by nobody too.
+    for (k, v) in cmd.get_envs() {
+        if k.to_string_lossy().starts_with("GITHUB_")
+            && let Some(p) = v.map(std::path::Path::new).filter(|p| p.is_file())
+        {
+            std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o666)).expect("chmod");
+        }
+    }
+    support::run(as_nobody(&cmd)).assert_success();
+    let rc = std::fs::read_to_string(dir.join("parent-env.rc")).expect("the child ran as nobody");
+    assert_ne!(rc.trim(), "rc=0", "an ordinary user read a non-dumpable parent's environment");
+    let parent = std::fs::read(dir.join("parent-env")).unwrap_or_default();
+    assert!(parent.is_empty(), "nothing of the parent's environment was read");
+}

@@ -242,3 +242,49 @@ fn a_key_file_is_never_exported() {
     assert_eq!(out.stdout.trim(), "{}", "nothing else to export");
     no_leak(&f, &engines, &out);
 }
+
+/// A GitLab job killed outright (SIGKILL: no chance to clean up) leaves its
+/// GCP key only in the job's own temporary directory, which the runner
+/// removes after the job (`${CI_PROJECT_DIR}.tmp`), never in the shared
+/// `/tmp`; and the next run of this user there sweeps it at once.
+#[test]
+fn sigkill_on_gitlab_leaves_the_key_only_in_the_jobs_own_directory_and_the_next_run_sweeps_it() {
+    let f = Fixture::new("clouds_sigkill");
+    let engines = CloudEngines::start();
+    let ad = AzureAd::start(0);
+    let dir = support::scratch_dir("clouds_sigkill");
+    let mut cmd = exec(
+        &f,
+        &engines,
+        &ad,
+        &dir,
+        "gcp/static-account/packer/key | gcp",
+        r#"echo "$GOOGLE_APPLICATION_CREDENTIALS" > "$OUT/path"; echo started; sleep 2"#,
+    );
+    let project = gitlab_env(&f, &dir)
+        .into_iter()
+        .find(|(k, _)| k == "CI_PROJECT_DIR")
+        .map(|(_, v)| v)
+        .expect("CI_PROJECT_DIR");
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("spawn");
+    let pid = child.id() as i32;
+    let out = support::cancel_after_line(child, "started", pid, libc::SIGKILL);
+    assert_eq!(out.code(), None, "killed by the signal");
+    let path = std::fs::read_to_string(dir.join("path")).expect("the path");
+    let key = Path::new(path.trim());
+    let job_tmp = Path::new(&format!("{project}.tmp")).to_path_buf();
+    assert!(key.starts_with(&job_tmp), "{} is under {}", key.display(), job_tmp.display());
+    assert!(key.exists(), "SIGKILL left the key file behind");
+
+    // The next run in the same job directory removes what the killed one left.
+    let out = support::run(exec(&f, &engines, &ad, &dir, "gcp/static-account/packer/key | gcp", "true"));
+    out.assert_success();
+    assert!(!key.exists(), "the next run swept the killed run's key");
+    assert!(
+        !key.parent().expect("its directory").exists(),
+        "and its private directory"
+    );
+    no_leak(&f, &engines, &out);
+}

@@ -68,13 +68,10 @@ fn check_child_env(f: &Fixture, dir: &Path) {
 }
 
 /// Output as a reader of the job log sees it: the runner consumes
-/// `::add-mask::` lines, which must carry the values.
+/// `::add-mask::` lines, which must carry the values, except while
+/// workflow commands are stopped, when it shows them as they are.
 pub fn shown(out: &Outcome) -> String {
-    out.combined()
-        .lines()
-        .filter(|l| !l.starts_with("::add-mask::"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    format!("{}\n{}", support::runner_shows(&out.stdout), out.stderr)
 }
 
 fn check_redacted(f: &Fixture, out: &Outcome) {

@@ -62,6 +62,9 @@ fn report_job(oidc: &GithubOidc, api: &GithubApi, reports: &Path) -> (Outcome, S
     cmd.envs(gh.vars.iter().map(|(k, v)| (k, v)))
         .env("INPUT_GITHUB-TOKEN", GITHUB_TOKEN)
         .env("INPUT_REPORTS", format!("{}/*.json", reports.display()))
+        // The workflow's HCP settings, as in its build jobs: version links
+        // in the reports must point at this portal.
+        .env("HCP_PORTAL_URL", "https://portal.example.test")
         .arg("report");
     let out = support::run(cmd);
     (out, gh.read_summary())
@@ -143,6 +146,10 @@ fn three_matrix_jobs_fan_in_to_one_comment_and_one_summary() {
         cmd.envs(gitlab_env(&f, &dir))
             .env("CI_API_V4_URL", gl.api_url())
             .env("CI_JOB_NAME", "images-report")
+            .env("HCP_PORTAL_URL", "https://portal.example.test")
+            // These reports came from the GitHub jobs above: their run links
+            // point at that server (a report's links must point at the CI's).
+            .env("CI_SERVER_URL", "https://github.com")
             .env("PACKER_VAULT_GITLAB_TOKEN", &gl.token)
             .env(
                 "PACKER_VAULT_REPORTS",

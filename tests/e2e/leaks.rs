@@ -102,7 +102,8 @@ impl Scan {
     }
 
     fn output(self, out: &Outcome) -> Scan {
-        self.text("stdout", &out.stdout).text("stderr", &out.stderr)
+        self.text("stdout", &support::runner_shows(&out.stdout))
+            .text("stderr", &out.stderr)
     }
 
     /// Every file under `dir`, except `skip` (holds values by design).
@@ -594,12 +595,7 @@ fn github_build_with_masks_files_and_comment() {
         .iter()
         .find(|m| m.starts_with("eyJ") && m.matches('.').count() == 2)
         .expect("the JWT is masked");
-    let shown: String = out
-        .stdout
-        .lines()
-        .filter(|l| !l.starts_with("::add-mask::"))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let shown = support::runner_shows(&out.stdout);
     Scan::new("GitHub build", &f)
         .secret("Vault token", token)
         .secret("JWT", jwt)

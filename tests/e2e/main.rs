@@ -14,6 +14,7 @@ mod doctor;
 mod dynamic;
 mod exec;
 mod fanin;
+mod forged;
 mod faults;
 mod gaps;
 mod github;

@@ -274,6 +274,19 @@ fn packer_gets_a_credential_file_whose_token_outlives_the_identity_tokens() {
         oidc_calls >= 3,
         "the token was renewed while Packer ran ({oidc_calls} requests)"
     );
+    // Each renewed token is masked while Packer runs, in a window where the
+    // runner acts on commands again, never inside a stopped one.
+    assert_eq!(
+        support::masks_while_stopped(&out.stdout),
+        0,
+        "a mask was printed while commands were stopped:\n{}",
+        support::runner_shows(&out.stdout)
+    );
+    let resumed = out.stdout.lines().filter(|l| l.starts_with("::stop-commands::")).count();
+    assert!(
+        resumed >= oidc_calls,
+        "commands were stopped again after each renewal's masks ({resumed} stops, {oidc_calls} tokens)"
+    );
     clean(&f, &hcp, &out);
 }
 

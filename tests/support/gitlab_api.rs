@@ -72,6 +72,8 @@ pub struct GitlabRequest {
 #[derive(Debug, Default)]
 struct State {
     forbid_writes: bool,
+    /// How long every answer takes (a slow GitLab).
+    delay: Option<std::time::Duration>,
     next_note: u64,
     /// MR iid -> notes, oldest first.
     notes: BTreeMap<u64, Vec<Value>>,
@@ -261,6 +263,9 @@ impl Respond for Responder {
         for (k, v) in headers {
             resp = resp.insert_header(k.as_str(), v.as_str());
         }
+        if let Some(d) = state.delay {
+            resp = resp.set_delay(d);
+        }
         resp
     }
 }
@@ -357,6 +362,11 @@ impl GitlabApi {
         n["author"] = person(username);
         s.notes.entry(iid).or_default().push(n);
         id
+    }
+
+    /// Makes every answer take `delay`.
+    pub fn slow_down(&self, delay: std::time::Duration) {
+        self.state.lock().unwrap().delay = Some(delay);
     }
 
     /// Answers 403 to every `POST`/`PUT` from now on.

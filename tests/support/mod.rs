@@ -319,3 +319,40 @@ pub fn masks_first(out: &Outcome) -> Vec<String> {
         })
         .collect()
 }
+
+/// Stdout as the GitHub runner shows it in the job log: it consumes the
+/// `::add-mask::` lines it acts on, but between `::stop-commands::T` and
+/// `::T::` it acts on nothing and prints every line verbatim, a mask
+/// included (which then is a leak, and the scans find it).
+pub fn runner_shows(stdout: &str) -> String {
+    let mut stopped: Option<String> = None;
+    let mut shown = Vec::new();
+    for line in stdout.lines() {
+        match &stopped {
+            Some(token) => {
+                if line.trim() == format!("::{token}::") {
+                    stopped = None;
+                } else {
+                    shown.push(line);
+                }
+            }
+            None => {
+                if let Some(token) = line.trim().strip_prefix("::stop-commands::") {
+                    stopped = Some(token.to_string());
+                } else if !line.starts_with("::add-mask::") {
+                    shown.push(line);
+                }
+            }
+        }
+    }
+    shown.join("\n")
+}
+
+/// The lines printed while workflow commands were stopped that the
+/// runner would have had to act on: a mask printed there shows in clear.
+pub fn masks_while_stopped(stdout: &str) -> usize {
+    runner_shows(stdout)
+        .lines()
+        .filter(|l| l.contains("::add-mask::"))
+        .count()
+}

@@ -41,7 +41,7 @@ pub async fn publish(env: &Env, report: &Report, opts: &Options, markdown: &str)
     };
     let marker = crate::report::marker(&project_relative(env, &report.template), opts.bucket.as_deref());
     let body = crate::log::redact(&crate::report::render(report, Some(&marker)));
-    note::publish(env, token, &marker, &body, want).await;
+    note::publish(env, token, &marker, &body, want, crate::publish::budget(report.status)).await;
 }
 
 /// `template` relative to `CI_PROJECT_DIR` when it lies inside: the
@@ -65,14 +65,14 @@ pub fn in_merge_request(env: &Env) -> bool {
 /// Upserts the sticky MR note `marker` with `body` (which starts with the
 /// marker, redacted) as `want` says. Never fails the run.
 pub async fn note(env: &Env, token: &crate::secret::Secret, marker: &str, body: &str, want: Want) {
-    note::publish(env, token, marker, body, want).await;
+    note::publish(env, token, marker, body, want, crate::publish::BUDGET).await;
 }
 
 /// Writes `packer-vault-report.md` into `CI_PROJECT_DIR`.
 pub fn write_report(env: &Env, markdown: &str) {
     let dir = env.get("CI_PROJECT_DIR").unwrap_or(".");
     let path = Path::new(dir).join(REPORT_FILE);
-    match std::fs::write(&path, markdown) {
+    match crate::env::write_file(&path, markdown.as_bytes()) {
         Ok(()) => crate::log::info(&format!(
             "report written to {} (keep it with `artifacts: paths: [{REPORT_FILE}]`)",
             path.display()

@@ -59,8 +59,8 @@ enum Done {
     Nothing(&'static str),
 }
 
-/// Upserts the note; logs what happened. Never fails the run.
-pub(crate) async fn publish(env: &Env, token: &Secret, marker: &str, body: &str, want: Want) {
+/// Upserts the note within `budget`; logs what happened. Never fails the run.
+pub(crate) async fn publish(env: &Env, token: &Secret, marker: &str, body: &str, want: Want, budget: std::time::Duration) {
     let Some(base) = env.get("CI_API_V4_URL") else {
         crate::log::warn("no MR note: CI_API_V4_URL is not set");
         return;
@@ -70,7 +70,13 @@ pub(crate) async fn publish(env: &Env, token: &Secret, marker: &str, body: &str,
         Err(e) => return crate::log::warn(&format!("no MR note: {e}")),
     };
     let body = truncate(body);
-    let result = retry::run(retry::Policy::default(), || upsert(&api, env, marker, &body, want)).await;
+    let work = retry::run(retry::Policy::default(), || upsert(&api, env, marker, &body, want));
+    let Ok(result) = tokio::time::timeout(budget, work).await else {
+        return crate::log::warn(&format!(
+            "no MR note: GitLab did not answer within {} s",
+            budget.as_secs()
+        ));
+    };
     match result {
         Ok(Done::Created(t, id)) => crate::log::info(&format!("posted the MR note on !{}{}", t.iid, link(&t, id))),
         Ok(Done::Updated(t, id)) => crate::log::info(&format!("updated the MR note on !{}{}", t.iid, link(&t, id))),

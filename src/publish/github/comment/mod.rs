@@ -31,11 +31,6 @@ pub const PERMISSION_HELP: &str = "the token cannot write comments on this pull 
 const PER_PAGE: u32 = 100;
 /// Pages searched for the marker at most (10 000 comments).
 const MAX_PAGES: usize = 100;
-/// Time the whole comment step may take.
-const BUDGET: Duration = Duration::from_secs(60);
-/// ... after a cancellation: the runner kills the step 10 s after its first
-/// signal, and Packer's cleanup and the revocation came first.
-const CANCELLED_BUDGET: Duration = Duration::from_secs(2);
 
 /// Whether and how to write the comment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,11 +77,7 @@ pub async fn publish(env: &Env, report: &Report, opts: &Options) {
     };
     let marker = crate::log::redact(&crate::report::marker(&report.template, opts.bucket.as_deref()));
     let body = body(report, &marker);
-    let budget = if report.status == Status::Cancelled {
-        CANCELLED_BUDGET
-    } else {
-        BUDGET
-    };
+    let budget = crate::publish::budget(report.status);
     let who = (opts.github_token.as_ref(), opts.comment_author.as_deref());
     post(env, who, want, &marker, &body, budget).await;
 }
