@@ -333,7 +333,11 @@ mod tests {
         write_file(&plain, b"one").expect("write");
         write_file(&plain, b"two").expect("overwrite");
         assert_eq!(std::fs::read_to_string(&plain).expect("read"), "two");
-        let names: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").flatten().map(|e| e.file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("ls")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
         assert_eq!(names.len(), 3, "no temporary file left: {names:?}");
     }
 
@@ -345,7 +349,9 @@ mod tests {
         let dead = child.id();
         child.wait().expect("wait");
         let stale = root.path().join(format!("packer-vault-keys-{dead}-abc123"));
-        let alive = root.path().join(format!("packer-vault-keys-{}-def456", std::process::id()));
+        let alive = root
+            .path()
+            .join(format!("packer-vault-keys-{}-def456", std::process::id()));
         let other = root.path().join("packer-vault-notes");
         for d in [&stale, &alive, &other] {
             std::fs::create_dir(d).expect("mkdir");

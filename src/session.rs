@@ -253,6 +253,15 @@ impl Session {
         Ok((reads, redactor, locked))
     }
 
+    /// Reads the KV secrets of `requests` only (for `lock`), masked; the
+    /// paths of the others, which are never sent (a dynamic engine would
+    /// issue a credential).
+    pub async fn read_kv(&self, requests: &[crate::spec::Request], ci: &Runner) -> Result<(Vec<Read>, Vec<String>)> {
+        let (reads, skipped) = read::read_kv(&self.vault, requests).await?;
+        self.mask(&reads, ci);
+        Ok((reads, skipped))
+    }
+
     /// Reads `requests` as given (no lock), masks every value, sets the log
     /// redactor and logs what was read (names and versions, never values).
     pub async fn read_requests(&self, requests: &[crate::spec::Request], ci: &Runner) -> Result<(Vec<Read>, Redactor)> {

@@ -64,6 +64,9 @@ impl ConfigFile {
     /// scalars one per line, maps as `KEY=VALUE` lines. `secrets` as a list is
     /// not text: see [`ConfigFile::secrets_list`].
     pub fn get(&self, name: &str) -> Option<String> {
+        if name == "secrets" && self.secrets_list().is_some() {
+            return None;
+        }
         match self.values.get(name)? {
             Value::Null => None,
             Value::String(s) => Some(s.clone()),

@@ -2,8 +2,8 @@
 //! the secrets in its environment only, its output redacted (and rendered
 //! from `-machine-readable` for `build`), and what it reported collected.
 
-use crate::console::{Stream, Writer};
 use super::machine::{Collector, MachineFilter, Outcome};
+use crate::console::{Stream, Writer};
 use crate::process::{self, Cancel, Filter, Sink};
 use crate::redact::{Redactor, StreamRedactor};
 use crate::secret::Secret;

@@ -22,7 +22,11 @@ const MAX_SECONDS: f64 = 30.0 * 24.0 * 3600.0;
 
 /// Checks every field of `r`; the first one that breaks its rule, named.
 pub fn check(r: &JsonReport, trusted: &Trusted) -> Result<(), String> {
-    one_of("command", &r.command, &["build", "validate", "promote", "revoke", "restore", "cascade"])?;
+    one_of(
+        "command",
+        &r.command,
+        &["build", "validate", "promote", "revoke", "restore", "cascade"],
+    )?;
     one_of("result", &r.result, &["success", "failed", "cancelled"])?;
     if let Some(c) = r.exit_code
         && !(0..=255).contains(&c)
@@ -31,7 +35,11 @@ pub fn check(r: &JsonReport, trusted: &Trusted) -> Result<(), String> {
     }
     text("template", &r.template, 512)?;
     opt(&r.bucket, |b| name("bucket", b))?;
-    opt(&r.packer_version, |v| pattern("packer_version", v, 64, |c| c.is_ascii_alphanumeric() || "._+-".contains(c)))?;
+    opt(&r.packer_version, |v| {
+        pattern("packer_version", v, 64, |c| {
+            c.is_ascii_alphanumeric() || "._+-".contains(c)
+        })
+    })?;
     seconds("duration_seconds", r.duration_seconds)?;
     for p in &r.phases {
         text("phases.name", &p.name, 64)?;
@@ -58,13 +66,19 @@ pub fn check(r: &JsonReport, trusted: &Trusted) -> Result<(), String> {
     if let Some(h) = &r.hcp {
         name("hcp.bucket", &h.bucket)?;
         name("hcp.fingerprint", &h.fingerprint)?;
-        opt(&h.version_id, |v| pattern("hcp.version_id", v, 64, |c| c.is_ascii_alphanumeric()))?;
+        opt(&h.version_id, |v| {
+            pattern("hcp.version_id", v, 64, |c| c.is_ascii_alphanumeric())
+        })?;
         opt(&h.version_name, |v| name("hcp.version_name", v))?;
-        opt(&h.status, |v| pattern("hcp.status", v, 64, |c| c.is_ascii_uppercase() || c == '_'))?;
+        opt(&h.status, |v| {
+            pattern("hcp.status", v, 64, |c| c.is_ascii_uppercase() || c == '_')
+        })?;
         opt(&h.channel, |v| name("hcp.channel", v))?;
         opt(&h.url, |u| {
             let mut tried = trusted.portals.iter().map(|p| link("hcp.url", u, Some(p)));
-            tried.find(Result::is_ok).unwrap_or_else(|| link("hcp.url", u, trusted.portals.first().map(String::as_str)))
+            tried
+                .find(Result::is_ok)
+                .unwrap_or_else(|| link("hcp.url", u, trusted.portals.first().map(String::as_str)))
         })?;
         for (k, v) in &h.labels {
             text("hcp.labels", k, 256)?;
@@ -80,7 +94,9 @@ pub fn check(r: &JsonReport, trusted: &Trusted) -> Result<(), String> {
         }
         for e in list.iter() {
             if e.len() > 8192 || e.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-                return Err(format!("`{field}` holds an entry over 8 KiB or with control characters"));
+                return Err(format!(
+                    "`{field}` holds an entry over 8 KiB or with control characters"
+                ));
             }
         }
     }
@@ -102,7 +118,9 @@ fn one_of(field: &str, v: &str, allowed: &[&str]) -> Result<(), String> {
 /// One line of printable text, at most `max` bytes.
 fn text(field: &str, v: &str, max: usize) -> Result<(), String> {
     if v.len() > max || v.chars().any(char::is_control) {
-        return Err(format!("`{field}` is longer than {max} bytes or holds control characters"));
+        return Err(format!(
+            "`{field}` is longer than {max} bytes or holds control characters"
+        ));
     }
     Ok(())
 }
@@ -183,17 +201,33 @@ mod tests {
 
     #[test]
     fn forged_fields_are_named() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut JsonReport)>)> = vec![
+        type Forge = Box<dyn Fn(&mut JsonReport)>;
+        let cases: Vec<(&str, Forge)> = vec![
             ("duration_seconds", Box::new(|r| r.duration_seconds = 1e300)),
             ("duration_seconds", Box::new(|r| r.duration_seconds = f64::NAN)),
             ("duration_seconds", Box::new(|r| r.duration_seconds = -1.0)),
             ("result", Box::new(|r| r.result = "success @acme/admins".into())),
             ("template", Box::new(|r| r.template = "a\n/approve".into())),
-            ("secrets_digest", Box::new(|r| r.secrets_digest = "[x](https://evil)".into())),
-            ("packer_version", Box::new(|r| r.packer_version = Some("<img src=x>".into()))),
-            ("run_url", Box::new(|r| r.run_url = Some("https://evil.example/x".into()))),
-            ("run_url", Box::new(|r| r.run_url = Some("https://github.com.evil.example/x".into()))),
-            ("run_url", Box::new(|r| r.run_url = Some("https://github.com/a)](https://evil".into()))),
+            (
+                "secrets_digest",
+                Box::new(|r| r.secrets_digest = "[x](https://evil)".into()),
+            ),
+            (
+                "packer_version",
+                Box::new(|r| r.packer_version = Some("<img src=x>".into())),
+            ),
+            (
+                "run_url",
+                Box::new(|r| r.run_url = Some("https://evil.example/x".into())),
+            ),
+            (
+                "run_url",
+                Box::new(|r| r.run_url = Some("https://github.com.evil.example/x".into())),
+            ),
+            (
+                "run_url",
+                Box::new(|r| r.run_url = Some("https://github.com/a)](https://evil".into())),
+            ),
             ("exit_code", Box::new(|r| r.exit_code = Some(-7))),
             (
                 "hcp.url",

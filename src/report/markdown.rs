@@ -12,7 +12,11 @@ pub fn marker(template: &str, bucket: Option<&str>) -> String {
     // `./images/` and `images` are the same template: one comment.
     let t = template.trim_start_matches("./").trim_end_matches('/');
     let t = if t.is_empty() { "." } else { t };
-    format!("<!-- packer-vault:{}:{} -->", marker_key(t), marker_key(bucket.unwrap_or("-")))
+    format!(
+        "<!-- packer-vault:{}:{} -->",
+        marker_key(t),
+        marker_key(bucket.unwrap_or("-"))
+    )
 }
 
 /// A name as it may stand inside a hidden marker: as written when it holds
@@ -239,13 +243,21 @@ pub fn render(r: &Report, marker: Option<&str>) -> String {
         r.secrets.len(),
         r.secrets_digest
     );
-    let _ = writeln!(
-        o,
-        "Vault role {}, token accessor `{}`, policies {}\n",
-        code(&r.role),
-        r.accessor,
-        code(&r.policies.join(", "))
-    );
+    if r.accessor.is_empty() {
+        let _ = writeln!(o, "No Vault login: nothing was read from Vault.\n");
+    } else {
+        let policies = if r.policies.is_empty() {
+            "none".to_string()
+        } else {
+            code(&r.policies.join(", "))
+        };
+        let _ = writeln!(
+            o,
+            "Vault role {}, token accessor `{}`, policies {policies}\n",
+            code(&r.role),
+            r.accessor,
+        );
+    }
     if !r.secrets.is_empty() {
         // A namespace column only where a namespace is in play.
         let spaced = r.secrets.iter().any(|s| s.namespace.is_some());
@@ -329,8 +341,15 @@ mod tests {
             r.role = "ci` @role".into();
             r.status = Status::Failed;
             let m = marker(name, Some("golden"));
-            assert!(m.starts_with("<!-- packer-vault:h-") && m.ends_with(":golden -->"), "{m}");
-            assert_eq!(m.matches("--").count(), 2, "nothing of the name closes the comment: {m}");
+            assert!(
+                m.starts_with("<!-- packer-vault:h-") && m.ends_with(":golden -->"),
+                "{m}"
+            );
+            assert_eq!(
+                m.matches("--").count(),
+                2,
+                "nothing of the name closes the comment: {m}"
+            );
             let md = render(&r, Some(&m));
             let title = md.lines().nth(1).expect("the title");
             let span = title
@@ -339,10 +358,17 @@ mod tests {
             let ticks = span.chars().take_while(|c| *c == '`').count();
             assert!(ticks >= 1 && span.ends_with(&"`".repeat(ticks)), "{title}");
             let inner = &span[ticks..span.len() - ticks];
-            assert!(!inner.contains(&"`".repeat(ticks)), "the span cannot be closed early: {title}");
+            assert!(
+                !inner.contains(&"`".repeat(ticks)),
+                "the span cannot be closed early: {title}"
+            );
             assert!(md.lines().all(|l| !l.starts_with('/')), "{md}");
         }
-        assert_eq!(marker("images/app", None), "<!-- packer-vault:images/app:- -->", "plain names as they are");
+        assert_eq!(
+            marker("images/app", None),
+            "<!-- packer-vault:images/app:- -->",
+            "plain names as they are"
+        );
     }
 
     #[test]

@@ -47,13 +47,7 @@ pub async fn build(cfg: Config, ci: Runner, mode: Mode, report_file: Option<Path
         }
         Err(stop) => return stop.exit_code(),
     };
-    report.role = match &cfg.auth {
-        crate::config::Auth::Jwt { role, .. } => role.clone(),
-        crate::config::Auth::Token(_) => "token".into(),
-        crate::config::Auth::None => "none (no Vault)".into(),
-    };
-    report.accessor = session.login.accessor.clone();
-    report.policies = session.login.policies.clone();
+    super::identify(&mut report, &cfg, &session);
     let packer_token = match unless_cancelled(&cancel, session.packer_token(&cfg, &ci)).await {
         Ok(Ok(t)) => t,
         Ok(Err(e)) => {

@@ -1,9 +1,9 @@
 //! `packer-vault exec -- CMD...`.
 
-use crate::console::{Stream, Writer};
 use super::{fail, unless_cancelled};
 use crate::ci::Runner;
 use crate::config::Config;
+use crate::console::{Stream, Writer};
 use crate::error::Error;
 use crate::export;
 use crate::keyfile::KeyFiles;

@@ -40,7 +40,7 @@ pub async fn lifecycle(cfg: Config, ci: Runner) -> i32 {
         }
         Err(stop) => return stop.exit_code(),
     };
-    report.accessor = session.login.accessor.clone();
+    super::identify(&mut report, &cfg, &session);
     let code = match unless_cancelled(&cancel, act(&cfg, &ci, &session, &lc, &bucket, &mut report)).await {
         Ok(Ok(())) => 0,
         Ok(Err(e)) => {

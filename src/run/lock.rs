@@ -35,10 +35,17 @@ async fn lock_in(cfg: &Config, ci: &Runner, session: &Session, check: bool) -> R
         Some(p) => Some(LockFile::load(p)?),
         None => None,
     };
-    // The spec as written: the latest versions (or explicit @N pins).
-    let (reads, _) = session.read_requests(&cfg.requests, ci).await?;
+    // The spec's KV secrets as written: the latest versions (or explicit
+    // @N pins). Dynamic engines are never asked: a read would issue a
+    // credential (every week, for a scheduled `lock --check`).
+    let (reads, skipped) = session.read_kv(&cfg.requests, ci).await?;
     let rows = crate::report::rows(&reads, &|_| true);
-    let new = LockFile::from_reads(&reads, crate::report::digest(&rows));
+    let mut new = LockFile::from_reads(&reads, crate::report::digest(&rows));
+    new.not_lockable
+        .extend(skipped.into_iter().map(|path| crate::lockfile::Unlockable {
+            path,
+            reason: "dynamic secret: every read issues a new credential (not read)".into(),
+        }));
     let path = cfg.lock_path.display();
     for u in &new.not_lockable {
         say(&format!("{}: not lockable ({})", u.path, u.reason));
@@ -59,7 +66,8 @@ async fn lock_in(cfg: &Config, ci: &Runner, session: &Session, check: bool) -> R
         {
             say(&format!("{}: dropped (no longer in the spec)", o.key()));
         }
-        crate::env::write_file(&cfg.lock_path, new.render().as_bytes()).map_err(|e| Error::failed(format!("cannot write {path}: {e}")))?;
+        crate::env::write_file(&cfg.lock_path, new.render().as_bytes())
+            .map_err(|e| Error::failed(format!("cannot write {path}: {e}")))?;
         say(&format!(
             "wrote {path}: {} pinned, secrets-digest {}",
             crate::log::count(new.secrets.len(), "secret", "secrets"),

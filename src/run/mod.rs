@@ -108,6 +108,18 @@ pub(crate) fn stop_renewer(renewer: Option<crate::vault::lease::Renewer>) -> Vec
     warnings
 }
 
+/// Records who the run was in Vault in `report`: the role (or token mode,
+/// or no Vault at all), the token's accessor and its policies.
+fn identify(report: &mut crate::report::Report, cfg: &Config, session: &Session) {
+    report.role = match &cfg.auth {
+        crate::config::Auth::Jwt { role, .. } => role.clone(),
+        crate::config::Auth::Token(_) => "token".into(),
+        crate::config::Auth::None => "none (no Vault)".into(),
+    };
+    report.accessor = session.login.accessor.clone();
+    report.policies = session.login.policies.clone();
+}
+
 /// Prints a failure (redacted) and returns its exit code.
 pub fn fail(e: &Error) -> i32 {
     let text: Vec<String> = e.to_string().lines().map(crate::error::bounded).collect();

@@ -6,8 +6,8 @@
 use crate::config::report::ReportConfig;
 use crate::env::{Env, Platform};
 use crate::error::{EXIT_FAILED, EXIT_OK};
-use crate::report::fanin::{self, Entry};
 use crate::report::check::{Trusted, check};
+use crate::report::fanin::{self, Entry};
 use crate::report::json::JsonReport;
 use std::path::{Path, PathBuf};
 
@@ -22,7 +22,13 @@ pub async fn report(cfg: ReportConfig, env: Env) -> i32 {
             .ok()
             .map(|e| e.portal)
             .into_iter()
-            .chain(["https://portal.cloud.hashicorp.com", "https://portal.cloud.eu.hashicorp.com"].map(String::from))
+            .chain(
+                [
+                    "https://portal.cloud.hashicorp.com",
+                    "https://portal.cloud.eu.hashicorp.com",
+                ]
+                .map(String::from),
+            )
             .collect(),
         ci_server: match cfg.platform {
             Platform::Github => env.get("GITHUB_SERVER_URL"),

@@ -181,6 +181,35 @@ pub async fn read_all(vault: &Vault, requests: &[Request]) -> Result<Vec<Read>> 
     read_prepared(vault, requests, prepared).await
 }
 
+/// The KV reads of `requests` alone, for `lock`: mounts are detected first
+/// (nothing is read on a guess), and a request whose mount is no KV mount
+/// (a dynamic engine, which would issue a credential) is never sent; its
+/// path is returned instead. A mount that could not be detected is an error.
+pub async fn read_kv(vault: &Vault, requests: &[Request]) -> Result<(Vec<Read>, Vec<String>)> {
+    let prepared = prepare(vault, &Mounts::default(), requests, &vec![None; requests.len()]).await;
+    let mut kv = Vec::new();
+    let mut mounts = Vec::new();
+    let mut skipped = Vec::new();
+    for (req, m) in requests.iter().zip(prepared.mounts) {
+        match m {
+            Ok(Some(mount)) if matches!(mount.engine, Engine::Kv1 | Engine::Kv2) => {
+                kv.push(req.clone());
+                mounts.push(Ok(Some(mount)));
+            }
+            Ok(_) => skipped.push(req.path.clone()),
+            Err(f) => {
+                kv.push(req.clone());
+                mounts.push(Err(f));
+            }
+        }
+    }
+    let prepared = Prepared {
+        mounts,
+        fetched: HashMap::new(),
+    };
+    Ok((read_prepared(vault, &kv, prepared).await?, skipped))
+}
+
 /// Finishes the reads after [`prepare`]: `requests` are those prepared (in
 /// the same order, versions possibly pinned since); a read whose request
 /// went out on a guess is not sent again.

@@ -262,19 +262,29 @@ fn the_child_cannot_read_our_credentials_from_its_parents_environment() {
 
     let dir = support::scratch_dir("child_parent_env");
     let mut cmd = github_exec(&f, &oidc, &dir);
-    cmd.env("INPUT_GITHUB-TOKEN", GITHUB_TOKEN).args(RECORD).arg(read_parent);
+    cmd.env("INPUT_GITHUB-TOKEN", GITHUB_TOKEN)
+        .args(RECORD)
+        .arg(read_parent);
     support::run(cmd).assert_success();
     let parent = std::fs::read(dir.join("parent-env")).expect("the child ran");
     let parent = String::from_utf8_lossy(&parent).replace('\0', "\n");
     // SAFETY: geteuid(2) cannot fail.
     if unsafe { libc::geteuid() } == 0 {
-        assert!(parent.contains("INPUT_ROLE="), "root reads the parent's block:\n{parent}");
+        assert!(
+            parent.contains("INPUT_ROLE="),
+            "root reads the parent's block:\n{parent}"
+        );
     }
     for c in credentials {
-        assert!(!parent.contains(c), "a credential is readable in the parent's environment");
+        assert!(
+            !parent.contains(c),
+            "a credential is readable in the parent's environment"
+        );
     }
     for name in ["GITHUB_ENV", "GITHUB_OUTPUT", "ACTIONS_ID_TOKEN_REQUEST_URL"] {
-        let blank = parent.lines().all(|l| !l.starts_with(&format!("{name}=")) || l == format!("{name}="));
+        let blank = parent
+            .lines()
+            .all(|l| !l.starts_with(&format!("{name}=")) || l == format!("{name}="));
         assert!(blank, "{name} is readable in the parent's environment");
     }
 
@@ -301,7 +311,11 @@ fn the_child_cannot_read_our_credentials_from_its_parents_environment() {
     }
     support::run(as_nobody(&cmd)).assert_success();
     let rc = std::fs::read_to_string(dir.join("parent-env.rc")).expect("the child ran as nobody");
-    assert_ne!(rc.trim(), "rc=0", "an ordinary user read a non-dumpable parent's environment");
+    assert_ne!(
+        rc.trim(),
+        "rc=0",
+        "an ordinary user read a non-dumpable parent's environment"
+    );
     let parent = std::fs::read(dir.join("parent-env")).unwrap_or_default();
     assert!(parent.is_empty(), "nothing of the parent's environment was read");
 }

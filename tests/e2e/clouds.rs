@@ -275,11 +275,23 @@ fn sigkill_on_gitlab_leaves_the_key_only_in_the_jobs_own_directory_and_the_next_
     let path = std::fs::read_to_string(dir.join("path")).expect("the path");
     let key = Path::new(path.trim());
     let job_tmp = Path::new(&format!("{project}.tmp")).to_path_buf();
-    assert!(key.starts_with(&job_tmp), "{} is under {}", key.display(), job_tmp.display());
+    assert!(
+        key.starts_with(&job_tmp),
+        "{} is under {}",
+        key.display(),
+        job_tmp.display()
+    );
     assert!(key.exists(), "SIGKILL left the key file behind");
 
     // The next run in the same job directory removes what the killed one left.
-    let out = support::run(exec(&f, &engines, &ad, &dir, "gcp/static-account/packer/key | gcp", "true"));
+    let out = support::run(exec(
+        &f,
+        &engines,
+        &ad,
+        &dir,
+        "gcp/static-account/packer/key | gcp",
+        "true",
+    ));
     out.assert_success();
     assert!(!key.exists(), "the next run swept the killed run's key");
     assert!(

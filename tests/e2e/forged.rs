@@ -138,14 +138,23 @@ fn forged_reports(dir: &Path) -> PathBuf {
             })),
         ),
         ("duration.json", report(serde_json::json!({"duration_seconds": 1e300}))),
-        ("link.json", report(serde_json::json!({"run_url": "https://evil.example/@acme"}))),
+        (
+            "link.json",
+            report(serde_json::json!({"run_url": "https://evil.example/@acme"})),
+        ),
         (
             "version.json",
             report(serde_json::json!({"hcp": {"bucket": "app", "fingerprint": "f",
                 "version_name": "v1](https://evil.example) @acme", "url": format!("{PORTAL}/x")}})),
         ),
-        ("digest.json", report(serde_json::json!({"secrets_digest": "[x](https://evil.example) @acme"}))),
-        ("version-text.json", report(serde_json::json!({"packer_version": "<img src=x> @acme"}))),
+        (
+            "digest.json",
+            report(serde_json::json!({"secrets_digest": "[x](https://evil.example) @acme"})),
+        ),
+        (
+            "version-text.json",
+            report(serde_json::json!({"packer_version": "<img src=x> @acme"})),
+        ),
     ];
     for (name, text) in files {
         std::fs::write(reports.join(name), text).expect("write");
@@ -178,7 +187,10 @@ fn forged_reports_render_as_text_or_are_named_unreadable() {
     let comments = api.comments_on(42);
     assert_eq!(comments.len(), 1, "{comments:?}");
     let body = &comments[0].body;
-    assert!(body.starts_with("<!-- packer-vault-report:h-"), "the workflow's name is no marker text: {body}");
+    assert!(
+        body.starts_with("<!-- packer-vault-report:h-"),
+        "the workflow's name is no marker text: {body}"
+    );
     for text in [&summary, body] {
         inert(text);
         assert!(text.contains("2 images, 1 failed, 5 unreadable reports"), "{text}");
@@ -195,7 +207,10 @@ fn forged_reports_render_as_text_or_are_named_unreadable() {
                 .unwrap_or_else(|| panic!("{file} is named:\n{text}"));
             assert!(row.contains("unreadable") && row.contains(field), "{row}");
         }
-        assert!(text.contains(&format!("{PORTAL}/services/packer/buckets/app/versions/01HVAPP")), "the good report renders");
+        assert!(
+            text.contains(&format!("{PORTAL}/services/packer/buckets/app/versions/01HVAPP")),
+            "the good report renders"
+        );
     }
     // The log line of a report carries no command for the runner.
     assert!(!out.stderr.contains("##[error"), "{}", out.stderr);
@@ -229,7 +244,10 @@ fn privileged_inputs_from_the_config_file_exit_2_naming_the_input() {
         ("comment-author", "octocat"),
         ("packer-vault-token", "true"),
         ("packer-vault-token-policies", "root"),
-        ("hcp-workload-identity-provider", "iam/project/p/service-principal/s/workload-identity-provider/evil"),
+        (
+            "hcp-workload-identity-provider",
+            "iam/project/p/service-principal/s/workload-identity-provider/evil",
+        ),
         ("hcp-jwt-audience", "https://evil.example"),
         ("hcp-id-token-variable", "VAULT_ID_TOKEN"),
         ("export-env", "true"),
@@ -260,7 +278,10 @@ fn privileged_inputs_from_the_config_file_exit_2_naming_the_input() {
                 "{input} (nested: {nested}): {}",
                 out.stderr
             );
-            assert!(!out.stderr.contains(value) || value.len() < 6, "the value is not echoed");
+            assert!(
+                !out.stderr.contains(value) || value.len() < 6,
+                "the value is not echoed"
+            );
         }
     }
 }
@@ -282,14 +303,20 @@ fn written_files_never_follow_a_committed_link() {
         .env("CI_PROJECT_DIR", &dir)
         .env("VAULT_AUTH_ROLE", &f.gitlab_role)
         .env("VAULT_AUTH_PATH", f.auth_path())
-        .env("PACKER_VAULT_SECRETS", format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount))
+        .env(
+            "PACKER_VAULT_SECRETS",
+            format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount),
+        )
         .env("PACKER_VAULT_REPORT_JSON", dir.join("report.json"))
         .env("PACKER_VAULT_COMMENT", "never")
         .env("PACKER_VAULT_WORKING_DIRECTORY", &dir)
         .current_dir(&dir)
         .args([
             "build",
-            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/null").display().to_string(),
+            &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("examples/null")
+                .display()
+                .to_string(),
         ]);
     // The template fails (no HCP credential is read): both files are
     // written on failure too, which is all this is about.
@@ -322,7 +349,10 @@ fn a_slow_gitlab_cannot_hold_a_cancelled_build() {
         .env("PACKER_VAULT_COMMENT", "always")
         .env("VAULT_AUTH_ROLE", &f.gitlab_role)
         .env("VAULT_AUTH_PATH", f.auth_path())
-        .env("PACKER_VAULT_SECRETS", format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount))
+        .env(
+            "PACKER_VAULT_SECRETS",
+            format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount),
+        )
         .env("PACKER_VAULT_WORKING_DIRECTORY", &dir)
         .env(
             "PACKER_VAULT_PACKER_VARS",
@@ -341,5 +371,9 @@ fn a_slow_gitlab_cannot_hold_a_cancelled_build() {
         "the step ended {:?} after the signal, GitLab answering in 20 s",
         out.elapsed
     );
-    assert!(out.stderr.contains("GitLab did not answer within 2 s"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("GitLab did not answer within 2 s"),
+        "{}",
+        out.stderr
+    );
 }

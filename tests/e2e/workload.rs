@@ -282,7 +282,11 @@ fn packer_gets_a_credential_file_whose_token_outlives_the_identity_tokens() {
         "a mask was printed while commands were stopped:\n{}",
         support::runner_shows(&out.stdout)
     );
-    let resumed = out.stdout.lines().filter(|l| l.starts_with("::stop-commands::")).count();
+    let resumed = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::stop-commands::"))
+        .count();
     assert!(
         resumed >= oidc_calls,
         "commands were stopped again after each renewal's masks ({resumed} stops, {oidc_calls} tokens)"

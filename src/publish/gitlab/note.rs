@@ -60,7 +60,14 @@ enum Done {
 }
 
 /// Upserts the note within `budget`; logs what happened. Never fails the run.
-pub(crate) async fn publish(env: &Env, token: &Secret, marker: &str, body: &str, want: Want, budget: std::time::Duration) {
+pub(crate) async fn publish(
+    env: &Env,
+    token: &Secret,
+    marker: &str,
+    body: &str,
+    want: Want,
+    budget: std::time::Duration,
+) {
     let Some(base) = env.get("CI_API_V4_URL") else {
         crate::log::warn("no MR note: CI_API_V4_URL is not set");
         return;
