@@ -37,10 +37,12 @@ pub enum Cmd {
         /// The JSON reports (paths or globs).
         files: Vec<String>,
     },
-    /// `secrets --format F`.
+    /// `secrets --format F [--output FILE]`.
     Secrets {
         /// `github`, `shell` or `json`.
         format: String,
+        /// Where the variables go instead of stdout (a new 0600 file).
+        output: Option<PathBuf>,
     },
 }
 
@@ -123,6 +125,12 @@ pub fn command() -> Command {
                         .value_parser(["github", "shell", "json"])
                         .default_value("shell")
                         .help("github: append to GITHUB_ENV; shell: `export` lines for eval; json: an object"),
+                )
+                .arg(
+                    Arg::new("output")
+                        .long("output")
+                        .value_name("FILE")
+                        .help("write the shell or json form to FILE (created, 0600) instead of stdout; needed on GitLab, whose log cannot mask"),
                 ),
         )
 }
@@ -179,6 +187,7 @@ where
                 .get_one::<String>("format")
                 .cloned()
                 .unwrap_or_else(|| "shell".into()),
+            output: sub.get_one::<String>("output").map(PathBuf::from),
         },
         other => {
             return Err(command().error(
@@ -231,7 +240,13 @@ mod tests {
         assert_eq!(inv.flags["renew"], "false");
         let inv = parse(["packer-vault", "secrets", "--export-env", "--format", "json"]).unwrap();
         assert_eq!(inv.flags["export-env"], "true");
-        assert_eq!(inv.cmd, Cmd::Secrets { format: "json".into() });
+        assert_eq!(
+            inv.cmd,
+            Cmd::Secrets {
+                format: "json".into(),
+                output: None
+            }
+        );
         let inv = parse(["packer-vault", "build", "examples/null", "--report", "r.md"]).unwrap();
         assert_eq!(inv.cmd, Cmd::Build);
         assert_eq!(inv.flags["template"], "examples/null");

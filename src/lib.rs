@@ -116,6 +116,10 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
         Ok(c) => c,
         Err(e) => return run::fail(&e),
     };
+    // Everything the command needs that can be known without the network.
+    if let Err(e) = run::preflight(&inv.cmd, &cfg, &ci) {
+        return run::fail(&e);
+    }
     // What a child must not inherit is gone from this process's own
     // environment too, as `/proc/<pid>/environ` shows it (still one thread).
     env::scrub(&ci.private_vars(&cfg));
@@ -133,8 +137,8 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             cli::Cmd::Lock { check } => run::lock(cfg, ci, check).await,
             // Handled above, before the Vault inputs are resolved.
             cli::Cmd::Report { .. } => error::EXIT_USAGE,
-            cli::Cmd::Secrets { format } => match export::Format::from_name(&format) {
-                Some(f) => run::secrets(cfg, ci, f).await,
+            cli::Cmd::Secrets { format, output } => match export::Format::from_name(&format) {
+                Some(f) => run::secrets(cfg, ci, f, output).await,
                 None => run::fail(&error::Error::input("format", "must be github, shell or json")),
             },
         }

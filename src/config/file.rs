@@ -15,6 +15,8 @@ pub struct ConfigFile {
     /// Where it was read from (for messages).
     pub path: String,
     values: Map<String, Value>,
+    /// The names under `environments:`.
+    pub environments: Vec<String>,
 }
 
 impl ConfigFile {
@@ -38,6 +40,7 @@ impl ConfigFile {
         };
         let envs = values.remove("environments");
         check_keys(&values, "").map_err(bad)?;
+        let mut names = Vec::new();
         if let Some(envs) = envs {
             let Value::Object(envs) = envs else {
                 return Err(bad("`environments` must map names to inputs".into()));
@@ -47,6 +50,7 @@ impl ConfigFile {
                     return Err(bad(format!("`environments.{name}` must be a map of inputs")));
                 };
                 check_keys(over, &format!("environments.{name}.")).map_err(bad)?;
+                names.push(name.clone());
             }
             if let Some(Value::Object(over)) = environment.and_then(|e| envs.get(e)) {
                 for (k, v) in over {
@@ -57,6 +61,7 @@ impl ConfigFile {
         Ok(ConfigFile {
             path: shown.to_string(),
             values,
+            environments: names,
         })
     }
 

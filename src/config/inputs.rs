@@ -342,6 +342,13 @@ pub const INPUTS: &[Input] = &[
         "policies of Packer's child token, comma-separated"
     ),
     input!(
+        "packer-init-token",
+        [],
+        "`true` on GitHub",
+        Kind::Bool,
+        "give `packer init` (only) the job's GitHub token as `PACKER_GITHUB_API_TOKEN`, against GitHub's anonymous rate limit"
+    ),
+    input!(
         "renew",
         [],
         "`true`",
@@ -416,7 +423,7 @@ pub const INPUTS: &[Input] = &[
         [],
         "`false`",
         Kind::Bool,
-        "promote: create `channel` when it does not exist"
+        "promote and build: create `channel` (`hcp-channel`) when it does not exist; otherwise a missing channel is an error"
     ),
     input!(
         "require-label",

@@ -91,6 +91,9 @@ pub struct HcpSettings {
     pub jwt_audience: Option<String>,
     /// `hcp-id-token-variable`: GitLab's `id_tokens:` variable for it.
     pub id_token_variable: String,
+    /// `create-channel`: a missing `hcp-channel` (or promote's `channel`)
+    /// is created; otherwise it is an error. One rule for build and promote.
+    pub create_channel: bool,
 }
 
 /// What the `azure` preset needs besides the secret.
@@ -165,6 +168,9 @@ pub struct Config {
     pub azure: Azure,
     /// `packer-vault-token`: Packer gets `VAULT_ADDR` and a child token.
     pub packer_vault_token: bool,
+    /// `packer-init-token`: `packer init` gets the GitHub token as
+    /// `PACKER_GITHUB_API_TOKEN` (never the other phases).
+    pub packer_init_token: bool,
     /// `packer-vault-token-policies`: that token's policies (`None`: the login's).
     pub packer_vault_token_policies: Option<Vec<String>>,
     /// Renew while the command runs.
@@ -293,6 +299,7 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
     let hcp = HcpSettings {
         bucket: name_input(&src, "hcp-bucket")?,
         channel: name_input(&src, "hcp-channel")?,
+        create_channel: src.flag("create-channel", false)?,
         fingerprint: name_input(&src, "hcp-fingerprint")?,
         organization_id: name_input(&src, "hcp-organization-id")?,
         project_id: name_input(&src, "hcp-project-id")?,
@@ -394,6 +401,7 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
             },
         },
         packer_vault_token: src.flag("packer-vault-token", false)?,
+        packer_init_token: src.flag("packer-init-token", platform == Platform::Github)?,
         report_json: src.text("report-json")?.map(PathBuf::from),
         reports: src
             .text("reports")?

@@ -31,7 +31,30 @@ impl<'a> Sources<'a> {
             let env_name = s
                 .raw("environment")
                 .or_else(|| ConfigFile::load(&path, None).ok().and_then(|f| f.get("environment")));
-            s.file = Some(ConfigFile::load(&path, env_name.as_deref())?);
+            let file = ConfigFile::load(&path, env_name.as_deref())?;
+            if let Some(name) = &env_name
+                && !file.environments.contains(name)
+            {
+                // GitLab's own CI_ENVIRONMENT_NAME may name an environment the
+                // file has no overrides for when the file has none at all;
+                // any name given on purpose must exist.
+                let fallback = s.flags.get("environment").is_none()
+                    && s.env.get("INPUT_ENVIRONMENT").is_none()
+                    && s.env.get("PACKER_VAULT_ENVIRONMENT").is_none()
+                    && file.get("environment").is_none();
+                if !(fallback && file.environments.is_empty()) {
+                    let known = if file.environments.is_empty() {
+                        "it defines none".to_string()
+                    } else {
+                        format!("it defines {}", file.environments.join(", "))
+                    };
+                    return Err(Error::input(
+                        "environment",
+                        format!("`{name}` is not under `environments:` in {}: {known}", file.path),
+                    ));
+                }
+            }
+            s.file = Some(file);
         }
         Ok(s)
     }

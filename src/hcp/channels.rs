@@ -24,6 +24,8 @@ pub enum ChannelAction {
     Created,
     /// The existing channel now points at the version.
     Updated,
+    /// The channel does not exist and was not to be created: nothing changed.
+    Missing,
 }
 
 /// An HCP Packer channel and the version it points at.
@@ -67,7 +69,7 @@ page!(ChannelList);
 
 impl Client {
     /// Points `channel` of `bucket` at the version with `fingerprint`,
-    /// creating the channel when it does not exist.
+    /// creating the channel when it does not exist and `create` says so.
     pub async fn assign_channel(
         &self,
         org: &str,
@@ -75,6 +77,7 @@ impl Client {
         bucket: &str,
         channel: &str,
         fingerprint: &str,
+        create: bool,
     ) -> Result<ChannelAction, Failure> {
         let what = format!("assign channel {channel} of HCP Packer bucket {bucket} to version {fingerprint}");
         let one = packer_path(org, project, &["buckets", bucket, "channels", channel]);
@@ -82,6 +85,13 @@ impl Client {
         let patch = json!({ "version_fingerprint": fingerprint, "update_mask": "versionFingerprint" });
         match self.call(Method::PATCH, &one, &[], Some(&patch), &what).await {
             Ok(_) => return Ok(ChannelAction::Updated),
+            // A 404 is the channel's or the version's: ask which.
+            Err(f) if f.status == Some(404) && !create => {
+                return match self.get_channel(org, project, bucket, channel).await? {
+                    None => Ok(ChannelAction::Missing),
+                    Some(_) => Err(f),
+                };
+            }
             Err(f) if f.status == Some(404) => {}
             Err(f) => return Err(f),
         }

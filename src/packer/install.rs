@@ -287,6 +287,11 @@ fn parse_version(out: &str) -> Option<String> {
     ok.then(|| v.to_string())
 }
 
+/// The `packer` that the process's `PATH` finds, if any.
+pub fn on_path() -> Option<PathBuf> {
+    find_on_path(std::env::var_os("PATH"))
+}
+
 fn find_on_path(path: Option<OsString>) -> Option<PathBuf> {
     std::env::split_paths(&path?)
         .filter(|dir| !dir.as_os_str().is_empty())

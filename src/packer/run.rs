@@ -25,6 +25,9 @@ pub struct Packer {
     pub env: Vec<(String, Secret)>,
     /// Variables removed from the inherited environment.
     pub remove: Vec<String>,
+    /// Added for `packer init` only: `PACKER_GITHUB_API_TOKEN`, so plugin
+    /// downloads are not held to GitHub's anonymous rate limit.
+    pub init_env: Vec<(String, Secret)>,
     /// How long Packer gets to clean up after a signal.
     pub grace: Duration,
 }
@@ -103,11 +106,26 @@ impl Packer {
         redactor: &Redactor,
         cancel: &Cancel,
     ) -> std::io::Result<PhaseResult> {
+        self.run_phase(name, args, machine, &[], redactor, cancel).await
+    }
+
+    /// [`Packer::phase`] with `extra` variables for this phase only.
+    async fn run_phase(
+        &self,
+        name: &str,
+        args: &[String],
+        machine: bool,
+        extra: &[(String, Secret)],
+        redactor: &Redactor,
+        cancel: &Cancel,
+    ) -> std::io::Result<PhaseResult> {
         let mut argv = vec![self.path.display().to_string()];
         argv.extend(args.iter().cloned());
+        let mut env = self.env.clone();
+        env.extend(extra.iter().cloned());
         let spec = process::Spec {
             argv,
-            env: self.env.clone(),
+            env,
             remove: self.remove.clone(),
             cwd: Some(self.cwd.clone()),
             grace: self.grace,
@@ -162,10 +180,11 @@ impl Packer {
 
     /// `packer init <template>` (Packer 1.7.0 and later).
     pub async fn init(&self, redactor: &Redactor, cancel: &Cancel) -> std::io::Result<PhaseResult> {
-        self.phase(
+        self.run_phase(
             "packer init",
             &["init".into(), self.template.clone()],
             false,
+            &self.init_env,
             redactor,
             cancel,
         )

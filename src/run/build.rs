@@ -201,6 +201,12 @@ async fn run(
             vars
         }),
         remove: ci.private_vars(cfg),
+        init_env: cfg
+            .github_token
+            .iter()
+            .filter(|_| cfg.packer_init_token)
+            .map(|t| ("PACKER_GITHUB_API_TOKEN".to_string(), t.clone()))
+            .collect(),
         grace: ci.grace(),
     };
 

@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::export;
 use crate::keyfile::KeyFiles;
 use crate::process::{self, Cancel};
-use crate::session::Session;
+use crate::session::{PackerToken, Session};
 use crate::vault::lease::Renewer;
 
 /// `packer-vault exec -- CMD...`: secrets in CMD's environment, its output
@@ -18,17 +18,45 @@ pub async fn exec(cfg: Config, ci: Runner, argv: Vec<String>) -> i32 {
         Ok(started) => started,
         Err(stop) => return stop.exit_code(),
     };
-    let code = exec_in(&cfg, &ci, &session, &cancel, argv).await;
+    // `packer-vault-token`: the command (often Packer) gets a child token
+    // of the run's, revoked whatever the outcome, as `build` does.
+    let packer_token = match unless_cancelled(&cancel, session.packer_token(&cfg, &ci)).await {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => {
+            session.close(&cfg, false).await;
+            return fail(&e);
+        }
+        Err(s) => {
+            session.close(&cfg, false).await;
+            return s.exit_code();
+        }
+    };
+    let code = exec_in(&cfg, &ci, &session, &cancel, argv, packer_token.as_ref()).await;
+    if let Some(t) = &packer_token {
+        t.revoke().await;
+    }
     // Exported secrets must outlive this step: then the token is kept.
     session.close(&cfg, cfg.export_env).await;
     code
 }
 
-async fn exec_in(cfg: &Config, ci: &Runner, session: &Session, cancel: &Cancel, argv: Vec<String>) -> i32 {
+async fn exec_in(
+    cfg: &Config,
+    ci: &Runner,
+    session: &Session,
+    cancel: &Cancel,
+    argv: Vec<String>,
+    packer_token: Option<&PackerToken>,
+) -> i32 {
     let (reads, redactor) = match unless_cancelled(cancel, session.read(cfg, ci)).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return fail(&e),
         Err(s) => return s.exit_code(),
+    };
+    // The child token is hidden in the command's output like every credential.
+    let redactor = match packer_token.and_then(PackerToken::token) {
+        Some(t) => session.redactor(&reads, &[t]),
+        None => redactor,
     };
     if cfg.export_env
         && let Err(e) = export::to_github_env(ci.platform, &ci.env, &reads)
@@ -57,6 +85,7 @@ async fn exec_in(cfg: &Config, ci: &Runner, session: &Session, cancel: &Cancel, 
     let mut env = crate::vault::read::environment(&reads);
     env.extend(files.vars.iter().cloned());
     env.extend(crate::azure::variables(&cfg.requests, &cfg.azure));
+    env.extend(packer_token.iter().flat_map(|t| t.vars.iter().cloned()));
     let spec = process::Spec {
         argv,
         env,

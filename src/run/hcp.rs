@@ -255,12 +255,26 @@ async fn lookup(
             ));
         }
         let action = client
-            .assign_channel(&org, &project, &out.bucket, channel, &out.fingerprint)
+            .assign_channel(
+                &org,
+                &project,
+                &out.bucket,
+                channel,
+                &out.fingerprint,
+                cfg.hcp.create_channel,
+            )
             .await
             .map_err(|f| format!("HCP Packer: {f}"))?;
         let word = match action {
             ChannelAction::Created => "created",
             ChannelAction::Updated => "updated",
+            ChannelAction::Missing => {
+                return Err(format!(
+                    "HCP Packer: channel `{channel}` does not exist in bucket `{}`: create it in HCP Packer, or set \
+                     `create-channel: true` to have the build create it (the version itself is recorded)",
+                    out.bucket
+                ));
+            }
         };
         crate::log::info(&format!(
             "HCP Packer channel `{channel}` {word}: now on {}",

@@ -101,7 +101,6 @@ async fn act(
         dry_run: lc.dry_run,
         ..Default::default()
     };
-    let would = if lc.dry_run { "would " } else { "" };
     match lc.op {
         Op::Promote => {
             let channel = lc.channel.clone().unwrap_or_default();
@@ -127,13 +126,23 @@ async fn act(
             }
             note.previous_fingerprint = current.as_ref().and_then(|c| c.fingerprint()).map(str::to_string);
             let before = note.previous_fingerprint.as_deref().unwrap_or("no version");
-            note.outcome = format!(
-                "channel `{channel}` of bucket `{bucket}` {would}{}: `{before}` → {shown}",
-                if current.is_some() { "move" } else { "be created" }
-            );
+            if note.previous_fingerprint.as_deref() == Some(version.fingerprint.as_str()) {
+                note.outcome = format!("channel `{channel}` of bucket `{bucket}` is on {shown} already: nothing to do");
+                crate::log::info(&format!("HCP Packer: {}", note.outcome));
+                report.lifecycle = Some(note);
+                return Ok(());
+            }
+            note.outcome = match (current.is_some(), lc.dry_run) {
+                (true, false) => format!("channel `{channel}` of bucket `{bucket}` moved from `{before}` to {shown}"),
+                (true, true) => {
+                    format!("channel `{channel}` of bucket `{bucket}` would move from `{before}` to {shown}")
+                }
+                (false, false) => format!("channel `{channel}` of bucket `{bucket}` created on {shown}"),
+                (false, true) => format!("channel `{channel}` of bucket `{bucket}` would be created on {shown}"),
+            };
             if !lc.dry_run {
                 client
-                    .assign_channel(org, project, bucket, &channel, &version.fingerprint)
+                    .assign_channel(org, project, bucket, &channel, &version.fingerprint, true)
                     .await
                     .map_err(failed)?;
             }
@@ -185,8 +194,13 @@ async fn act(
                     }
                 }
                 let when = lc.revoke_at.as_deref().map_or("now".to_string(), |t| format!("at {t}"));
+                let done = match (lc.dry_run, lc.revoke_at.is_some()) {
+                    (true, _) => "would be revoked",
+                    (false, true) => "scheduled to be revoked",
+                    (false, false) => "revoked",
+                };
                 note.outcome = format!(
-                    "{shown} of bucket `{bucket}` {would}be revoked {when}: {}",
+                    "{shown} of bucket `{bucket}` {done} {when}: {}",
                     lc.reason.as_deref().unwrap_or("")
                 );
                 if !lc.dry_run {
@@ -210,7 +224,10 @@ async fn act(
             if version.status != hcp::versions::VERSION_REVOKED && version.revoke_at.is_none() {
                 note.outcome = format!("{shown} of bucket `{bucket}` is not revoked: nothing to do");
             } else {
-                note.outcome = format!("{shown} of bucket `{bucket}` {would}be restored");
+                note.outcome = format!(
+                    "{shown} of bucket `{bucket}` {}",
+                    if lc.dry_run { "would be restored" } else { "restored" }
+                );
                 if !lc.dry_run {
                     let after = client
                         .update_version(org, project, bucket, &version.fingerprint, &Update::Restore)

@@ -108,6 +108,48 @@ pub(crate) fn stop_renewer(renewer: Option<crate::vault::lease::Renewer>) -> Vec
     warnings
 }
 
+/// What `cmd` needs that can be checked before any request, so that a
+/// usage error costs no login and issues no credential: exit 2.
+pub fn preflight(cmd: &crate::cli::Cmd, cfg: &Config, ci: &Runner) -> Result<(), Error> {
+    use crate::cli::Cmd;
+    use crate::env::Platform;
+    match cmd {
+        Cmd::Secrets { format, output } => {
+            if format == "github" && ci.platform != Platform::Github {
+                return Err(Error::input(
+                    "format",
+                    "github writes GITHUB_ENV: run it in a GitHub Actions job, or use shell or json",
+                ));
+            }
+            if format != "github" && output.is_none() && ci.platform == Platform::Gitlab {
+                return Err(Error::input(
+                    "format",
+                    format!(
+                        "{format} would print the values into the job log, and GitLab cannot mask them: write them to a \
+                         file with `--output FILE` (0600), or give them to the command that needs them with \
+                         `packer-vault exec -- CMD` (or `build`)"
+                    ),
+                ));
+            }
+            if let Some(p) = output.as_deref().filter(|_| format == "github") {
+                return Err(Error::input(
+                    "output",
+                    format!("{}: the github format writes GITHUB_ENV, not a file", p.display()),
+                ));
+            }
+        }
+        Cmd::Build | Cmd::Validate if cfg.packer_version.is_none() && crate::packer::install::on_path().is_none() => {
+            return Err(Error::input(
+                "packer-version",
+                "`packer` is not on PATH: install it in an earlier step (e.g. hashicorp/setup-packer), or set \
+                 `packer-version` to have packer-vault download and verify it",
+            ));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Records who the run was in Vault in `report`: the role (or token mode,
 /// or no Vault at all), the token's accessor and its policies.
 fn identify(report: &mut crate::report::Report, cfg: &Config, session: &Session) {

@@ -64,7 +64,16 @@ fn build_example_records_the_hcp_version_and_promotes_it() {
         .env("HCP_PORTAL_URL", "https://portal.example.test")
         .env("PACKER_VAULT_HCP_BUCKET", "golden")
         .env("PACKER_VAULT_HCP_CHANNEL", "dev")
+        .env("PACKER_VAULT_CREATE_CHANNEL", "true")
         .env("PACKER_VAULT_HCP_FINGERPRINT", "fp-build-hcp");
+    let rerun = (
+        cmd.get_program().to_owned(),
+        cmd.get_args().map(|a| a.to_owned()).collect::<Vec<_>>(),
+        cmd.get_envs()
+            .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
+            .collect::<Vec<_>>(),
+        cmd.get_current_dir().map(Path::to_path_buf),
+    );
     let out = support::run(cmd);
     out.assert_success();
 
@@ -82,6 +91,25 @@ fn build_example_records_the_hcp_version_and_promotes_it() {
     assert!(md.contains(&link), "version link in the report:\n{md}");
     assert!(md.contains("channel: `dev` (created)"), "{md}");
     assert_eq!(hcp.channel("golden", "dev").as_deref(), Some("fp-build-hcp"));
+    // One rule with promote: without `create-channel`, a missing channel is
+    // not created; the build says so (the version itself is recorded).
+    let (program, args, envs, cwd) = rerun;
+    let mut again = Command::new(program);
+    again.env_clear().envs(envs).args(args);
+    if let Some(d) = cwd {
+        again.current_dir(d);
+    }
+    again
+        .env("PACKER_VAULT_HCP_CHANNEL", "prod")
+        .env_remove("PACKER_VAULT_CREATE_CHANNEL");
+    let out2 = support::run(again);
+    out2.assert_success();
+    assert!(
+        out2.stderr.contains("channel `prod` does not exist") && out2.stderr.contains("create-channel: true"),
+        "{}",
+        out2.stderr
+    );
+    assert_eq!(hcp.channel("golden", "prod"), None, "not created");
     assert!(md.contains("ami-0abc123"), "artifacts from HCP:\n{md}");
     for (path, key, version) in [
         ("ci/hcp", "client_id", "3"),

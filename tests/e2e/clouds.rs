@@ -230,7 +230,8 @@ fn a_key_file_is_never_exported() {
     let ad = AzureAd::start(0);
     let dir = support::scratch_dir("clouds_export");
     let mut cmd = job(&f, &engines, &ad, &dir, "gcp/roleset/packer/key | gcp");
-    cmd.args(["secrets", "--format", "json"]);
+    let file = dir.join("secrets.json");
+    cmd.args(["secrets", "--format", "json", "--output"]).arg(&file);
     let out = support::run(cmd);
     out.assert_success();
     assert!(
@@ -239,7 +240,11 @@ fn a_key_file_is_never_exported() {
         "{}",
         out.stderr
     );
-    assert_eq!(out.stdout.trim(), "{}", "nothing else to export");
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("the export").trim(),
+        "{}",
+        "nothing else to export"
+    );
     no_leak(&f, &engines, &out);
 }
 

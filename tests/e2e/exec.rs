@@ -245,19 +245,21 @@ fn secrets_command_formats() {
             .env("VAULT_AUTH_ROLE", &f.gitlab_role)
             .env("VAULT_AUTH_PATH", f.auth_path())
             .env("PACKER_VAULT_SECRETS", &spec)
-            .args(["secrets", "--format", format]);
+            .args(["secrets", "--format", format, "--output"])
+            .arg(dir.join(format!("secrets.{format}")));
         cmd
     };
+    let read = |format: &str| std::fs::read_to_string(dir.join(format!("secrets.{format}"))).expect("the export file");
     let out = support::run(base("json"));
     out.assert_success();
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("json on stdout");
+    let v: serde_json::Value = serde_json::from_str(&read("json")).expect("json in the file");
     assert_eq!(v["DB"], f.db_password.as_str());
     assert_eq!(v["KEY"], f.ssh_key.as_str());
     assert!(revoked(&accessor(&out)), "KV only: the token is revoked");
 
     let out = support::run(base("shell"));
     out.assert_success();
-    let script = format!("{}\nprintf %s \"$DB\" > '{}'", out.stdout, dir.join("db").display());
+    let script = format!("{}\nprintf %s \"$DB\" > '{}'", read("shell"), dir.join("db").display());
     let st = Command::new("sh").arg("-c").arg(&script).status().expect("sh");
     assert!(st.success());
     assert_eq!(

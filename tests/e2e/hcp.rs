@@ -205,11 +205,21 @@ fn hcp_channel_created_then_updated() {
     let c = client(&s);
     let (org, proj) = (s.org_id.as_str(), s.project_id.as_str());
 
-    let a = block_on(c.assign_channel(org, proj, "ubuntu", "production", "fp-1")).unwrap_or_else(|f| panic!("{f}"));
+    // Without `create-channel`, a missing channel is left missing.
+    let a =
+        block_on(c.assign_channel(org, proj, "ubuntu", "production", "fp-1", false)).unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(a, ChannelAction::Missing);
+    assert_eq!(s.channel("ubuntu", "production"), None);
+    assert!(
+        s.requests_to("POST", "/buckets/ubuntu/channels").is_empty(),
+        "nothing created"
+    );
+    let a =
+        block_on(c.assign_channel(org, proj, "ubuntu", "production", "fp-1", true)).unwrap_or_else(|f| panic!("{f}"));
     assert_eq!(a, ChannelAction::Created);
     assert_eq!(s.channel("ubuntu", "production").as_deref(), Some("fp-1"));
     let patches = s.requests_to("PATCH", "/buckets/ubuntu/channels/production");
-    assert_eq!(patches.len(), 1);
+    assert_eq!(patches.len(), 2);
     assert_eq!(patches[0].status, 404);
     assert_eq!(
         patches[0].json(),
@@ -222,7 +232,8 @@ fn hcp_channel_created_then_updated() {
         json!({"name": "production", "version_fingerprint": "fp-1"})
     );
 
-    let a = block_on(c.assign_channel(org, proj, "ubuntu", "production", "fp-2")).unwrap_or_else(|f| panic!("{f}"));
+    let a =
+        block_on(c.assign_channel(org, proj, "ubuntu", "production", "fp-2", false)).unwrap_or_else(|f| panic!("{f}"));
     assert_eq!(a, ChannelAction::Updated);
     assert_eq!(s.channel("ubuntu", "production").as_deref(), Some("fp-2"));
     assert_eq!(
@@ -233,7 +244,8 @@ fn hcp_channel_created_then_updated() {
 
     // An unknown version is an error with HCP's message.
     let c = quick(c);
-    let f = block_on(c.assign_channel(org, proj, "ubuntu", "production", "fp-missing")).expect_err("unknown version");
+    let f = block_on(c.assign_channel(org, proj, "ubuntu", "production", "fp-missing", false))
+        .expect_err("unknown version");
     assert_eq!(f.status, Some(404));
     assert!(f.to_string().contains("version not found"), "{f}");
 }

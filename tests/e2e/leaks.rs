@@ -345,23 +345,40 @@ fn secrets_exports_keep_values_in_their_file_only() {
     let out_dir = support::scratch_dir("leak_secrets_out");
     let api = GitlabApi::start(GITLAB_TOKEN);
     for format in ["json", "shell"] {
+        // GitLab cannot mask: printing the values into the job log is refused
+        // before any request, naming the ways that keep them out of it.
+        let cmd = gitlab_job(&f, &dir, &api, &json!({}), &["secrets", "--format", format]);
+        let out = support::run(cmd);
+        out.assert_code(2);
+        assert!(
+            out.stderr.contains("--output FILE") && out.stderr.contains("exec"),
+            "{}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("logged in"), "nothing was sent: {}", out.stderr);
+        f.assert_no_secret(&out.combined());
+
         let file = out_dir.join(format!("secrets.{format}"));
-        let mut cmd = gitlab_job(&f, &dir, &api, &json!({}), &["secrets", "--format", format]);
-        // As `packer-vault secrets > file` (support::run would capture stdout).
-        cmd.stdin(Stdio::null())
-            .stdout(std::fs::File::create(&file).expect("create the export file"))
-            .stderr(Stdio::piped());
+        let file_arg = file.display().to_string();
+        let cmd = gitlab_job(
+            &f,
+            &dir,
+            &api,
+            &json!({}),
+            &["secrets", "--format", format, "--output", &file_arg],
+        );
         let scan = Scan::new("secrets export", &f).jwt_of(&cmd);
-        let out = cmd.output().expect("run packer-vault secrets");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{stderr}");
+        let out = support::run(cmd);
+        out.assert_success();
         let exported = std::fs::read_to_string(&file).unwrap_or_default();
         // The scan is not blind: it finds the values where they are by design.
         assert!(
             !f.leak_report(&exported).is_empty(),
             "the export holds the values by design"
         );
-        scan.text("stderr", &stderr).files(&dir, &[]).assert_clean();
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).expect("stat").permissions());
+        assert_eq!(mode & 0o777, 0o600, "the export file is private");
+        scan.output(&out).files(&dir, &[]).assert_clean();
     }
 }
 

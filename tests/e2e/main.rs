@@ -16,6 +16,7 @@ mod exec;
 mod fanin;
 mod faults;
 mod forged;
+mod front_door;
 mod gaps;
 mod github;
 mod gitlab;

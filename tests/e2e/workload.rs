@@ -63,7 +63,14 @@ fn a_github_build_finds_and_promotes_its_version_with_no_hcp_secret() {
     let hcp = HcpStandIn::start_with("nobody", "nothing");
     let provider = hcp.add_provider("github", jwt::GITHUB_ISSUER, "repository", jwt::REPOSITORY);
     let id = hcp.add_version("golden", "fedcba987654-9876543210-1", 0);
-    let (mut cmd, gh, dir) = wif_build(&f, &oidc, &api, &hcp, &provider, &[("hcp-channel", "dev")]);
+    let (mut cmd, gh, dir) = wif_build(
+        &f,
+        &oidc,
+        &api,
+        &hcp,
+        &provider,
+        &[("hcp-channel", "dev"), ("create-channel", "true")],
+    );
     // A template that needs no HCP credential of its own (Packer 1.6.6 has
     // no HCP Packer registry; the stand-in holds the version).
     let template = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/templates/env");

@@ -32,6 +32,11 @@ pub fn write_outputs(env: &Env, report: &Report) -> Result<()> {
             .collect(),
     };
     let artifacts = serde_json::Value::Array(artifacts).to_string();
+    // A refused or failed promote assigned no channel: no `channel` output.
+    let promoted = report
+        .lifecycle
+        .as_ref()
+        .filter(|_| report.status == crate::report::Status::Success);
     let pairs = [
         ("version-fingerprint", hcp.map(|h| h.fingerprint.as_str()).unwrap_or("")),
         ("version-id", hcp.and_then(|h| h.version_id.as_deref()).unwrap_or("")),
@@ -39,21 +44,10 @@ pub fn write_outputs(env: &Env, report: &Report) -> Result<()> {
         ("artifacts", artifacts.as_str()),
         ("token-accessor", report.accessor.as_str()),
         ("secrets-digest", report.secrets_digest.as_str()),
-        (
-            "channel",
-            report
-                .lifecycle
-                .as_ref()
-                .and_then(|l| l.channel.as_deref())
-                .unwrap_or(""),
-        ),
+        ("channel", promoted.and_then(|l| l.channel.as_deref()).unwrap_or("")),
         (
             "previous-version-fingerprint",
-            report
-                .lifecycle
-                .as_ref()
-                .and_then(|l| l.previous_fingerprint.as_deref())
-                .unwrap_or(""),
+            promoted.and_then(|l| l.previous_fingerprint.as_deref()).unwrap_or(""),
         ),
     ];
     append_file(env, "GITHUB_OUTPUT", &file_entries(pairs)?)

@@ -1,0 +1,326 @@
+//! The front door: what a newcomer copies works as written. The config
+//! file's long form, environments that do not exist, usage errors found
+//! before the network, `secrets` on GitLab, `exec` with Packer's token,
+//! `packer init`'s GitHub token.
+
+use crate::exec::{accessor, read_env, revoked};
+use crate::github::{GITHUB_TOKEN, job};
+use crate::support::github_api::GithubApi;
+use crate::support::{self, Fixture, GithubOidc, bao, gitlab_env};
+use serde_json::json;
+use std::path::Path;
+use std::process::Command;
+
+/// Adds `hcl` to the fixture's policy (both roles log in with it).
+fn grant(f: &Fixture, hcl: &str) {
+    let (status, body) = bao().api("GET", &format!("sys/policies/acl/{}", f.policy), None);
+    assert_eq!(status, 200, "{body}");
+    let now = body["data"]["policy"].as_str().expect("policy text").to_string();
+    bao().policy(&f.policy, &format!("{now}\n{hcl}\n"));
+}
+
+/// A namespace `ns` with a KV v2 mount `kv` holding `ci/ns` `{key: value}`.
+fn namespace_with_secret(ns: &str, value: &str) {
+    let (status, body) = bao().api("POST", &format!("sys/namespaces/{ns}"), None);
+    assert!(status < 300, "create namespace: {status} {body}");
+    let (status, body) = bao().api(
+        "POST",
+        &format!("{ns}/sys/mounts/kv"),
+        Some(json!({"type": "kv", "options": {"version": "2"}})),
+    );
+    assert!(status < 300, "mount kv in {ns}: {status} {body}");
+    let (status, body) = bao().api(
+        "POST",
+        &format!("{ns}/kv/data/ci/ns"),
+        Some(json!({"data": {"key": value}})),
+    );
+    assert!(status < 300, "write in {ns}: {status} {body}");
+}
+
+/// The long form with every field: a pinned KV v2 version, KV v1, a POST
+/// with a body, and a secret in another namespace.
+fn long_form(f: &Fixture, ns: &str, indent: &str) -> String {
+    let entries = format!(
+        "secrets:\n\
+         - path: {kv2}/ci/hcp\n  version: 2\n  keys:\n    client_id: PINNED_ID\n\
+         - path: {kv2}/ci/packer\n  keys:\n    api_token: API_TOKEN\n\
+         - path: {kv1}/ci/legacy\n  keys:\n    user: LEGACY_USER\n\
+         - path: sys/tools/random/16\n  method: POST\n  body:\n    format: hex\n  keys:\n    random_bytes: RANDOM_HEX\n\
+         - path: kv/ci/ns\n  namespace: {ns}\n  keys:\n    key: NS_VALUE\n",
+        kv2 = f.kv2_mount,
+        kv1 = f.kv1_mount,
+    );
+    entries.lines().map(|l| format!("{indent}{l}\n")).collect()
+}
+
+#[track_caller]
+fn check_long_form(f: &Fixture, dir: &Path, ns_value: &str) {
+    let env = read_env(dir);
+    assert_eq!(env.get("PINNED_ID"), Some(&f.hcp_version(2).client_id), "version: 2");
+    assert_eq!(env.get("API_TOKEN"), Some(&f.api_token));
+    assert_eq!(env.get("LEGACY_USER"), Some(&f.legacy_user));
+    assert_eq!(env.get("NS_VALUE").map(String::as_str), Some(ns_value), "namespace:");
+    let random = env.get("RANDOM_HEX").expect("method: POST with a body");
+    assert_eq!(random.len(), 32, "16 random bytes in hex, as the body asked: {random}");
+}
+
+#[test]
+fn the_config_files_long_form_reads_every_entry_on_github_gitlab_and_locally() {
+    let f = Fixture::new("front_long_form");
+    let ns = format!("fd{}", f.id.replace('-', "").chars().rev().take(10).collect::<String>());
+    let ns_value = format!("ns-value-{}", fastrand::u64(..));
+    namespace_with_secret(&ns, &ns_value);
+    grant(
+        &f,
+        &format!(
+            "path \"sys/tools/random/*\" {{ capabilities = [\"update\"] }}\n\
+             path \"{ns}/kv/data/*\" {{ capabilities = [\"read\"] }}\n\
+             path \"{ns}/kv/metadata/*\" {{ capabilities = [\"read\"] }}"
+        ),
+    );
+    let record = ["exec", "--", "sh", "-c", r#"env -0 > "$OUT/env""#];
+    let oidc = GithubOidc::start("request-token-front-long");
+    for (place, how) in [
+        ("github", "top"),
+        ("github", "environment"),
+        ("github", "--config"),
+        ("gitlab", "top"),
+        ("gitlab", "environment"),
+        ("gitlab", "--config"),
+        ("local", "top"),
+        ("local", "environment"),
+        ("local", "--config"),
+    ] {
+        let dir = support::scratch_dir("front_long_form");
+        let text = match how {
+            "environment" => format!("environments:\n  prod:\n{}", long_form(&f, &ns, "    ")),
+            _ => long_form(&f, &ns, ""),
+        };
+        let file = if how == "--config" {
+            "elsewhere.yml"
+        } else {
+            ".packer-vault.yml"
+        };
+        std::fs::write(dir.join(file), text).expect("config");
+        let mut cmd = match place {
+            "github" => {
+                let (mut cmd, _) = crate::exec::github_command(&f, &oidc, &dir);
+                cmd.env_remove("INPUT_SECRETS");
+                if how == "environment" {
+                    cmd.env("INPUT_ENVIRONMENT", "prod");
+                }
+                cmd
+            }
+            "gitlab" => {
+                let mut cmd = support::bin();
+                cmd.envs(gitlab_env(&f, &dir))
+                    .env("VAULT_AUTH_ROLE", &f.gitlab_role)
+                    .env("VAULT_AUTH_PATH", f.auth_path());
+                if how == "environment" {
+                    cmd.env("CI_ENVIRONMENT_NAME", "prod");
+                }
+                cmd
+            }
+            _ => {
+                let mut cmd = support::bin();
+                cmd.env("VAULT_ADDR", &bao().addr).env("VAULT_TOKEN", &bao().root_token);
+                if how == "environment" {
+                    cmd.env("PACKER_VAULT_ENVIRONMENT", "prod");
+                }
+                cmd
+            }
+        };
+        cmd.env("OUT", &dir).current_dir(&dir);
+        if how == "--config" {
+            cmd.arg("--config").arg(dir.join(file));
+        }
+        cmd.args(record);
+        let out = support::run(cmd);
+        assert!(out.status.success(), "{place} {how}: {}", out.combined());
+        check_long_form(&f, &dir, &ns_value);
+        f.assert_no_secret(&crate::exec::shown(&out));
+    }
+}
+
+#[test]
+fn an_environment_the_config_file_does_not_define_exits_2_naming_those_it_does() {
+    let f = Fixture::new("front_environment");
+    let dir = support::scratch_dir("front_environment");
+    std::fs::write(
+        dir.join(".packer-vault.yml"),
+        "environments:\n  dev:\n    summary: false\n  prod:\n    summary: true\n",
+    )
+    .expect("config");
+    let run = |var: &str, value: &str| {
+        let mut cmd = support::bin();
+        cmd.envs(gitlab_env(&f, &dir))
+            .env("VAULT_AUTH_ROLE", &f.gitlab_role)
+            .env("VAULT_AUTH_PATH", f.auth_path())
+            .env("PACKER_VAULT_SECRETS", format!("{}/ci/packer api_token", f.kv2_mount))
+            .env(var, value)
+            .current_dir(&dir)
+            .args(["exec", "--", "true"]);
+        support::run(cmd)
+    };
+    for var in ["PACKER_VAULT_ENVIRONMENT", "CI_ENVIRONMENT_NAME"] {
+        let out = run(var, "production");
+        out.assert_code(2);
+        assert!(
+            out.stderr.contains("input `environment`")
+                && out.stderr.contains("`production`")
+                && out.stderr.contains("dev, prod"),
+            "{var}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("logged in"), "nothing was sent");
+    }
+    run("PACKER_VAULT_ENVIRONMENT", "prod").assert_success();
+    // GitLab's environment with a file that has no `environments:` at all
+    // is no mistake of the user's: it is ignored.
+    std::fs::write(dir.join(".packer-vault.yml"), "comment: never\n").expect("config");
+    run("CI_ENVIRONMENT_NAME", "review/feature-x").assert_success();
+}
+
+/// Usage errors that need no network are found before it: no login, no
+/// credential issued.
+#[test]
+fn usage_errors_are_found_before_the_login() {
+    let f = Fixture::new("front_preflight");
+    let dir = support::scratch_dir("front_preflight");
+    let base = || {
+        let mut cmd = support::bin();
+        cmd.envs(gitlab_env(&f, &dir))
+            .env("VAULT_AUTH_ROLE", &f.gitlab_role)
+            .env("VAULT_AUTH_PATH", f.auth_path())
+            .env(
+                "PACKER_VAULT_SECRETS",
+                format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount),
+            )
+            .current_dir(&dir);
+        cmd
+    };
+    let mut cmd = base();
+    cmd.args(["secrets", "--format", "github"]);
+    let out = support::run(cmd);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("input `format`") && out.stderr.contains("GITHUB_ENV"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("logged in"), "{}", out.stderr);
+
+    // No `packer` on PATH, and no `packer-version`: said before the login.
+    let empty = support::scratch_dir("front_preflight_path");
+    let mut cmd = base();
+    cmd.env("PATH", &empty).args(["build", "."]);
+    let out = support::run(cmd);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("input `packer-version`") && out.stderr.contains("not on PATH"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("logged in"), "{}", out.stderr);
+}
+
+/// `exec` honours `packer-vault-token`: the command gets `VAULT_ADDR` and a
+/// child token of the run's, which is revoked at the end.
+#[test]
+fn exec_hands_the_command_packers_child_token_and_revokes_it() {
+    let f = Fixture::new("front_exec_token");
+    grant(&f, "path \"auth/token/create\" { capabilities = [\"update\"] }");
+    let dir = support::scratch_dir("front_exec_token");
+    let mut cmd = support::bin();
+    cmd.envs(gitlab_env(&f, &dir))
+        .env("VAULT_AUTH_ROLE", &f.gitlab_role)
+        .env("VAULT_AUTH_PATH", f.auth_path())
+        .env(
+            "PACKER_VAULT_SECRETS",
+            format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount),
+        )
+        .env("PACKER_VAULT_PACKER_VAULT_TOKEN", "true")
+        .env("OUT", &dir)
+        .current_dir(&dir)
+        .args([
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            r#"env -0 > "$OUT/env"; echo "token: $VAULT_TOKEN""#,
+        ]);
+    let out = support::run(cmd);
+    out.assert_success();
+    let env = read_env(&dir);
+    let token = env.get("VAULT_TOKEN").expect("the command got a token");
+    assert_eq!(env.get("VAULT_ADDR"), Some(&bao().addr));
+    assert!(
+        out.stdout.contains("token: ***"),
+        "hidden in the output: {}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("revoked Packer's child token"), "{}", out.stderr);
+    assert_ne!(bao().lookup_self_status(token), 200, "the child token is revoked");
+    assert!(revoked(&accessor(&out)));
+}
+
+/// `packer init` (only) gets the job's GitHub token, so plugin downloads
+/// are not held to GitHub's anonymous rate limit; `packer-init-token:
+/// false` turns it off.
+#[test]
+fn packer_init_alone_gets_the_github_token() {
+    let f = Fixture::new("front_init_token");
+    let oidc = GithubOidc::start("request-token-front-init");
+    let api = GithubApi::start(GITHUB_TOKEN);
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v packer"])
+            .output()
+            .expect("sh")
+            .stdout,
+    )
+    .expect("utf-8");
+    for on in [true, false] {
+        let dir = support::scratch_dir("front_init_token");
+        let wrappers = dir.join("wrappers");
+        std::fs::create_dir_all(&wrappers).expect("mkdir");
+        // A Packer that has `init` (1.7 and later) around the real one.
+        support::executable(
+            &wrappers.join("packer"),
+            format!(
+                "#!/bin/sh\ncase \"$1\" in\n  version) echo 'Packer v1.11.2'; exit 0;;\n  \
+                 init) env -0 > \"$OUT/init-env\"; exit 0;;\n  *) env -0 > \"$OUT/$1-env\"; exec '{}' \"$@\";;\nesac\n",
+                real.trim()
+            ),
+        );
+        let path = format!("{}:{}", wrappers.display(), std::env::var("PATH").unwrap_or_default());
+        let setting = if on { "true" } else { "false" };
+        let (mut cmd, _) = job(
+            &f,
+            &oidc,
+            &api,
+            &dir,
+            &[("comment", "never"), ("packer-init-token", setting)],
+        );
+        cmd.env("PATH", path).env("OUT", &dir);
+        let out = support::run(cmd);
+        out.assert_success();
+        let read = |name: &str| {
+            String::from_utf8_lossy(&std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}")))
+                .replace('\0', "\n")
+        };
+        let init = read("init-env");
+        assert_eq!(
+            init.contains(&format!("PACKER_GITHUB_API_TOKEN={GITHUB_TOKEN}")),
+            on,
+            "packer-init-token: {setting}"
+        );
+        for phase in ["validate-env", "build-env"] {
+            assert!(
+                !read(phase).contains("PACKER_GITHUB_API_TOKEN"),
+                "{phase}: only init gets it"
+            );
+        }
+        assert!(!out.combined().contains(GITHUB_TOKEN), "never printed");
+    }
+}
