@@ -91,7 +91,9 @@ pub fn login_hints(errors: &[String], role: &str, mount: &str, claims: Option<&M
     }
     if text.contains("(aud)") || text.contains("audience") {
         out.push(format!(
-            "the token's aud is {}: it must be one of the role's bound_audiences (set it with `jwt-audience` on GitHub, `id_tokens: <VAR>: aud:` on GitLab)",
+            "the token's aud is {}: it must be one of the role's bound_audiences (GitHub: set `jwt-audience`; GitLab with the \
+             template: set PACKER_VAULT_JWT_AUDIENCE, which defaults to VAULT_SERVER_URL; a job of your own: its \
+             `id_tokens: <VAR>: aud:`)",
             claim("aud").unwrap_or_else(|| "missing".into())
         ));
     }

@@ -45,19 +45,22 @@ fn the_readme_least_privilege_role_renews_and_revokes() {
     // What packer-vault needs for its own token, as README.md grants it
     // (every line but the secrets) and as the GitLab example does.
     let readme = readme();
-    let own: Vec<String> = policy_block(&readme, "packer-images")
-        .into_iter()
+    let at = readme.find("own='\n").expect("the README's `own` policy lines") + "own='\n".len();
+    let own: Vec<String> = readme[at..at + readme[at..].find("\n'").expect("its end")]
+        .lines()
+        .map(str::trim)
         .filter(|l| l.starts_with("path \"auth/") || l.starts_with("path \"sys/"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect();
     assert!(own.len() >= 3, "{own:?}");
     let example =
         std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/gitlab/vault-setup.sh"))
             .expect("examples/gitlab/vault-setup.sh");
-    assert_eq!(
-        policy_block(&example, "packer-vault"),
-        own,
-        "the example grants what the README does"
-    );
+    let example_own: Vec<String> = policy_block(&example, "packer-vault")
+        .into_iter()
+        .filter(|l| l.starts_with("path \"auth/") || l.starts_with("path \"sys/"))
+        .collect();
+    assert_eq!(example_own, own, "the example grants what the README does");
     assert!(readme.contains("\"token_no_default_policy\": true"));
 
     // A role with only that and the secrets, and a TTL the command outlives.
@@ -146,4 +149,67 @@ fn architecture_names_every_module_and_only_files_that_exist() {
         };
         assert!(at.exists(), "ARCHITECTURE.md names `{path}`, which does not exist");
     }
+}
+
+/// Every place a user pins this project (README, examples, the GitLab
+/// template and component, action.yml's usage note) names a tag that the
+/// release workflow creates for Cargo.toml's version: `vX.Y.Z` or the
+/// major tag `vX` it moves.
+#[test]
+fn every_pin_names_a_tag_the_release_workflow_creates() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let version = env!("CARGO_PKG_VERSION");
+    let major = version.split('.').next().expect("a major version");
+    let release = std::fs::read_to_string(root.join(".github/workflows/release.yml")).expect("release.yml");
+    assert!(
+        release.contains(r#"major=${TAG%%.*}"#) && release.contains(r#"tags: ["v*.*.*"]"#),
+        "the release workflow still tags vX.Y.Z and moves vX"
+    );
+    let allowed = [format!("v{version}"), format!("v{major}")];
+    let mut files = vec![
+        root.join("README.md"),
+        root.join(".gitlab-ci-template.yml"),
+        root.join("templates/packer-vault.yml"),
+        root.join("action.yml"),
+    ];
+    for sub in ["examples/github", "examples/gitlab"] {
+        for e in std::fs::read_dir(root.join(sub)).expect("examples").flatten() {
+            files.push(e.path());
+        }
+    }
+    let patterns: [(&str, &str); 4] = [
+        ("packer-vault/packer-vault-action@", ""),
+        ("packer-vault-action/", "/.gitlab-ci-template.yml"),
+        ("packer-vault-action/packer-vault@", ""),
+        ("PACKER_VAULT_REF: ", ""),
+    ];
+    let mut seen = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for (before, after) in patterns {
+            for (at, _) in text.match_indices(before) {
+                let rest = &text[at + before.len()..];
+                let end = if after.is_empty() {
+                    rest.find(|c: char| c.is_whitespace() || "`'\")".contains(c))
+                        .unwrap_or(rest.len())
+                } else {
+                    match rest.find(after) {
+                        Some(e) if !rest[..e].contains(char::is_whitespace) => e,
+                        _ => continue,
+                    }
+                };
+                let pin = &rest[..end];
+                if pin.is_empty() || pin.starts_with('$') || pin == "vX.Y.Z" {
+                    continue;
+                }
+                seen += 1;
+                assert!(
+                    allowed.iter().any(|a| a == pin),
+                    "{}: `{before}{pin}` is no tag the release workflow creates (want one of {allowed:?})",
+                    file.display()
+                );
+            }
+        }
+    }
+    assert!(seen >= 20, "the pins were found ({seen})");
 }

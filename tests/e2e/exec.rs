@@ -96,7 +96,12 @@ pub fn accessor(out: &Outcome) -> String {
 
 /// True when the token with this accessor no longer exists.
 pub fn revoked(acc: &str) -> bool {
-    let (status, _) = bao().api(
+    revoked_at(bao(), acc)
+}
+
+/// [`revoked`] on the server `at`.
+pub fn revoked_at(at: &crate::support::Bao, acc: &str) -> bool {
+    let (status, _) = at.api(
         "POST",
         "auth/token/lookup-accessor",
         Some(serde_json::json!({"accessor": acc})),

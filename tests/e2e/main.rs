@@ -10,6 +10,7 @@ mod child_env;
 mod clouds;
 mod demo;
 mod docs;
+mod docs_run;
 mod doctor;
 mod dynamic;
 mod exec;

@@ -90,6 +90,13 @@ pub fn bao_tls() -> &'static Bao {
     }
 }
 
+/// A dev server of its own, started now, for a test that sets Vault up as
+/// a user would (`auth/jwt`, `secret/`, policies by their documented names)
+/// and must not meet the shared server's mounts.
+pub fn bao_new() -> Bao {
+    start_dev_server(false).unwrap_or_else(|m| panic!("OpenBao test server unavailable: {m}"))
+}
+
 fn http_client() -> reqwest::Client {
     client_trusting(None)
 }

@@ -19,6 +19,7 @@ pub mod github_api;
 pub mod gitlab;
 pub mod gitlab_api;
 pub mod hcp;
+pub mod issuer;
 pub mod jwt;
 pub mod leak;
 pub mod proxy;

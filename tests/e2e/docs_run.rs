@@ -1,0 +1,399 @@
+//! README.md runs as written. Every fenced block carries a marker on the
+//! line before it: `<!-- doc-test: NAME -->`, run by a test below, or
+//! `<!-- doc-test: skip: REASON -->`, which says why it cannot run here.
+//! The Vault setup blocks run through `bao` against an OpenBao of their own
+//! (the only substitutions: the CI's issuer becomes a loopback issuer with
+//! the test key, and the Vault address of the quick starts the server's);
+//! then the quick starts' jobs run with exactly the inputs they show.
+
+use crate::exec::accessor;
+use crate::github::GITHUB_TOKEN;
+use crate::support::bao::{Bao, bao_binary, bao_new};
+use crate::support::issuer::OidcIssuer;
+use crate::support::{self, Fixture, GithubOidc, gitlab_env_with};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Blocks run by the tests of this file, by marker.
+const RUN: &[&str] = &[
+    "quickstart-github",
+    "quickstart-gitlab",
+    "vault-setup-github",
+    "vault-setup-gitlab",
+    "spec",
+    "config-file",
+];
+
+/// The address the README's examples use for Vault.
+const README_VAULT: &str = "https://vault.example.com:8200";
+
+struct Block {
+    marker: String,
+    text: String,
+    line: usize,
+}
+
+fn readme() -> String {
+    std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README.md")
+}
+
+/// Every fenced block of the README with the marker before it ("" if none).
+fn blocks(text: &str) -> Vec<Block> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if let Some(fence) = lines[i].strip_prefix("```") {
+            let _ = fence;
+            let marker = i
+                .checked_sub(1)
+                .and_then(|p| lines[p].trim().strip_prefix("<!-- doc-test: "))
+                .and_then(|m| m.strip_suffix(" -->"))
+                .unwrap_or("")
+                .to_string();
+            let start = i + 1;
+            let mut end = start;
+            while end < lines.len() && !lines[end].starts_with("```") {
+                end += 1;
+            }
+            out.push(Block {
+                marker,
+                text: lines[start..end].join("\n") + "\n",
+                line: i + 1,
+            });
+            i = end + 1;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The text of the block marked `name`.
+fn block(name: &str) -> String {
+    let all = blocks(&readme());
+    let found: Vec<&Block> = all.iter().filter(|b| b.marker == name).collect();
+    assert_eq!(found.len(), 1, "one README block is marked `{name}`");
+    found[0].text.clone()
+}
+
+#[test]
+fn every_readme_block_is_run_or_says_why_not() {
+    let all = blocks(&readme());
+    assert!(all.len() >= 15, "the README's blocks were found ({})", all.len());
+    for b in &all {
+        assert!(
+            !b.marker.is_empty(),
+            "README.md line {}: a block without `<!-- doc-test: NAME -->` or `<!-- doc-test: skip: REASON -->` before it",
+            b.line
+        );
+        match b.marker.strip_prefix("skip:") {
+            Some(reason) => assert!(reason.trim().len() >= 10, "line {}: say why it cannot run", b.line),
+            None => assert!(
+                RUN.contains(&b.marker.as_str()),
+                "line {}: no test runs `{}`",
+                b.line,
+                b.marker
+            ),
+        }
+    }
+    for name in RUN {
+        assert_eq!(
+            all.iter().filter(|b| b.marker == *name).count(),
+            1,
+            "`{name}` marks one block"
+        );
+    }
+}
+
+/// Runs a shell block of the README with `vault` as the `bao` CLI against
+/// `bao`, after `subst`; panics with its output when it fails.
+fn run_sh(name: &str, text: &str, bao: &Bao, subst: &[(&str, &str)]) {
+    let mut body = text.to_string();
+    for (from, to) in subst {
+        assert!(body.contains(from), "{name} holds {from}");
+        body = body.replace(from, to);
+    }
+    let bin = bao_binary().expect("bao");
+    let script = format!("set -euo pipefail\nvault() {{ '{}' \"$@\"; }}\n{body}", bin.display());
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .env("VAULT_ADDR", &bao.addr)
+        .env("VAULT_TOKEN", &bao.root_token)
+        .output()
+        .expect("bash");
+    assert!(
+        out.status.success(),
+        "{name} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// What "The first hour" writes into Vault, as it says it.
+fn first_hour_secrets(bao: &Bao) {
+    let text = readme();
+    for line in [
+        "vault kv put secret/ci/packer ssh_username=ubuntu",
+        "vault kv put secret/ci/hcp client_id=... client_secret=...",
+    ] {
+        assert!(text.contains(&format!("`{line}`")), "the first hour says `{line}`");
+        run_sh("the first hour", &line.replace("...", "from-the-first-hour"), bao, &[]);
+    }
+}
+
+/// The user's template in `images/ubuntu`: what the quick starts point at.
+fn user_template(workspace: &Path) {
+    let dir = workspace.join("images/ubuntu");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("ubuntu.pkr.hcl"),
+        "variable \"ssh_username\" {\n  type = string\n}\n\n\
+         source \"null\" \"ubuntu\" {\n  communicator = \"none\"\n}\n\n\
+         build {\n  sources = [\"source.null.ubuntu\"]\n\
+         \x20 provisioner \"shell-local\" {\n    inline = [\"echo user ${var.ssh_username}\"]\n  }\n}\n",
+    )
+    .expect("template");
+}
+
+fn yaml(text: &str) -> Value {
+    serde_saphyr::from_str(text).unwrap_or_else(|e| panic!("not YAML: {e}"))
+}
+
+/// The `with:` of the job's packer-vault step, as strings.
+fn step_inputs(workflow: &Value, job: &str) -> Vec<(String, String)> {
+    let steps = workflow["jobs"][job]["steps"].as_array().expect("steps");
+    let step = steps
+        .iter()
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("packer-vault/packer-vault-action@"))
+        })
+        .expect("the packer-vault step");
+    step["with"]
+        .as_object()
+        .expect("with")
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+#[test]
+fn the_github_setup_and_quick_start_run_as_written() {
+    let bao = bao_new();
+    let issuer = OidcIssuer::start();
+    run_sh(
+        "vault-setup-github",
+        &block("vault-setup-github"),
+        &bao,
+        &[("https://token.actions.githubusercontent.com", &issuer.uri())],
+    );
+    first_hour_secrets(&bao);
+    let workflow = yaml(&block("quickstart-github"));
+
+    // The pull request job, with the pull request role.
+    let oidc = GithubOidc::start_with(
+        "request-token-docs-pr",
+        json!({
+            "iss": issuer.uri(), "sub": "repo:acme/images:pull_request",
+            "ref": "refs/pull/42/merge", "event_name": "pull_request", "ref_protected": "false",
+        }),
+    );
+    let dir = support::scratch_dir("docs_github_pr");
+    let out = github_step(&oidc, &dir, &step_inputs(&workflow, "validate"), &bao);
+    out.assert_success();
+    assert!(out.stderr.contains("with role `packer-images-pr`"), "{}", out.stderr);
+    assert!(out.stderr.contains("read 1 value"), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("validate") || out.stderr.contains("validate"),
+        "{}",
+        out.combined()
+    );
+    assert!(crate::exec::revoked_at(&bao, &accessor(&out)), "the token is revoked");
+
+    // The same job cannot log in with the build role: only main builds.
+    let mut build_role = step_inputs(&workflow, "validate");
+    for (k, v) in build_role.iter_mut() {
+        if k == "role" {
+            *v = "packer-images".into();
+        }
+    }
+    let out = github_step(
+        &oidc,
+        &support::scratch_dir("docs_github_pr_build_role"),
+        &build_role,
+        &bao,
+    );
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("claim `ref`") || out.stderr.contains("\"ref\""),
+        "{}",
+        out.stderr
+    );
+
+    // The main job's role logs in on a push to main and may read all it
+    // names (doctor: the AWS engine does not exist here, its grant does).
+    let oidc = GithubOidc::start_with("request-token-docs-main", json!({"iss": issuer.uri()}));
+    let mut inputs = step_inputs(&workflow, "build");
+    inputs.push(("command".into(), "doctor".into()));
+    let out = github_step(&oidc, &support::scratch_dir("docs_github_main"), &inputs, &bao);
+    assert!(out.stdout.contains("packer-images"), "{}", out.combined());
+    for path in [
+        "secret/data/ci/packer",
+        "secret/data/ci/hcp",
+        "aws/creds/packer-builder",
+    ] {
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.contains(path))
+            .unwrap_or_else(|| panic!("doctor names {path}:\n{}", out.combined()));
+        assert!(!line.contains("denied"), "{line}");
+    }
+}
+
+/// Runs the action's step with `inputs` (the README's), the Vault address
+/// pointed at `bao`, as a GitHub job of acme/images.
+fn github_step(oidc: &GithubOidc, dir: &Path, inputs: &[(String, String)], bao: &Bao) -> support::Outcome {
+    let gh = oidc.env(dir);
+    user_template(&gh.workspace);
+    let mut with: Vec<(String, String)> = inputs
+        .iter()
+        .map(|(k, v)| (k.clone(), v.replace(README_VAULT, &bao.addr)))
+        .collect();
+    with.push(("comment".into(), "never".into()));
+    let borrowed: Vec<(&str, &str)> = with.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let command = with
+        .iter()
+        .find(|(k, _)| k == "command")
+        .map_or("build".to_string(), |(_, v)| v.clone());
+    let mut cmd = support::bin();
+    cmd.envs(gh.vars.iter().map(|(k, v)| (k, v)))
+        .envs(crate::action::step_env(&borrowed, GITHUB_TOKEN))
+        .current_dir(&gh.workspace)
+        .arg(command);
+    support::run(cmd)
+}
+
+#[test]
+fn the_gitlab_setup_and_quick_start_run_as_written() {
+    let bao = bao_new();
+    let issuer = OidcIssuer::start();
+    run_sh(
+        "vault-setup-gitlab",
+        &block("vault-setup-gitlab"),
+        &bao,
+        &[("https://gitlab.example.com", &issuer.uri())],
+    );
+    first_hour_secrets(&bao);
+    let pipeline = yaml(&block("quickstart-gitlab"));
+    let template = yaml(
+        &std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".gitlab-ci-template.yml"))
+            .expect("the template"),
+    );
+    let f = Fixture::new("docs_gitlab");
+    // An MR pipeline of an unprotected branch; the ID token's aud is
+    // VAULT_SERVER_URL as the user set it.
+    let claims = json!({"iss": issuer.uri(), "aud": README_VAULT, "ref_protected": "false", "ref": "feature/bump"});
+    let dir = support::scratch_dir("docs_gitlab_mr");
+    let out = gitlab_job(&f, &dir, &template, &pipeline, "image:validate", &claims, &bao);
+    out.assert_success();
+    assert!(out.stderr.contains("with role `packer-images-mr`"), "{}", out.stderr);
+    assert!(out.stderr.contains("read 1 value"), "{}", out.stderr);
+    assert!(crate::exec::revoked_at(&bao, &accessor(&out)), "the token is revoked");
+
+    // The default branch's job: its role logs in on a protected branch and
+    // may read all it names.
+    let claims = json!({"iss": issuer.uri(), "aud": README_VAULT, "pipeline_source": "push"});
+    let dir = support::scratch_dir("docs_gitlab_main");
+    let mut pipeline = pipeline;
+    pipeline["image:build"]["variables"]["PACKER_VAULT_COMMAND"] = json!("doctor");
+    let out = gitlab_job(&f, &dir, &template, &pipeline, "image:build", &claims, &bao);
+    for path in [
+        "secret/data/ci/packer",
+        "secret/data/ci/hcp",
+        "aws/creds/packer-builder",
+    ] {
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.contains(path))
+            .unwrap_or_else(|| panic!("doctor names {path}:\n{}", out.combined()));
+        assert!(!line.contains("denied"), "{line}");
+    }
+}
+
+/// Runs `job` of the README's pipeline as the template's script does:
+/// the template's variables, then the job's, `VAULT_SERVER_URL` as the
+/// user's CI/CD variable (the server's address here), the ID token signed
+/// with `claims`, and `packer-vault $PACKER_VAULT_COMMAND`.
+fn gitlab_job(
+    f: &Fixture,
+    dir: &Path,
+    template: &Value,
+    pipeline: &Value,
+    job: &str,
+    claims: &Value,
+    bao: &Bao,
+) -> support::Outcome {
+    let mut env: BTreeMap<String, String> = gitlab_env_with(f, dir, claims).into_iter().collect();
+    env.insert("VAULT_SERVER_URL".into(), bao.addr.clone());
+    env.remove("VAULT_AUTH_ROLE");
+    env.remove("VAULT_AUTH_PATH");
+    for vars in [&template[".packer-vault"]["variables"], &pipeline[job]["variables"]] {
+        for (k, v) in vars.as_object().expect("variables") {
+            let v = v.as_str().map_or(v.to_string(), str::to_string);
+            // GitLab expands `$NAME` in a variable's value.
+            let v = match v.strip_prefix('$') {
+                Some(name) => env.get(name).cloned().unwrap_or_default(),
+                None => v,
+            };
+            env.insert(k.clone(), v);
+        }
+    }
+    let project = PathBuf::from(&env["CI_PROJECT_DIR"]);
+    user_template(&project);
+    let command = env["PACKER_VAULT_COMMAND"].clone();
+    let mut cmd = support::bin();
+    cmd.envs(&env).current_dir(&project).arg(command);
+    support::run(cmd)
+}
+
+/// The spec block parses as written: the binary gets past every input
+/// check to the (unreachable) Vault, exit 1 and not 2.
+#[test]
+fn the_spec_and_the_config_file_examples_are_accepted_as_written() {
+    let dir = support::scratch_dir("docs_spec");
+    let mut cmd = support::bin();
+    cmd.env("VAULT_ADDR", "http://127.0.0.1:9")
+        .env("VAULT_TOKEN", "s.docs")
+        .env("PACKER_VAULT_SECRETS", block("spec"))
+        .current_dir(&dir)
+        .args(["exec", "--", "true"]);
+    let out = support::run(cmd);
+    out.assert_code(1);
+    assert!(!out.stderr.contains("input `"), "no input error: {}", out.stderr);
+
+    let dir = support::scratch_dir("docs_config");
+    std::fs::write(dir.join(".packer-vault.yml"), block("config-file")).expect("config");
+    std::fs::create_dir_all(dir.join("images/ubuntu")).expect("template dir");
+    let mut cmd = support::bin();
+    cmd.env("VAULT_ADDR", "http://127.0.0.1:9")
+        .env("VAULT_TOKEN", "s.docs")
+        .env("PACKER_VAULT_ENVIRONMENT", "prod")
+        .current_dir(&dir)
+        .args(["exec", "--", "true"]);
+    let out = support::run(cmd);
+    out.assert_code(1);
+    assert!(!out.stderr.contains("input `"), "no input error: {}", out.stderr);
+}
