@@ -31,6 +31,15 @@ impl Preset {
         }
     }
 
+    /// The preset's name in the spec (`aws`, `gcp`, `azure`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Aws => "aws",
+            Preset::Gcp => "gcp",
+            Preset::Azure => "azure",
+        }
+    }
+
     /// (response key, variable, required) triples of the preset.
     pub fn keys(self) -> &'static [(&'static str, &'static str, bool)] {
         match self {

@@ -92,7 +92,7 @@ fn write_spec(requests: &[Request]) -> String {
             match s {
                 Selector::Key { key, env } => out.push_str(&format!("{target} {key} | {env};\n")),
                 Selector::All => out.push_str(&format!("{target} *\n")),
-                Selector::Preset(_) => out.push_str(&format!("{target} | aws\n")),
+                Selector::Preset(p) => out.push_str(&format!("{target} | {}\n", p.name())),
             }
         }
     }

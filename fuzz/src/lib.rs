@@ -82,6 +82,7 @@ impl LockInput {
                         path: path.clone(),
                         version: *version,
                         created_time: created_time.clone(),
+                        namespace: String::new(),
                     })
                     .collect();
                 let unlockable = unlockable

@@ -104,8 +104,8 @@ fn spec_doc() -> impl Strategy<Value = String> {
             &["\u{1}"],
         )),
         prop::option::of(pick(
-            &["| NAME", "|X_1", "| aws", "| _"],
-            &["| 9X", "|", "| A-B", "| A | B", "| gcp"],
+            &["| NAME", "|X_1", "| aws", "| gcp", "| azure", "| _"],
+            &["| 9X", "|", "| A-B", "| A | B", "| oci"],
         )),
         one(&[";", " ;", "\n", " ; # note\n", "\r\n", "; ", "#\n"]),
     )
