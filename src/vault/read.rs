@@ -321,7 +321,17 @@ fn interpret(
     read: &mut Read,
 ) -> Result<Map<String, Value>, String> {
     let shown = plan.shown(req);
-    let (status, v) = answer.map_err(|f| explain(f, &shown))?;
+    let mut policy_path = format!("`{}`", plan.api(req).split('?').next().unwrap_or_default());
+    // A mount the token may not look up gives no engine: name the KV v2
+    // form too, which is what a policy for a KV v2 secret must allow.
+    if matches!(plan, Plan::Other)
+        && let Some((mount, rest)) = req.path.split_once('/')
+        && !rest.starts_with("data/")
+    {
+        policy_path.push_str(&format!(" (on a KV v2 mount: `{mount}/data/{rest}`)"));
+    }
+    let capability = if req.method == Method::Post { "update" } else { "read" };
+    let (status, v) = answer.map_err(|f| explain(f, &shown, &policy_path, capability))?;
     match plan {
         Plan::Kv2 { mount, name, .. } => {
             read.engine = Engine::Kv2;
@@ -365,10 +375,13 @@ fn explain_404(shown: &str) -> String {
     format!("{shown}: not found (no such secret, or that version was deleted or destroyed)")
 }
 
-fn explain(f: Failure, shown: &str) -> String {
+fn explain(f: Failure, shown: &str, policy_path: &str, capability: &str) -> String {
     match f.status {
         Some(404) => explain_404(shown),
-        Some(403) => format!("{shown}: permission denied (the role's policies do not allow reading it)"),
+        Some(403) => format!(
+            "{shown}: permission denied: the role's policies must allow `{capability}` on {policy_path} \
+             (Vault answered 403)"
+        ),
         _ => f.to_string(),
     }
 }

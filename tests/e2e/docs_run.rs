@@ -397,3 +397,137 @@ fn the_spec_and_the_config_file_examples_are_accepted_as_written() {
     out.assert_code(1);
     assert!(!out.stderr.contains("input `"), "no input error: {}", out.stderr);
 }
+
+/// The first cell of each row of the README's Troubleshooting table.
+fn troubleshooting_messages() -> Vec<String> {
+    let text = readme();
+    let at = text.find("## Troubleshooting").expect("the section");
+    let section = &text[at..at + text[at..].find("\n## Fuzzing").expect("its end")];
+    section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split_once("` |").map(|(m, _)| m.to_string()))
+        .collect()
+}
+
+/// Whether `said` holds the fragments of `row` (split at `...`), in order;
+/// backticks aside, which a row (itself a code span) cannot hold.
+fn matches_row(row: &str, said: &str) -> bool {
+    let said = said.replace('`', "");
+    let mut rest = said.as_str();
+    for part in row.split("...").map(str::trim).filter(|p| !p.is_empty()) {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Each common error, produced for real: the README's Troubleshooting table
+/// has a row whose message matches what the binary printed.
+#[test]
+fn troubleshooting_rows_match_the_real_messages() {
+    let f = Fixture::new("docs_troubles");
+    let denied_mount = format!("denied-{}", f.id);
+    crate::support::bao().enable_kv(&denied_mount, 2);
+    crate::support::bao().write_kv2(&denied_mount, "ci/x", &json!({"k": "v"}));
+    let rows = troubleshooting_messages();
+    assert!(rows.len() >= 15, "{rows:?}");
+    let kv = f.kv2_mount.clone();
+    let scenarios: Vec<(&str, &str, Vec<(&str, String)>)> = vec![
+        (
+            "a policy-denied read",
+            "permission denied: the role's policies must allow",
+            vec![("PACKER_VAULT_SECRETS", format!("{denied_mount}/ci/x k"))],
+        ),
+        (
+            "a wrong auth-path",
+            "is a JWT auth method mounted at",
+            vec![("VAULT_AUTH_PATH", "jwt-missing".into())],
+        ),
+        (
+            "a wrong role",
+            "could not be found",
+            vec![("VAULT_AUTH_ROLE", "nope".into())],
+        ),
+        (
+            "a missing secret",
+            "not found",
+            vec![("PACKER_VAULT_SECRETS", format!("{kv}/ci/none k"))],
+        ),
+        ("no ID token", "is not set", vec![("VAULT_ID_TOKEN", String::new())]),
+        (
+            "an unreachable Vault",
+            "Connection refused",
+            vec![("VAULT_SERVER_URL", "http://127.0.0.1:9".into())],
+        ),
+        (
+            "a claim the role does not accept",
+            "does not match",
+            vec![(
+                "VAULT_ID_TOKEN",
+                crate::support::jwt::sign(&crate::support::jwt::gitlab_claims(
+                    &f.gitlab_aud,
+                    &json!({"ref_protected": "false"}),
+                )),
+            )],
+        ),
+        (
+            "an audience the role does not accept",
+            "aud",
+            vec![(
+                "VAULT_ID_TOKEN",
+                crate::support::jwt::sign(&crate::support::jwt::gitlab_claims(
+                    "https://elsewhere.example",
+                    &json!({}),
+                )),
+            )],
+        ),
+        (
+            "no packer on PATH",
+            "not on PATH",
+            vec![("PATH", "/nonexistent".into()), ("ARGS", "build .".into())],
+        ),
+        (
+            "a template that is not there",
+            "no such file",
+            vec![("ARGS", "build images/x".into())],
+        ),
+    ];
+    for (what, expect, vars) in scenarios {
+        let dir = support::scratch_dir("docs_troubles");
+        let mut cmd = support::bin();
+        cmd.envs(crate::support::gitlab_env(&f, &dir))
+            .env("VAULT_AUTH_ROLE", &f.gitlab_role)
+            .env("VAULT_AUTH_PATH", f.auth_path())
+            .env("PACKER_VAULT_SECRETS", format!("{kv}/ci/packer api_token"))
+            .env("PACKER_VAULT_GRACE_SECONDS", "1")
+            .current_dir(&dir);
+        let mut args = vec!["exec".to_string(), "--".into(), "true".into()];
+        for (k, v) in &vars {
+            match *k {
+                "ARGS" => args = v.split(' ').map(String::from).collect(),
+                _ => {
+                    cmd.env(k, v);
+                }
+            }
+        }
+        cmd.args(&args);
+        let out = support::run(cmd);
+        assert!(!out.status.success(), "{what}: it failed");
+        let said = out.stderr.clone();
+        assert!(said.contains(expect), "{what}: {said}");
+        assert!(
+            rows.iter().any(|r| matches_row(r, &said)),
+            "{what}: no Troubleshooting row matches what was printed:\n{said}\nrows:\n{}",
+            rows.join("\n")
+        );
+        if what == "a policy-denied read" {
+            assert!(
+                said.contains(&format!("`{denied_mount}/data/ci/x`")),
+                "the path the policy needs, with data/: {said}"
+            );
+        }
+    }
+}
