@@ -435,7 +435,9 @@ fn troubleshooting_rows_match_the_real_messages() {
     let rows = troubleshooting_messages();
     assert!(rows.len() >= 15, "{rows:?}");
     let kv = f.kv2_mount.clone();
-    let scenarios: Vec<(&str, &str, Vec<(&str, String)>)> = vec![
+    // (what, a phrase of the message, the variables that cause it)
+    type Scenario<'a> = (&'a str, &'a str, Vec<(&'a str, String)>);
+    let scenarios: Vec<Scenario> = vec![
         (
             "a policy-denied read",
             "permission denied: the role's policies must allow",
