@@ -533,3 +533,132 @@ fn troubleshooting_rows_match_the_real_messages() {
         }
     }
 }
+
+/// Every file of `examples/`, and how the suite runs it, or why it cannot.
+const EXAMPLES: &[(&str, &str)] = &[
+    ("bench_helper.rs", "run: compiled by `cargo test`; bench/run runs it"),
+    ("clouds/README.md", "prose"),
+    (
+        "clouds/aws/image.pkr.hcl",
+        "run: tests/e2e/clouds.rs (packer validate -syntax-only)",
+    ),
+    ("clouds/aws/plugins.pkr.hcl", "run: tests/e2e/clouds.rs"),
+    (
+        "clouds/azure/image.pkr.hcl",
+        "run: tests/e2e/clouds.rs (packer validate -syntax-only)",
+    ),
+    ("clouds/azure/plugins.pkr.hcl", "run: tests/e2e/clouds.rs"),
+    (
+        "clouds/gcp/image.pkr.hcl",
+        "run: tests/e2e/clouds.rs (packer validate -syntax-only)",
+    ),
+    ("clouds/gcp/plugins.pkr.hcl", "run: tests/e2e/clouds.rs"),
+    ("gitlab/README.md", "prose"),
+    (
+        "gitlab/per-environment.packer-vault.yml",
+        "run: here, through the binary, for each environment",
+    ),
+    (
+        "gitlab/vault-setup.sh",
+        "run: here, against an OpenBao of its own, then its roles log in",
+    ),
+    (
+        "null/null.pkr.hcl",
+        "run: tests/e2e/build.rs and the demo build it with real Packer",
+    ),
+];
+
+/// Why the workflow files run here only in part: they `uses:` or `include:`
+/// what this machine cannot fetch.
+const GITHUB_WORKFLOWS: &str = "uses remote actions (actions/checkout, this action by tag) that cannot be fetched here: \
+     actionlint and zizmor check it in .ci/run, tests/e2e/action.rs checks every input and pin, act runs the action in tests/e2e/act.rs";
+const GITLAB_PIPELINES: &str = "includes the template from GitHub by URL: tests/e2e/gitlab/ci_files.rs checks its inputs, \
+     tests/e2e/gitlab/ci_local.rs runs the template through gitlab-ci-local";
+
+#[test]
+fn every_example_runs_or_says_why_not() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut files = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("examples").flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                files.push(e.path().strip_prefix(&root).expect("inside").display().to_string());
+            }
+        }
+    }
+    files.sort();
+    for f in &files {
+        let known = EXAMPLES.iter().any(|(p, _)| p == f)
+            || (f.starts_with("github/") && f.ends_with(".yml"))
+            || (f.starts_with("gitlab/") && f.ends_with(".yml") && !f.ends_with(".packer-vault.yml"));
+        assert!(
+            known,
+            "examples/{f}: say how the suite runs it, or why it cannot ({GITHUB_WORKFLOWS}; {GITLAB_PIPELINES})"
+        );
+    }
+    for (p, _) in EXAMPLES {
+        assert!(files.iter().any(|f| f == p), "examples/{p} is listed but not there");
+    }
+}
+
+#[test]
+fn the_per_environment_config_example_is_accepted_for_each_environment() {
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/gitlab/per-environment.packer-vault.yml"),
+    )
+    .expect("the example");
+    for env in ["dev", "production"] {
+        let dir = support::scratch_dir("docs_per_env");
+        std::fs::write(dir.join(".packer-vault.yml"), &text).expect("config");
+        let mut cmd = support::bin();
+        cmd.env("VAULT_ADDR", "http://127.0.0.1:9")
+            .env("VAULT_TOKEN", "s.docs")
+            .env("PACKER_VAULT_ENVIRONMENT", env)
+            .current_dir(&dir)
+            .args(["exec", "--", "true"]);
+        let out = support::run(cmd);
+        out.assert_code(1);
+        assert!(!out.stderr.contains("input `"), "{env}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn the_gitlab_vault_setup_example_runs_and_its_roles_log_in() {
+    let bao = bao_new();
+    let issuer = OidcIssuer::start();
+    let script =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/gitlab/vault-setup.sh"))
+            .expect("the example");
+    run_sh(
+        "examples/gitlab/vault-setup.sh",
+        &script,
+        &bao,
+        &[("GITLAB=https://gitlab.example.com", &format!("GITLAB={}", issuer.uri()))],
+    );
+    run_sh(
+        "a secret",
+        "vault kv put secret/ci/hcp client_id=id client_secret=secret",
+        &bao,
+        &[],
+    );
+    // An MR pipeline of an unprotected branch logs in with packer-validate;
+    // it is refused packer-build.
+    let f = Fixture::new("docs_vault_setup_sh");
+    for (role, ok) in [("packer-validate", true), ("packer-build", false)] {
+        let dir = support::scratch_dir("docs_vault_setup_sh");
+        let claims = json!({"iss": issuer.uri(), "aud": "https://vault.example.com", "ref_protected": "false"});
+        let mut cmd = support::bin();
+        cmd.envs(gitlab_env_with(&f, &dir, &claims))
+            .env("VAULT_SERVER_URL", &bao.addr)
+            .env("VAULT_AUTH_PATH", "gitlab")
+            .env("VAULT_AUTH_ROLE", role)
+            .env("PACKER_VAULT_SECRETS", "secret/data/ci/hcp client_id | HCP_CLIENT_ID")
+            .current_dir(&dir)
+            .args(["exec", "--", "true"]);
+        let out = support::run(cmd);
+        assert_eq!(out.status.success(), ok, "{role}: {}", out.stderr);
+    }
+}
