@@ -80,6 +80,7 @@ fn bench_startup(c: &mut Criterion) {
         lock_write: false,
         template: false,
         lifecycle: None,
+        doctor: false,
     };
     let cfg = config::resolve(&inv.flags, &env, needs).expect("the bench configuration resolves");
     Runner::new(&cfg, env.clone()).expect("the bench runner resolves");

@@ -82,6 +82,15 @@ pub async fn doctor(cfg: Config, ci: Runner) -> i32 {
         let identity_ok = match (&cfg.auth, &ci.jwt) {
             (Auth::Jwt { .. }, Some(source)) => identity(&ci, source, &mut list, &mut hidden).await,
             (Auth::Jwt { .. }, None) => false,
+            (Auth::None, _) if cfg.hcp.provider.is_none() || !cfg.requests.is_empty() => {
+                list.add(
+                    Mark::Fail,
+                    "vault",
+                    "no Vault address: set `vault-addr` (or VAULT_ADDR, or GitLab's VAULT_SERVER_URL)",
+                    &[],
+                );
+                false
+            }
             (Auth::None, _) => {
                 list.add(
                     Mark::Skip,

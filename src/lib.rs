@@ -99,6 +99,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             cli::Cmd::Restore => Some(config::lifecycle::Op::Restore),
             _ => None,
         },
+        doctor: matches!(inv.cmd, cli::Cmd::Doctor),
     };
     let cfg = match config::resolve(&inv.flags, &env, needs) {
         Ok(c) => c,

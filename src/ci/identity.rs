@@ -107,6 +107,7 @@ mod tests {
         lock_write: false,
         template: false,
         lifecycle: None,
+        doctor: false,
     };
 
     /// The configuration and the runner, as `main` resolves them.

@@ -84,7 +84,8 @@ impl Runner {
                 let jwt = self.env.get(var).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
                     Error::input(
                         "hcp-id-token-variable",
-                        format!("{var} is not set: add `id_tokens: {var}: aud: {provider}` to the job"),
+                        // The provider is checked, and long: shown whole, outside a quote.
+                        format!("{var} is not set: add an `id_tokens:` entry {var} to the job whose aud is {provider}"),
                     )
                 })?;
                 Secret::new(jwt.trim())
@@ -102,7 +103,7 @@ impl Runner {
             return;
         }
         // Each value (each line of a multi-line one) and every derived form.
-        let patterns = crate::redact::patterns(values.iter().copied());
+        let patterns = crate::redact::mask_patterns(values.iter().copied());
         github::add_masks(patterns.iter().map(String::as_str));
     }
 

@@ -8,6 +8,7 @@ const NEEDS: Needs = Needs {
     lock_write: false,
     template: false,
     lifecycle: None,
+    doctor: false,
 };
 
 #[test]

@@ -101,7 +101,9 @@ pub async fn publish(platform: Platform, env: &Env, report: &Report, opts: &Opti
         Platform::Local => {
             if file.is_none() {
                 let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "\n{}", crate::log::neutralize(&markdown));
+                // A terminal reads text: the Markdown goes to the summary file.
+                let text = crate::report::terminal::render(&markdown);
+                let _ = writeln!(out, "\n{}", crate::log::neutralize(&text));
             }
         }
         Platform::Github => github::publish(env, report, opts, &markdown).await,

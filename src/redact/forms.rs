@@ -114,6 +114,49 @@ pub fn forms(secret: &str) -> Vec<String> {
 
 /// `secret` with its C-style escapes (`\n`, `\r`, `\t`, `\\`, `\"`)
 /// decoded, when it holds a line-breaking one; `None` otherwise.
+/// What GitHub is told to mask (`::add-mask::`) for `secrets`: each line of
+/// each value (as written, trimmed, and with literal `\n` escapes decoded),
+/// and the encodings the runner does not derive on its own. The runner
+/// masks a value's standard base64 (also shifted), its JSON escape and its
+/// `Uri.EscapeDataString` form itself; it masks substrings, so the unpadded
+/// base64 covers the padded one. What remains: unpadded base64 and
+/// base64url, and the stricter percent encodings (every non-alphanumeric
+/// byte, `+` for a space). Everything we print goes through the redactor,
+/// which knows every form of [`forms`]; these masks are for what others
+/// print in the job's log.
+pub fn mask_patterns<I, S>(secrets: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let mut set = BTreeSet::new();
+    for secret in secrets {
+        let secret = secret.as_ref();
+        let mut out = Vec::new();
+        for text in std::iter::once(secret.to_string()).chain(unescaped(secret)) {
+            for line in text.split('\n') {
+                let line = line.strip_suffix('\r').unwrap_or(line);
+                if !text.contains('\n') || line.trim().chars().count() >= MIN_DERIVED_CHARS {
+                    add_line(&mut out, line);
+                }
+            }
+        }
+        if secret.chars().count() >= MIN_DERIVED_CHARS && !secret.trim().is_empty() {
+            let bytes = secret.as_bytes();
+            add(&mut out, STANDARD_NO_PAD.encode(bytes));
+            add(&mut out, URL_SAFE_NO_PAD.encode(bytes));
+            let percent = utf8_percent_encode(secret, NON_ALPHANUMERIC).to_string();
+            for form in [percent.replace("%20", "+"), percent] {
+                if form != secret {
+                    add(&mut out, form);
+                }
+            }
+        }
+        set.extend(out);
+    }
+    set.into_iter().collect()
+}
+
 fn unescaped(secret: &str) -> Option<String> {
     if !(secret.contains("\\n") || secret.contains("\\r")) {
         return None;

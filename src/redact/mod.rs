@@ -21,7 +21,7 @@ mod forms;
 mod matcher;
 mod stream;
 
-pub use forms::{forms, patterns};
+pub use forms::{forms, mask_patterns, patterns};
 pub use stream::StreamRedactor;
 
 use matcher::{Inner, Matcher, PREFILTER_MAX_PATTERNS, Trigrams, build_matcher};

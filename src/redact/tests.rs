@@ -566,3 +566,30 @@ fn a_value_with_literal_escapes_is_masked_decoded_too() {
     assert!(!forms(r"ab\ncd").contains(&"ab".to_string()));
     assert!(!forms("no-escapes-here").iter().any(|p| p.contains('\n')));
 }
+
+/// GitHub is told to mask each line and what its runner does not derive
+/// itself: a PEM is masked line by line, with no padded base64, JSON or
+/// RFC 3986 form (the runner makes those), in a handful of lines.
+#[test]
+fn mask_patterns_are_the_lines_and_what_the_runner_does_not_derive() {
+    let pem = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n-----END KEY-----\n";
+    let masks = super::mask_patterns([pem]);
+    for line in pem.lines() {
+        assert!(masks.iter().any(|m| m == line), "{line} is masked");
+    }
+    let all = super::forms(pem);
+    assert!(
+        masks.len() < all.len(),
+        "fewer masks ({}) than forms ({})",
+        masks.len(),
+        all.len()
+    );
+    assert!(!masks.iter().any(|m| m.ends_with('=')), "no padded base64: {masks:?}");
+    assert!(!masks.iter().any(|m| m.contains("\\n")), "no JSON form: {masks:?}");
+    let plain = super::mask_patterns(["s3cr3tv4lu3"]);
+    assert_eq!(plain.len(), 2, "raw and base64 (base64url is the same here): {plain:?}");
+    // A value with a space and punctuation gets its strict percent forms.
+    let spaced = super::mask_patterns(["p@ss w/rd"]);
+    assert!(spaced.iter().any(|m| m == "p%40ss+w%2Frd"), "{spaced:?}");
+    assert!(spaced.iter().any(|m| m == "p%40ss%20w%2Frd"), "{spaced:?}");
+}

@@ -6,6 +6,7 @@ pub mod check;
 pub mod fanin;
 pub mod json;
 mod markdown;
+pub mod terminal;
 
 pub use markdown::{marker, render};
 

@@ -90,7 +90,7 @@ impl Registry {
         })?;
         // The runner masks the access token too, before anything could print it.
         if crate::env::Platform::detect(env) == crate::env::Platform::Github {
-            let patterns = crate::redact::patterns([client.bearer().expose()]);
+            let patterns = crate::redact::mask_patterns([client.bearer().expose()]);
             crate::ci::github::add_masks(patterns.iter().map(String::as_str));
         }
         crate::log::info(&format!("HCP: exchanged the job's identity token at {provider}"));

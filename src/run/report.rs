@@ -80,7 +80,10 @@ pub async fn report(cfg: ReportConfig, env: Env) -> i32 {
         .any(|e| e.1.as_ref().map_or(true, |r| r.result != "success"));
     let mut code = EXIT_OK;
     match cfg.platform {
-        Platform::Local => println!("{}", crate::log::neutralize(&markdown)),
+        Platform::Local => println!(
+            "{}",
+            crate::log::neutralize(&crate::report::terminal::render(&markdown))
+        ),
         Platform::Github => {
             if cfg.summary {
                 let text = crate::publish::github::cap(&markdown, crate::publish::github::MAX_SUMMARY_BYTES);

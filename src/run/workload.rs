@@ -100,7 +100,7 @@ async fn refresh(url: String, request: Secret, audience: String, path: PathBuf, 
         match crate::ci::github::oidc_token(&url, &request, Some(&audience)).await {
             Ok(jwt) => {
                 crate::log::hide([jwt.expose()]);
-                crate::ci::github::add_masks(crate::redact::patterns([jwt.expose()]).iter().map(String::as_str));
+                crate::ci::github::add_masks(crate::redact::mask_patterns([jwt.expose()]).iter().map(String::as_str));
                 if let Err(e) = replace(&path, jwt.expose().as_bytes()) {
                     crate::log::warn(&format!("cannot replace HCP's identity token file: {e}"));
                 }

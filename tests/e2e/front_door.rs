@@ -324,3 +324,112 @@ fn packer_init_alone_gets_the_github_token() {
         assert!(!out.combined().contains(GITHUB_TOKEN), "never printed");
     }
 }
+
+/// `lock` and `lock --check` never send a dynamic path: no credential is
+/// issued, the path is listed as not lockable.
+#[test]
+fn lock_reads_kv_only_and_issues_no_credential() {
+    use crate::support::clouds::CloudEngines;
+    let f = Fixture::new("front_lock_kv_only");
+    let engines = CloudEngines::start();
+    let dir = support::scratch_dir("front_lock_kv_only");
+    for args in [vec!["lock"], vec!["lock", "--check"]] {
+        let mut cmd = support::bin();
+        cmd.envs(gitlab_env(&f, &dir))
+            .env("VAULT_SERVER_URL", engines.addr())
+            .env("VAULT_AUTH_ROLE", &f.gitlab_role)
+            .env("VAULT_AUTH_PATH", f.auth_path())
+            .env(
+                "PACKER_VAULT_SECRETS",
+                format!(
+                    "{}/ci/packer api_token | API_TOKEN ; aws/creds/packer | aws",
+                    f.kv2_mount
+                ),
+            )
+            .env("PACKER_VAULT_LOCK_FILE", dir.join("packer-vault.lock"))
+            .current_dir(&dir)
+            .args(&args);
+        let out = support::run(cmd);
+        out.assert_success();
+        assert!(out.stdout.contains("aws/creds/packer: not lockable"), "{}", out.stdout);
+    }
+    assert!(
+        engines.issued().is_empty(),
+        "no credential issued: {:?}",
+        engines.issued().len()
+    );
+    let lock = std::fs::read_to_string(dir.join("packer-vault.lock")).expect("the lock");
+    assert!(
+        lock.contains("ci/packer") && lock.contains("aws/creds/packer"),
+        "{lock}"
+    );
+}
+
+/// `doctor` without a Vault address prints its whole checklist, that item
+/// failed, instead of stopping at the first input.
+#[test]
+fn doctor_without_a_vault_address_prints_its_checklist() {
+    let dir = support::scratch_dir("front_doctor_no_addr");
+    let mut cmd = support::bin();
+    cmd.current_dir(&dir).arg("doctor");
+    let out = support::run(cmd);
+    out.assert_code(1);
+    assert!(out.stdout.contains("[FAIL] vault: no Vault address"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("packer:"),
+        "the rest is checked too: {}",
+        out.stdout
+    );
+}
+
+/// GitLab without the `id_tokens:` entry for HCP: the hint names the whole
+/// provider resource name (it used to be cut as a quote).
+#[test]
+fn the_hcp_id_token_hint_names_the_whole_provider() {
+    let f = Fixture::new("front_hcp_hint");
+    let dir = support::scratch_dir("front_hcp_hint");
+    let provider =
+        "iam/project/0c7d5b6f-1111-4c1b-8d2e-3f4a5b6c7d8e/service-principal/packer/workload-identity-provider/gitlab";
+    let mut cmd = support::bin();
+    cmd.envs(gitlab_env(&f, &dir))
+        .env_remove("VAULT_SERVER_URL")
+        .env("PACKER_VAULT_HCP_WORKLOAD_IDENTITY_PROVIDER", provider)
+        .env("PACKER_VAULT_HCP_BUCKET", "golden")
+        .env("PACKER_VAULT_CHANNEL", "dev")
+        .env("PACKER_VAULT_VERSION_FINGERPRINT", "fp")
+        .current_dir(&dir)
+        .arg("promote");
+    let out = support::run(cmd);
+    assert!(!out.status.success());
+    assert!(out.stderr.contains(provider), "{}", out.stderr);
+}
+
+/// A single-line input's surrounding white space (a YAML block's final
+/// newline) is trimmed; a line break inside it is refused: what the README says.
+#[test]
+fn single_line_inputs_trim_their_ends_and_refuse_inner_line_breaks() {
+    let readme = std::fs::read_to_string(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README");
+    assert!(
+        readme.contains("white space of a single-line input is trimmed"),
+        "documented"
+    );
+    let f = Fixture::new("front_trim");
+    for (role, ok) in [(format!("{}\n", f.gitlab_role), true), ("git\nlab".to_string(), false)] {
+        let dir = support::scratch_dir("front_trim");
+        let mut cmd = support::bin();
+        cmd.envs(gitlab_env(&f, &dir))
+            .env("VAULT_AUTH_ROLE", &role)
+            .env("VAULT_AUTH_PATH", f.auth_path())
+            .env("PACKER_VAULT_SECRETS", format!("{}/ci/packer api_token", f.kv2_mount))
+            .current_dir(&dir)
+            .args(["exec", "--", "true"]);
+        let out = support::run(cmd);
+        if ok {
+            out.assert_success();
+        } else {
+            out.assert_code(2);
+            assert!(out.stderr.contains("single line"), "{}", out.stderr);
+        }
+    }
+}

@@ -138,8 +138,64 @@ fn promote_moves_production_to_the_version_on_test_and_reports_old_and_new() {
     assert!(comments[0].body.starts_with(&marker), "{}", comments[0].body);
     assert_ne!(marker, packer_vault::report::marker(".", Some("golden")));
     assert!(comments[0].body.contains(&w.link(&w.v2)));
+    // Who it was in Vault: the summary names the role and the policies.
+    assert!(
+        summary.contains(&format!("Vault role `{}`", w.f.github_role)) && summary.contains(&w.f.policy),
+        "{summary}"
+    );
+    assert!(
+        out.stderr
+            .contains("channel `production` of bucket `golden` moved from `fp-one` to"),
+        "done, not \"would\": {}",
+        out.stderr
+    );
     w.clean(&out, &gh);
     let _ = &w.v1;
+}
+
+/// Lifecycle wording: a dry run to the version the channel is on already
+/// says there is nothing to do; a refused promote sets no `channel` output.
+#[test]
+fn a_promote_to_the_current_version_or_a_refused_one_says_so_and_sets_no_channel() {
+    let w = world("promote_words");
+    let (out, gh) = w.run(
+        "promote",
+        &[
+            ("from-channel", "production"),
+            ("channel", "production"),
+            ("dry-run", "true"),
+        ],
+    );
+    out.assert_success();
+    assert!(out.stderr.contains("is on version"), "{}", out.stderr);
+    assert!(out.stderr.contains("already: nothing to do"), "{}", out.stderr);
+    assert!(!out.stderr.contains("would move"), "{}", out.stderr);
+    let _ = gh;
+    // A channel that does not exist, without create-channel: refused.
+    let (out, gh) = w.run("promote", &[("from-channel", "test"), ("channel", "staging")]);
+    out.assert_code(1);
+    let o = outputs(&gh);
+    assert_eq!(
+        o.get("channel").map(String::as_str),
+        Some(""),
+        "no channel output: {o:?}"
+    );
+    assert_eq!(w.hcp.channel("golden", "staging"), None);
+    // Revoke and restore say what they did, not what they would do.
+    let (out, _) = w.run(
+        "revoke",
+        &[("from-channel", "test"), ("reason", "cve-2026-1"), ("force", "true")],
+    );
+    out.assert_success();
+    assert!(
+        out.stderr.contains("of bucket `golden` revoked now: cve-2026-1"),
+        "{}",
+        out.stderr
+    );
+    let (out, _) = w.run("restore", &[("version-fingerprint", "fp-two")]);
+    out.assert_success();
+    assert!(out.stderr.contains("of bucket `golden` restored"), "{}", out.stderr);
+    assert!(!out.stderr.contains("be restored"), "{}", out.stderr);
 }
 
 #[test]

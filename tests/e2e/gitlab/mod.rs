@@ -295,6 +295,7 @@ fn gitlab_native_vault_variables_are_fallbacks() {
             lock_write: false,
             template: false,
             lifecycle: None,
+            doctor: false,
         };
         packer_vault::config::resolve(&Default::default(), &env, needs).expect("the config resolves")
     };
