@@ -81,6 +81,7 @@ fn bench_startup(c: &mut Criterion) {
         template: false,
         lifecycle: None,
         doctor: false,
+        cascade: false,
     };
     let cfg = config::resolve(&inv.flags, &env, needs).expect("the bench configuration resolves");
     Runner::new(&cfg, env.clone()).expect("the bench runner resolves");

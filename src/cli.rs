@@ -32,6 +32,9 @@ pub enum Cmd {
     Revoke,
     /// `restore`: undo a revocation.
     Restore,
+    /// `cascade`: rebuild, in batches, the images built on a golden image
+    /// whose channel moved.
+    Cascade,
     /// `report FILE...`: fan the JSON reports of a matrix back in.
     Report {
         /// The JSON reports (paths or globs).
@@ -111,6 +114,9 @@ pub fn command() -> Command {
         .subcommand(Command::new("restore").about(
             "log in, read the HCP credentials, restore a revoked HCP Packer version (no build)",
         ))
+        .subcommand(Command::new("cascade").about(
+            "rebuild, in batches, the images built on a golden image whose channel moved: each child through its own repository's CI, at most cascade-parallel at once",
+        ))
         .subcommand(
             Command::new("report")
                 .about("fan the JSON reports of a matrix of builds (--report-json) back in: one job summary and one sticky PR/MR comment, a row per image; logs in nowhere")
@@ -178,6 +184,7 @@ where
         "promote" => Cmd::Promote,
         "revoke" => Cmd::Revoke,
         "restore" => Cmd::Restore,
+        "cascade" => Cmd::Cascade,
         "exec" => Cmd::Exec { argv: strings("argv") },
         "report" => Cmd::Report {
             files: strings("files"),

@@ -8,6 +8,7 @@ pub mod ci;
 pub mod cli;
 pub mod config;
 pub mod console;
+pub mod dispatch;
 pub mod doctor;
 pub mod env;
 pub mod error;
@@ -100,6 +101,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             _ => None,
         },
         doctor: matches!(inv.cmd, cli::Cmd::Doctor),
+        cascade: matches!(inv.cmd, cli::Cmd::Cascade),
     };
     let cfg = match config::resolve(&inv.flags, &env, needs) {
         Ok(c) => c,
@@ -134,6 +136,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             cli::Cmd::Validate => run::build(cfg, ci, run::Mode::Validate, inv.report).await,
             cli::Cmd::Doctor => doctor::doctor(cfg, ci).await,
             cli::Cmd::Promote | cli::Cmd::Revoke | cli::Cmd::Restore => run::lifecycle(cfg, ci).await,
+            cli::Cmd::Cascade => run::cascade(cfg, ci).await,
             cli::Cmd::Exec { argv } => run::exec(cfg, ci, argv).await,
             cli::Cmd::Lock { check } => run::lock(cfg, ci, check).await,
             // Handled above, before the Vault inputs are resolved.

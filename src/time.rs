@@ -76,9 +76,38 @@ pub fn now_secs() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// `secs` since the epoch as RFC 3339 UTC (`2026-12-07T06:30:00Z`).
+pub fn utc(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    // Civil date from days (H. Hinnant's algorithm).
+    let z = days + 719468;
+    let era = if z >= 0 { z } else { z - 146096 } / 146097;
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_writes_what_rfc3339_reads() {
+        for secs in [0, 951868800, 1622541600, 1796620000, 4102444799] {
+            assert_eq!(rfc3339(&utc(secs)), Some((secs, 0)), "{}", utc(secs));
+        }
+        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+    }
 
     #[test]
     fn times_order() {

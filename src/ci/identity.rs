@@ -108,6 +108,7 @@ mod tests {
         template: false,
         lifecycle: None,
         doctor: false,
+        cascade: false,
     };
 
     /// The configuration and the runner, as `main` resolves them.

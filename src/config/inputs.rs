@@ -395,7 +395,7 @@ pub const INPUTS: &[Input] = &[
         [],
         "none",
         Kind::Text,
-        "promote: the HCP Packer channel to assign"
+        "promote: the HCP Packer channel to assign; cascade: the golden image's channel that moved"
     ),
     input!(
         "from-channel",
@@ -437,7 +437,7 @@ pub const INPUTS: &[Input] = &[
         [],
         "`false`",
         Kind::Bool,
-        "promote, revoke, restore: show what would change, change nothing"
+        "promote, revoke, restore, cascade: show what would change (the cascade: its plan), change nothing"
     ),
     input!(
         "reason",
@@ -466,6 +466,62 @@ pub const INPUTS: &[Input] = &[
         "`false`",
         Kind::Bool,
         "revoke: revoke even while channels point at the version"
+    ),
+    input!(
+        "cascade-parallel",
+        [],
+        "`4`",
+        Kind::Text,
+        "cascade: rebuilds running at once (a sliding window, 1 to 256)"
+    ),
+    input!(
+        "cascade-max-failures",
+        [],
+        "`1`",
+        Kind::Text,
+        "cascade: after this many failed or timed-out rebuilds, start no more"
+    ),
+    input!(
+        "cascade-timeout",
+        [],
+        "`21600`",
+        Kind::Text,
+        "cascade: seconds a rebuild may take before it counts as failed (and is cancelled)"
+    ),
+    input!(
+        "cascade-poll",
+        [],
+        "`30`",
+        Kind::Text,
+        "cascade: seconds between two looks at the running rebuilds"
+    ),
+    input!(
+        "cascade-targets",
+        [],
+        "the child bucket's label `packer-vault-rebuild`",
+        Kind::Multiline,
+        "cascade: `BUCKET=TARGET` lines (`github:OWNER/REPO:WORKFLOW@REF`, `gitlab:PROJECT@REF`), which win over labels"
+    ),
+    input!(
+        "cascade-undetermined",
+        [],
+        "`false`",
+        Kind::Bool,
+        "cascade: also rebuild children whose status HCP cannot determine"
+    ),
+    input!(
+        "cascade-inputs",
+        [],
+        "none",
+        Kind::Multiline,
+        "cascade, GitHub: `NAME=VALUE` workflow inputs; VALUE may hold `{bucket}`, `{channel}`, `{fingerprint}`, `{version_id}`"
+    ),
+    input!(
+        "cascade-token",
+        [],
+        "`github-token`; GitLab `CI_JOB_TOKEN`",
+        Kind::Secret,
+        "cascade: a token that may start the targets' runs (GitHub: an App installation token; GitLab: a pipeline trigger token); or a spec entry named `PACKER_VAULT_CASCADE_TOKEN`"
     ),
 ];
 

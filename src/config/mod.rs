@@ -5,6 +5,7 @@
 
 mod auth;
 
+pub mod cascade;
 pub mod file;
 pub mod inputs;
 pub mod lifecycle;
@@ -191,6 +192,8 @@ pub struct Config {
     pub environment: Option<String>,
     /// The inputs of `promote`, `revoke` and `restore`.
     pub lifecycle: Option<lifecycle::Lifecycle>,
+    /// The cascade's inputs, for `cascade`.
+    pub cascade: Option<cascade::Cascade>,
 }
 
 /// What the subcommand needs from the configuration.
@@ -207,6 +210,8 @@ pub struct Needs {
     /// `doctor`: a missing Vault address is an item of its checklist, not a
     /// usage error.
     pub doctor: bool,
+    /// `cascade`: its inputs are checked too.
+    pub cascade: bool,
 }
 
 /// Resolves and validates every input. `flags` holds the inputs given as CLI
@@ -354,6 +359,10 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
         ));
     }
 
+    let cascade = match needs.cascade {
+        true => Some(cascade::resolve(&src, hcp.bucket.as_deref())?),
+        false => None,
+    };
     let lifecycle = needs
         .lifecycle
         .map(|op| lifecycle::resolve(&src, op, hcp.bucket.as_deref()))
@@ -423,6 +432,7 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
         locked: src.flag("locked", false)?,
         environment: src.text("environment")?,
         lifecycle,
+        cascade,
     })
 }
 

@@ -9,6 +9,7 @@ const NEEDS: Needs = Needs {
     template: false,
     lifecycle: None,
     doctor: false,
+    cascade: false,
 };
 
 #[test]

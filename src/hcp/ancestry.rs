@@ -1,14 +1,23 @@
-//! HCP Packer ancestry (2023-01-01): the versions built from a version
-//! (its descendants in other buckets), and the channels that point at them,
-//! so that revoking a base image does not silently revoke what production
-//! runs on.
+//! HCP Packer ancestry (2023-01-01): which versions were built from which,
+//! read two ways. The revoke guard descends from one version to what was
+//! built from it (and what channels point at there), so that revoking a
+//! base image does not silently revoke what production runs on; the
+//! cascade lists the children built from a channel and whether they are
+//! out of date with what it holds now.
 //!
-//! Shapes are HashiCorp's published HCP Packer API 2023-01-01 (hcp-sdk-go,
-//! `clients/cloud-packer-service/stable/2023-01-01`, ListBucketAncestry):
-//! - `GET P/buckets/{b}/ancestry?type=ANCESTRY_TYPE_CHILDREN&version_fingerprint={fp}`
-//!   → `{relations: [BucketAncestry], pagination}`;
-//!   `BucketAncestry{child, parent, status}`,
-//!   `Child{bucket_name, version_fingerprint, version_id, version_name}`.
+//! Shapes and semantics are hcp-sdk-go's (`clients/cloud-packer-service/
+//! stable/2023-01-01`, ListBucketAncestry):
+//! `GET P/buckets/{b}/ancestry?type=ANCESTRY_TYPE_CHILDREN[&channel_name=c]`
+//! → `{relations: [BucketAncestry], pagination}`,
+//! `BucketAncestry{child, parent, status}`,
+//! `Child{bucket_name, version_fingerprint, version_id, version_name}`,
+//! `Parent{bucket_name, channel_name, channel_version{fingerprint, id, name},
+//! version_fingerprint, version_id, version_name}`, status `UP_TO_DATE`,
+//! `OUT_OF_DATE` or `UNDETERMINED`. For children, `channel_name` selects the
+//! children whose parent version was on that channel when they were built;
+//! without it, the children of every version of the bucket come back.
+//! `version_fingerprint` selects whose *parents* are listed: it does not
+//! filter children, so the guard filters on `parent.version_fingerprint`.
 
 use super::api::{Client, Page, Pagination, packer_path, page};
 use crate::remote::Failure;
@@ -34,10 +43,48 @@ pub struct Child {
     pub version_name: String,
 }
 
-#[derive(Deserialize)]
-struct Relation {
+/// The version a child was built from (`Parent`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Parent {
+    /// Its bucket.
     #[serde(default)]
-    child: Option<Child>,
+    pub bucket_name: String,
+    /// The channel the child took it from.
+    #[serde(default)]
+    pub channel_name: String,
+    /// Its fingerprint.
+    #[serde(default)]
+    pub version_fingerprint: String,
+}
+
+/// One parent-child relation and whether the child is up to date with
+/// what the parent's channel holds now (`UP_TO_DATE`, `OUT_OF_DATE`,
+/// `UNDETERMINED`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Relation {
+    /// The child version.
+    #[serde(default)]
+    pub child: Option<Child>,
+    /// The parent version.
+    #[serde(default)]
+    pub parent: Option<Parent>,
+    /// The relation's status.
+    #[serde(default)]
+    pub status: String,
+}
+
+/// The children in `relations` built from version `fingerprint` of `bucket`.
+fn built_from(relations: &[Relation], bucket: &str, fingerprint: &str) -> Vec<Child> {
+    relations
+        .iter()
+        .filter(|r| {
+            r.parent.as_ref().is_some_and(|p| {
+                p.version_fingerprint == fingerprint && (p.bucket_name.is_empty() || p.bucket_name == bucket)
+            })
+        })
+        .filter_map(|r| r.child.clone())
+        .filter(|c| !c.version_fingerprint.is_empty())
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -59,7 +106,39 @@ pub struct Assigned {
 }
 
 impl Client {
-    /// The versions built directly from version `fingerprint` of `bucket`.
+    /// The child relations of `bucket`, every page: those built from
+    /// `channel` when given, else from any version of the bucket.
+    pub async fn child_relations(
+        &self,
+        org: &str,
+        project: &str,
+        bucket: &str,
+        channel: Option<&str>,
+    ) -> Result<Vec<Relation>, Failure> {
+        let what = match channel {
+            Some(c) => format!("list the images built from channel {c} of HCP Packer bucket {bucket}"),
+            None => format!("list the images built from HCP Packer bucket {bucket}"),
+        };
+        let path = packer_path(org, project, &["buckets", bucket, "ancestry"]);
+        let mut query = vec![("type", "ANCESTRY_TYPE_CHILDREN")];
+        if let Some(c) = channel {
+            query.push(("channel_name", c));
+        }
+        let mut out = Vec::new();
+        self.pages(&path, &query, &what, |page: AncestryList| {
+            out.extend(
+                page.relations
+                    .into_iter()
+                    .filter(|r| r.child.as_ref().is_some_and(|c| !c.bucket_name.is_empty())),
+            );
+            ControlFlow::Continue(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// The versions built directly from version `fingerprint` of `bucket`:
+    /// the bucket's child relations whose parent is that very version.
     pub async fn children(
         &self,
         org: &str,
@@ -67,21 +146,8 @@ impl Client {
         bucket: &str,
         fingerprint: &str,
     ) -> Result<Vec<Child>, Failure> {
-        let what = format!("list the versions built from {fingerprint} of HCP Packer bucket {bucket}");
-        let path = packer_path(org, project, &["buckets", bucket, "ancestry"]);
-        let query = [("type", "ANCESTRY_TYPE_CHILDREN"), ("version_fingerprint", fingerprint)];
-        let mut out = Vec::new();
-        self.pages(&path, &query, &what, |page: AncestryList| {
-            out.extend(
-                page.relations
-                    .into_iter()
-                    .filter_map(|r| r.child)
-                    .filter(|c| !c.bucket_name.is_empty() && !c.version_fingerprint.is_empty()),
-            );
-            ControlFlow::Continue(())
-        })
-        .await?;
-        Ok(out)
+        let relations = self.child_relations(org, project, bucket, None).await?;
+        Ok(built_from(&relations, bucket, fingerprint))
     }
 
     /// Every descendant of version `fingerprint` of `bucket` (children,
@@ -97,10 +163,16 @@ impl Client {
         let mut seen: Vec<(String, String)> = vec![(bucket.to_string(), fingerprint.to_string())];
         let mut level = vec![(bucket.to_string(), fingerprint.to_string())];
         let mut found = Vec::new();
+        // One listing per bucket: it holds the children of all its versions.
+        let mut listed: std::collections::HashMap<String, Vec<Relation>> = std::collections::HashMap::new();
         for _ in 0..MAX_DEPTH {
             let mut next = Vec::new();
             for (b, fp) in &level {
-                for child in self.children(org, project, b, fp).await? {
+                if !listed.contains_key(b) {
+                    let relations = self.child_relations(org, project, b, None).await?;
+                    listed.insert(b.clone(), relations);
+                }
+                for child in built_from(&listed[b], b, fp) {
                     let key = (child.bucket_name.clone(), child.version_fingerprint.clone());
                     if seen.contains(&key) || seen.len() >= MAX_VERSIONS {
                         continue;

@@ -6,6 +6,7 @@
 pub mod ancestry;
 pub mod api;
 pub mod auth;
+pub mod buckets;
 pub mod channels;
 pub mod link;
 pub mod location;

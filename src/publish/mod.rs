@@ -50,7 +50,8 @@ impl Options {
 }
 
 /// Writes the JSON report to `path` (redacted once more, like every output).
-fn write_json(platform: Platform, env: &Env, report: &Report, opts: &Options, path: &Path) {
+/// Writes `report` as JSON to `path` (`--report-json`); a warning when it cannot.
+pub fn write_json(platform: Platform, env: &Env, report: &Report, opts: &Options, path: &Path) {
     let job = match platform {
         Platform::Github => env.get("GITHUB_JOB"),
         Platform::Gitlab => env.get("CI_JOB_NAME"),

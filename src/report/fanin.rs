@@ -13,7 +13,7 @@ pub type Entry = (String, Result<JsonReport, String>);
 /// The hidden marker of the fan-in comment of workflow (or job) `name`:
 /// never a build's marker, so it never overwrites one. The name is the
 /// repository's (a pull request can rename the workflow): it is shown only
-/// through [`super::markdown::marker_key`], never as written.
+/// through [`super::marker_key`], never as written.
 pub fn marker(name: &str) -> String {
     format!("<!-- packer-vault-report:{} -->", super::markdown::marker_key(name))
 }

@@ -2,13 +2,14 @@
 //! comment and `--report FILE`. It names secrets by path, key and version,
 //! never by value.
 
+pub mod cascade;
 pub mod check;
 pub mod fanin;
 pub mod json;
 mod markdown;
 pub mod terminal;
 
-pub use markdown::{marker, render};
+pub use markdown::{marker, marker_key, render};
 
 use crate::packer::machine::Artifact;
 use crate::vault::mounts::Engine;

@@ -64,6 +64,29 @@ impl Registry {
     /// organization and project from the inputs, else `caller-identity`. A
     /// refused exchange names HCP's message and the claims that usually
     /// explain it.
+    /// The registry of a command that runs no Packer (promote, revoke,
+    /// restore, cascade): through the workload identity provider, else with
+    /// the HCP credentials among `reads` (or the runner's).
+    pub(super) async fn for_command(
+        cfg: &crate::config::Config,
+        ci: &crate::ci::Runner,
+        reads: &[crate::vault::read::Read],
+    ) -> crate::error::Result<Registry> {
+        use crate::error::Error;
+        if cfg.hcp.provider.is_some() {
+            let jwt = ci.hcp_identity_token(&cfg.hcp).await?;
+            return Registry::open_workload(&cfg.hcp, &ci.env, &jwt).await;
+        }
+        let (id, secret) = hcp::credentials(reads.iter().flat_map(|r| r.items.iter()), &ci.env).ok_or_else(|| {
+            Error::failed(
+                "HCP Packer: no HCP_CLIENT_ID/HCP_CLIENT_SECRET among the secrets or in the environment: add them to the secrets spec",
+            )
+        })?;
+        Registry::open(&cfg.hcp, &ci.env, id, secret)
+            .await
+            .map_err(Error::failed)
+    }
+
     pub(super) async fn open_workload(
         cfg: &crate::config::HcpSettings,
         env: &Env,

@@ -69,17 +69,7 @@ async fn act(
 ) -> Result<()> {
     let (reads, _) = session.read(cfg, ci).await?;
     report.set_secrets(&reads, &|_| false);
-    let hcp = if cfg.hcp.provider.is_some() {
-        let jwt = ci.hcp_identity_token(&cfg.hcp).await?;
-        super::hcp::Registry::open_workload(&cfg.hcp, &ci.env, &jwt).await?
-    } else {
-        let (id, secret) = hcp::credentials(reads.iter().flat_map(|r| r.items.iter()), &ci.env).ok_or_else(|| {
-            Error::failed("HCP Packer: no HCP_CLIENT_ID/HCP_CLIENT_SECRET among the secrets or in the environment: add them to the secrets spec")
-        })?;
-        super::hcp::Registry::open(&cfg.hcp, &ci.env, id, secret)
-            .await
-            .map_err(Error::failed)?
-    };
+    let hcp = super::hcp::Registry::for_command(cfg, ci, &reads).await?;
     let (client, org, project) = (&hcp.client, hcp.org.as_str(), hcp.project.as_str());
     let failed = |f: crate::remote::Failure| Error::failed(format!("HCP Packer: {f}"));
 

@@ -2,6 +2,7 @@
 //! the CI, identity, login, reads, masks, command, revocation.
 
 mod build;
+mod cascade;
 mod exec;
 mod hcp;
 mod lifecycle;
@@ -11,6 +12,7 @@ mod secrets;
 mod workload;
 
 pub use build::{Mode, build};
+pub use cascade::cascade;
 pub use exec::exec;
 pub use lifecycle::lifecycle;
 pub use lock::lock;

@@ -366,6 +366,22 @@ fn revoke_refuses_while_a_channel_points_at_a_descendant_in_another_bucket() {
     );
     assert_eq!(w.hcp.version("app", "app-fp-2")["status"], "VERSION_ACTIVE");
 
+    // A version nothing was built from is revoked while another version of
+    // the bucket has a child on a channel: HCP lists the children of every
+    // version, and only fp-three's count.
+    w.hcp.add_version("golden", "fp-four", 0);
+    let (out, _) = w.run("revoke", &[("version-fingerprint", "fp-four"), ("reason", "unused")]);
+    out.assert_success();
+    assert_eq!(w.hcp.version("golden", "fp-four")["status"], "VERSION_REVOKED");
+    let asked = w.hcp.requests_to("GET", "/buckets/golden/ancestry");
+    assert!(
+        !asked.is_empty()
+            && asked
+                .iter()
+                .all(|r| !r.query.as_deref().unwrap_or("").contains("version_fingerprint")),
+        "children are never asked by version_fingerprint (it selects parents)"
+    );
+
     // Keeping the descendants out of it is fine.
     let (out, _) = w.run(
         "revoke",

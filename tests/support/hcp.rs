@@ -38,9 +38,14 @@
 //!   schedules; `restore: true` clears it; a revoked version answers 400
 //!   unless restored. `revoke_in: "0s"` revokes every descendant too unless
 //!   `skip_descendants_revocation`.
-//! * `GET .../buckets/{b}/ancestry?type=ANCESTRY_TYPE_CHILDREN&version_fingerprint=`
-//!   (ListBucketAncestry): `{"relations": [{child, parent, status}],
-//!   "pagination"}`, one per page, from [`HcpStandIn::add_child`].
+//! * `GET .../buckets/{b}/ancestry?type=ANCESTRY_TYPE_CHILDREN[&channel_name=]`
+//!   (ListBucketAncestry) as HCP documents it: the children of every
+//!   version of the bucket, or those built from `channel_name`
+//!   (`version_fingerprint` lists parents and filters no child);
+//!   `{"relations": [{child, parent, status}], "pagination"}`, one per page,
+//!   from [`HcpStandIn::add_child`] and [`HcpStandIn::add_child_from_channel`].
+//! * `GET .../buckets/{b}` (GetBucket) → `{"bucket": {"name", "labels"}}`
+//!   ([`HcpStandIn::set_bucket_labels`]), 404 `bucket not found`.
 //!
 //! Every request is recorded ([`HcpStandIn::requests`]).
 
@@ -92,7 +97,22 @@ struct State {
     providers: BTreeMap<String, (String, String, String)>,
     /// Parent (bucket, fingerprint) -> the versions built from it.
     children: BTreeMap<(String, String), Vec<(String, String)>>,
+    /// Every parent-child relation, with the channel the child took its
+    /// parent from (`None`: not through a channel).
+    relations: Vec<Relation>,
+    /// Bucket -> its labels.
+    labels: BTreeMap<String, BTreeMap<String, String>>,
     requests: Vec<HcpRequest>,
+}
+
+/// One ancestry relation, as HCP records it when a child is built.
+#[derive(Clone, Debug)]
+struct Relation {
+    parent_bucket: String,
+    parent_fp: String,
+    parent_channel: Option<String>,
+    child_bucket: String,
+    child_fp: String,
 }
 
 /// The versions of `state` built from `parent`, then theirs, all of them.
@@ -321,33 +341,71 @@ impl Responder {
                     .collect();
                 (200, one_per_page(request, "channels", channels))
             }
-            // ListBucketAncestry, children of one version.
+            // ListBucketAncestry, children, as HCP documents it: the
+            // children of every version of the bucket, or with
+            // `channel_name` those whose parent came from that channel;
+            // `version_fingerprint` selects whose parents are listed and
+            // filters no child. Status: UP_TO_DATE when the parent is what
+            // the channel holds now, OUT_OF_DATE when not, UNDETERMINED when
+            // the child took no channel or the channel is gone.
             ("GET", ["ancestry"]) => {
                 let q: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
                 if q.get("type").map(String::as_str) != Some("ANCESTRY_TYPE_CHILDREN") {
                     return error(400, 3, "only ANCESTRY_TYPE_CHILDREN is served here");
                 }
-                let fp = q.get("version_fingerprint").cloned().unwrap_or_default();
+                let channel = q.get("channel_name").filter(|c| !c.is_empty());
                 let relations: Vec<Value> = state
-                    .children
-                    .get(&(bucket.clone(), fp.clone()))
-                    .into_iter()
-                    .flatten()
-                    .map(|(b, f)| {
-                        let child = state.versions.get(&(b.clone(), f.clone())).map(|s| s.current().clone());
+                    .relations
+                    .iter()
+                    .filter(|r| r.parent_bucket == bucket)
+                    .filter(|r| channel.is_none() || r.parent_channel.as_ref() == channel)
+                    .map(|r| {
+                        let child = state
+                            .versions
+                            .get(&(r.child_bucket.clone(), r.child_fp.clone()))
+                            .map(|s| s.current().clone());
+                        let now = r
+                            .parent_channel
+                            .as_ref()
+                            .and_then(|c| state.channels.get(&(bucket.clone(), c.clone())));
+                        let status = match now {
+                            None => "UNDETERMINED",
+                            Some(fp) if *fp == r.parent_fp => "UP_TO_DATE",
+                            Some(_) => "OUT_OF_DATE",
+                        };
+                        let parent = state
+                            .versions
+                            .get(&(bucket.clone(), r.parent_fp.clone()))
+                            .map(|s| s.current().clone());
                         json!({
                             "child": {
-                                "bucket_name": b,
-                                "version_fingerprint": f,
+                                "bucket_name": r.child_bucket,
+                                "version_fingerprint": r.child_fp,
                                 "version_id": child.as_ref().map(|v| v["id"].clone()),
                                 "version_name": child.as_ref().map(|v| v["name"].clone()),
                             },
-                            "parent": { "bucket_name": bucket, "version_fingerprint": fp },
-                            "status": "UP_TO_DATE",
+                            "parent": {
+                                "bucket_name": bucket,
+                                "channel_name": r.parent_channel.clone().unwrap_or_default(),
+                                "channel_version": now.map(|fp| json!({"fingerprint": fp})),
+                                "version_fingerprint": r.parent_fp,
+                                "version_id": parent.as_ref().map(|v| v["id"].clone()),
+                                "version_name": parent.as_ref().map(|v| v["name"].clone()),
+                            },
+                            "status": status,
                         })
                     })
                     .collect();
                 (200, one_per_page(request, "relations", relations))
+            }
+            // GetBucket: its labels.
+            ("GET", []) => {
+                let known = state.labels.contains_key(&bucket) || state.versions.keys().any(|(b, _)| *b == bucket);
+                if !known {
+                    return error(404, 5, "bucket not found");
+                }
+                let labels = state.labels.get(&bucket).cloned().unwrap_or_default();
+                (200, json!({ "bucket": { "name": bucket, "labels": labels } }))
             }
             ("GET", ["versions"]) => {
                 let versions: Vec<Value> = state
@@ -663,13 +721,43 @@ impl HcpStandIn {
     /// Records that version `child_fp` of `child_bucket` was built from
     /// version `parent_fp` of `parent_bucket` (HCP's ancestry).
     pub fn add_child(&self, parent_bucket: &str, parent_fp: &str, child_bucket: &str, child_fp: &str) {
-        self.state
-            .lock()
-            .unwrap()
-            .children
+        self.relate(parent_bucket, parent_fp, None, child_bucket, child_fp);
+    }
+
+    /// [`HcpStandIn::add_child`], the child having taken its parent from
+    /// `channel` of the parent's bucket (Packer's `hcp-packer-version`).
+    pub fn add_child_from_channel(
+        &self,
+        parent_bucket: &str,
+        channel: &str,
+        parent_fp: &str,
+        child_bucket: &str,
+        child_fp: &str,
+    ) {
+        self.relate(parent_bucket, parent_fp, Some(channel), child_bucket, child_fp);
+    }
+
+    fn relate(&self, parent_bucket: &str, parent_fp: &str, channel: Option<&str>, child_bucket: &str, child_fp: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.children
             .entry((parent_bucket.to_owned(), parent_fp.to_owned()))
             .or_default()
             .push((child_bucket.to_owned(), child_fp.to_owned()));
+        s.relations.push(Relation {
+            parent_bucket: parent_bucket.to_owned(),
+            parent_fp: parent_fp.to_owned(),
+            parent_channel: channel.map(str::to_owned),
+            child_bucket: child_bucket.to_owned(),
+            child_fp: child_fp.to_owned(),
+        });
+    }
+
+    /// Sets the labels of `bucket` (`hcp_packer_registry { bucket_labels }`).
+    pub fn set_bucket_labels(&self, bucket: &str, labels: &[(&str, &str)]) {
+        self.state.lock().unwrap().labels.insert(
+            bucket.to_owned(),
+            labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        );
     }
 
     /// Creates `channel` of `bucket` pointing at `fingerprint`.

@@ -296,6 +296,7 @@ fn gitlab_native_vault_variables_are_fallbacks() {
             template: false,
             lifecycle: None,
             doctor: false,
+            cascade: false,
         };
         packer_vault::config::resolve(&Default::default(), &env, needs).expect("the config resolves")
     };
