@@ -125,15 +125,22 @@ impl Client {
             query.push(("channel_name", c));
         }
         let mut out = Vec::new();
-        self.pages(&path, &query, &what, |page: AncestryList| {
-            out.extend(
-                page.relations
-                    .into_iter()
-                    .filter(|r| r.child.as_ref().is_some_and(|c| !c.bucket_name.is_empty())),
-            );
-            ControlFlow::Continue(())
-        })
-        .await?;
+        let more = self
+            .pages(&path, &query, &what, |page: AncestryList| {
+                out.extend(
+                    page.relations
+                        .into_iter()
+                        .filter(|r| r.child.as_ref().is_some_and(|c| !c.bucket_name.is_empty())),
+                );
+                ControlFlow::Continue(())
+            })
+            .await?;
+        if more {
+            crate::log::warn(&format!(
+                "{what}: more pages than are read; {} relations taken",
+                out.len()
+            ));
+        }
         Ok(out)
     }
 

@@ -12,8 +12,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::ops::ControlFlow;
 
-/// Most pages read from one list.
-pub(super) const MAX_PAGES: usize = 50;
+/// Most pages read from one list (a guard against a paginator that never
+/// ends; HCP's pages hold up to 100 items, a cascade's children many pages).
+pub(super) const MAX_PAGES: usize = 1000;
 
 #[derive(Deserialize, Default)]
 pub(super) struct Pagination {

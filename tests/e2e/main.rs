@@ -6,6 +6,7 @@ mod action;
 mod bad_input;
 mod build;
 mod burst;
+mod cascade;
 mod child_env;
 mod clouds;
 mod demo;

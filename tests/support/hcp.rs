@@ -113,6 +113,8 @@ struct Relation {
     parent_channel: Option<String>,
     child_bucket: String,
     child_fp: String,
+    /// HCP no longer tracks the parent: UNDETERMINED whatever the channel holds.
+    untracked: bool,
 }
 
 /// The versions of `state` built from `parent`, then theirs, all of them.
@@ -369,6 +371,7 @@ impl Responder {
                             .as_ref()
                             .and_then(|c| state.channels.get(&(bucket.clone(), c.clone())));
                         let status = match now {
+                            _ if r.untracked => "UNDETERMINED",
                             None => "UNDETERMINED",
                             Some(fp) if *fp == r.parent_fp => "UP_TO_DATE",
                             Some(_) => "OUT_OF_DATE",
@@ -737,6 +740,22 @@ impl HcpStandIn {
         self.relate(parent_bucket, parent_fp, Some(channel), child_bucket, child_fp);
     }
 
+    /// [`HcpStandIn::add_child_from_channel`] for a parent HCP no longer
+    /// tracks: the relation's status is UNDETERMINED.
+    pub fn add_untracked_child(
+        &self,
+        parent_bucket: &str,
+        channel: &str,
+        parent_fp: &str,
+        child_bucket: &str,
+        child_fp: &str,
+    ) {
+        self.relate(parent_bucket, parent_fp, Some(channel), child_bucket, child_fp);
+        if let Some(r) = self.state.lock().unwrap().relations.last_mut() {
+            r.untracked = true;
+        }
+    }
+
     fn relate(&self, parent_bucket: &str, parent_fp: &str, channel: Option<&str>, child_bucket: &str, child_fp: &str) {
         let mut s = self.state.lock().unwrap();
         s.children
@@ -749,6 +768,7 @@ impl HcpStandIn {
             parent_channel: channel.map(str::to_owned),
             child_bucket: child_bucket.to_owned(),
             child_fp: child_fp.to_owned(),
+            untracked: false,
         });
     }
 

@@ -12,6 +12,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod bao;
+pub mod ci_runs;
 pub mod clouds;
 pub mod fixture;
 pub mod github;
