@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// What the action's `command` input accepts.
-pub const COMMANDS: [&str; 9] = [
+pub const COMMANDS: [&str; 10] = [
     "build",
     "validate",
     "lock",
@@ -19,10 +19,11 @@ pub const COMMANDS: [&str; 9] = [
     "revoke",
     "restore",
     "report",
+    "cascade",
 ];
 
 /// The outputs the binary writes to `GITHUB_OUTPUT`.
-pub const OUTPUTS: [&str; 8] = [
+pub const OUTPUTS: [&str; 10] = [
     "version-fingerprint",
     "version-id",
     "version-url",
@@ -31,6 +32,8 @@ pub const OUTPUTS: [&str; 8] = [
     "secrets-digest",
     "channel",
     "previous-version-fingerprint",
+    "cascade",
+    "matrix",
 ];
 
 fn repo() -> PathBuf {
@@ -317,10 +320,10 @@ fn example_workflows_use_only_existing_inputs() {
                     assert_eq!(perms["id-token"], "write", "{shown}: {job_name}: id-token: write");
                 }
                 let comments = with.get("comment").and_then(|c| c.as_str()) != Some("never");
-                // The lifecycle commands comment on no pull request; a job
+                // The lifecycle commands and the cascade comment on no pull request; a job
                 // without a checkout needs no `contents`; lock-check.yml
                 // pushes a branch: it needs `contents: write`.
-                let lifecycle = ["promote", "revoke", "restore"].contains(&command);
+                let lifecycle = ["promote", "revoke", "restore", "cascade"].contains(&command);
                 let checkout = job["steps"]
                     .as_array()
                     .into_iter()
