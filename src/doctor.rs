@@ -403,7 +403,7 @@ async fn workload(cfg: &Config, ci: &Runner, provider: &str, list: &mut Checklis
     let claims = crate::jwt::claims(jwt.expose())
         .map(|c| crate::jwt::describe(&c))
         .unwrap_or_default();
-    let endpoints = match crate::hcp::Endpoints::from_env(&ci.env) {
+    let endpoints = match crate::hcp::Endpoints::resolve(&ci.env, cfg.hcp.geography.as_deref()) {
         Ok(e) => e,
         Err(e) => return list.add(Mark::Fail, what, &e.to_string(), &[]),
     };
@@ -436,13 +436,22 @@ async fn hcp(cfg: &Config, env: &Env, probes: &[Probe], list: &mut Checklist) {
         return list.add(Mark::Skip, "HCP Packer", "not configured (no hcp-bucket)", &[]);
     };
     let what = format!("HCP Packer (bucket `{bucket}`)");
+    let endpoints = match crate::hcp::Endpoints::resolve(env, cfg.hcp.geography.as_deref()) {
+        Ok(e) => e,
+        Err(e) => return list.add(Mark::Fail, &what, &e.to_string(), &[]),
+    };
+    list.add(
+        Mark::Ok,
+        "HCP addresses",
+        &format!(
+            "API {}, auth {}, portal {}",
+            endpoints.api, endpoints.auth, endpoints.portal
+        ),
+        &[],
+    );
     let Some((id, secret)) = crate::hcp::credentials(probes.iter().flat_map(|p| p.items.iter()), env) else {
         let why = "no HCP_CLIENT_ID/HCP_CLIENT_SECRET among the secrets or in the environment";
         return list.add(Mark::Fail, &what, why, &[]);
-    };
-    let endpoints = match crate::hcp::Endpoints::from_env(env) {
-        Ok(e) => e,
-        Err(e) => return list.add(Mark::Fail, &what, &e.to_string(), &[]),
     };
     let client = match crate::hcp::Client::login(endpoints, &id, &secret).await {
         Ok(c) => c,

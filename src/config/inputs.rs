@@ -250,6 +250,13 @@ pub const INPUTS: &[Input] = &[
         "HCP project"
     ),
     input!(
+        "hcp-geography",
+        ["HCP_GEOGRAPHY"],
+        "`HCP_GEOGRAPHY`, else `us`",
+        Kind::Choice(&["us", "eu"]),
+        "HCP's geography: `eu` selects HCP's EU API, auth and portal hosts (explicit `HCP_API_ADDRESS`, `HCP_AUTH_URL`, `HCP_PORTAL_URL` still win); Packer gets it too"
+    ),
+    input!(
         "hcp-workload-identity-provider",
         ["HCP_WORKLOAD_IDENTITY_PROVIDER"],
         "`HCP_WORKLOAD_IDENTITY_PROVIDER`",
@@ -459,6 +466,13 @@ pub const INPUTS: &[Input] = &[
         "`false`",
         Kind::Bool,
         "revoke: do not revoke the version's descendants"
+    ),
+    input!(
+        "rollback-channels",
+        [],
+        "`true`",
+        Kind::Bool,
+        "revoke: `true` (HCP's default): channels on the version roll back to their last valid version; `false`: they are left alone"
     ),
     input!(
         "force",

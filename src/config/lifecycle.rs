@@ -59,6 +59,8 @@ pub struct Lifecycle {
     pub revoke_at: Option<String>,
     /// `revoke`: leave descendants alone.
     pub skip_descendants: bool,
+    /// `revoke`: let HCP roll back the channels on the version (its default).
+    pub rollback_channels: bool,
     /// `revoke`: even while channels point at the version.
     pub force: bool,
 }
@@ -135,6 +137,7 @@ pub(super) fn resolve(src: &Sources, op: Op, bucket: Option<&str>) -> Result<Lif
         reason,
         revoke_at,
         skip_descendants: src.flag("skip-descendants", false)?,
+        rollback_channels: src.flag("rollback-channels", true)?,
         force: src.flag("force", false)?,
     })
 }

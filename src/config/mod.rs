@@ -92,6 +92,8 @@ pub struct HcpSettings {
     pub jwt_audience: Option<String>,
     /// `hcp-id-token-variable`: GitLab's `id_tokens:` variable for it.
     pub id_token_variable: String,
+    /// `hcp-geography`: `us` or `eu` (`None`: HCP's default, the US).
+    pub geography: Option<String>,
     /// `create-channel`: a missing `hcp-channel` (or promote's `channel`)
     /// is created; otherwise it is an error. One rule for build and promote.
     pub create_channel: bool,
@@ -308,7 +310,14 @@ pub fn resolve(flags: &BTreeMap<String, String>, env: &Env, needs: Needs) -> Res
         bucket: name_input(&src, "hcp-bucket")?,
         channel: name_input(&src, "hcp-channel")?,
         create_channel: src.flag("create-channel", false)?,
-        fingerprint: name_input(&src, "hcp-fingerprint")?,
+        geography: src.text("hcp-geography")?,
+        fingerprint: match name_input(&src, "hcp-fingerprint")? {
+            Some(fp) => match crate::hcp::check_fingerprint(&fp) {
+                Ok(()) => Some(fp),
+                Err(why) => return Err(Error::input("hcp-fingerprint", format!("`{fp}` {why}"))),
+            },
+            None => None,
+        },
         organization_id: name_input(&src, "hcp-organization-id")?,
         project_id: name_input(&src, "hcp-project-id")?,
         provider: match src.text("hcp-workload-identity-provider")? {

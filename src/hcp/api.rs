@@ -50,6 +50,8 @@ pub struct Client {
     bearer: Secret,
     /// Retry policy for every call.
     pub policy: retry::Policy,
+    /// When the bearer was issued and how long it lives (`expires_in`).
+    life: Option<(std::time::Instant, std::time::Duration)>,
 }
 
 impl Client {
@@ -60,6 +62,22 @@ impl Client {
             endpoints,
             bearer,
             policy: retry::Policy::default(),
+            life: None,
+        })
+    }
+
+    /// This client, its bearer issued now to live `seconds` (`expires_in`).
+    pub fn expiring_in(mut self, seconds: u64) -> Client {
+        self.life = Some((std::time::Instant::now(), std::time::Duration::from_secs(seconds)));
+        self
+    }
+
+    /// Whether the bearer is past, or close to, the end of its life (the
+    /// last quarter of it, or its last minute): a later call needs a new one.
+    pub fn bearer_expiring(&self) -> bool {
+        self.life.is_some_and(|(issued, life)| {
+            let left = life.saturating_sub(issued.elapsed());
+            left <= (life / 4).min(std::time::Duration::from_secs(60))
         })
     }
 
@@ -73,6 +91,7 @@ impl Client {
             endpoints,
             bearer,
             policy,
+            life: None,
         })
     }
 

@@ -28,6 +28,9 @@ struct Project {
     id: String,
     #[serde(default)]
     created_at: String,
+    /// `ACTIVE`, `CREATING`, `DELETING`, ... (resource-manager's ProjectState).
+    #[serde(default)]
+    state: String,
 }
 
 #[derive(Deserialize)]
@@ -103,6 +106,11 @@ impl Client {
             }
             f
         })?;
+        // A project being created or deleted is never chosen while an
+        // active one exists (an answer without states is taken as is).
+        if projects.iter().any(|p| p.state == "ACTIVE") {
+            projects.retain(|p| p.state == "ACTIVE");
+        }
         projects
             .iter()
             .min_by_key(|p| {

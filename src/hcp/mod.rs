@@ -53,16 +53,39 @@ pub struct Endpoints {
 
 impl Endpoints {
     /// Reads `HCP_API_ADDRESS`, `HCP_AUTH_URL` and `HCP_PORTAL_URL` (each a
-    /// URL or a bare host, then `https://`), with HCP's public defaults.
+    /// URL or a bare host, then `https://`), with the defaults of the
+    /// geography `HCP_GEOGRAPHY` names (HCP's US hosts, or `eu`'s).
     pub fn from_env(env: &Env) -> Result<Endpoints, Error> {
+        Endpoints::resolve(env, env.get("HCP_GEOGRAPHY"))
+    }
+
+    /// [`Endpoints::from_env`] in `geography` (`us`, `eu`; `None`: `us`), as
+    /// hcp-sdk-go's `config/geography` does: the address variables still win.
+    pub fn resolve(env: &Env, geography: Option<&str>) -> Result<Endpoints, Error> {
+        let (api, auth, portal) = match geography.map(str::trim) {
+            None | Some("" | "us") => (DEFAULT_API, DEFAULT_AUTH, DEFAULT_PORTAL),
+            Some("eu") => (EU_API, EU_AUTH, EU_PORTAL),
+            Some(other) => {
+                return Err(Error::Usage(format!(
+                    "HCP_GEOGRAPHY: `{other}` is not a geography HCP has (us, eu)"
+                )));
+            }
+        };
         let get = |name: &str, default: &str| base_url(name, env.get(name).unwrap_or(default));
         Ok(Endpoints {
-            api: get("HCP_API_ADDRESS", DEFAULT_API)?,
-            auth: get("HCP_AUTH_URL", DEFAULT_AUTH)?,
-            portal: get("HCP_PORTAL_URL", DEFAULT_PORTAL)?,
+            api: get("HCP_API_ADDRESS", api)?,
+            auth: get("HCP_AUTH_URL", auth)?,
+            portal: get("HCP_PORTAL_URL", portal)?,
         })
     }
 }
+
+/// HCP's EU API (hcp-sdk-go `config/geography`).
+pub const EU_API: &str = "https://api.cloud.eu.hashicorp.com";
+/// HCP's EU token issuer.
+pub const EU_AUTH: &str = "https://auth.idp.eu.hashicorp.com";
+/// HCP's EU portal.
+pub const EU_PORTAL: &str = "https://portal.cloud.eu.hashicorp.com";
 
 /// Normalizes one base URL: a bare host gets `https://`, the trailing `/`
 /// goes; only http(s) URLs with a host and without query or fragment pass.
@@ -106,7 +129,33 @@ pub fn default_fingerprint(platform: Platform, env: &Env) -> Option<String> {
     if sha.is_empty() || a.is_empty() || b.is_empty() {
         return None;
     }
-    Some(format!("{sha}-{a}-{b}"))
+    // HCP takes 40 characters at most: the commit gives way first (7 at least).
+    let room = MAX_FINGERPRINT.saturating_sub(a.len() + b.len() + 2).clamp(7, 12);
+    let fp = format!("{}-{a}-{b}", &sha[..room.min(sha.len())]);
+    // Ids longer than any seen: keep the end, which tells runs apart.
+    let fp = fp[fp.len().saturating_sub(MAX_FINGERPRINT)..]
+        .trim_start_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string();
+    check_fingerprint(&fp).ok().map(|()| fp)
+}
+
+/// Longest fingerprint HCP accepts (`CreateVersionBody.fingerprint`).
+pub const MAX_FINGERPRINT: usize = 40;
+
+/// HCP's rule for a version fingerprint: 1 to 40 ASCII letters, digits,
+/// `-`, `.`, `_`, beginning and ending with a letter or digit.
+pub fn check_fingerprint(fp: &str) -> Result<(), String> {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if fp.is_empty() || fp.len() > MAX_FINGERPRINT {
+        return Err(format!("has {} characters; HCP takes 1 to {MAX_FINGERPRINT}", fp.len()));
+    }
+    if !fp.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)) {
+        return Err("may hold only letters, digits, `-`, `.` and `_`".into());
+    }
+    if !edge(fp.chars().next()) || !edge(fp.chars().last()) {
+        return Err("must begin and end with a letter or digit".into());
+    }
+    Ok(())
 }
 
 /// The HTTP client of every HCP call: timeouts, no redirects (a redirect
@@ -212,6 +261,40 @@ pub fn credentials<'a>(
             .or_else(|| env.get(name).map(Secret::new))
     };
     Some((find("HCP_CLIENT_ID")?, find("HCP_CLIENT_SECRET")?))
+}
+
+#[cfg(test)]
+mod fingerprint_tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_follow_hcps_rule_and_the_default_fits() {
+        assert!(check_fingerprint("0123456789ab-9876543210-1").is_ok());
+        assert!(check_fingerprint(&"a".repeat(40)).is_ok());
+        assert!(check_fingerprint(&"a".repeat(41)).is_err());
+        assert!(check_fingerprint("-a").is_err() && check_fingerprint("a_").is_err());
+        assert!(check_fingerprint("a b").is_err() && check_fingerprint("").is_err());
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        // GitLab's ids today (pipelines ~10 digits, jobs ~11): the whole short sha.
+        let env = Env::from([
+            ("CI_COMMIT_SHA", sha),
+            ("CI_PIPELINE_ID", "2212345678"),
+            ("CI_JOB_ID", "10212345678"),
+        ]);
+        assert_eq!(
+            default_fingerprint(Platform::Gitlab, &env).as_deref(),
+            Some("0123456789ab-2212345678-10212345678")
+        );
+        // Far longer ids: the commit gives way, then the start.
+        for (p, j) in [
+            ("123456789012345", "98765432109876"),
+            ("123456789012345678", "98765432109876543"),
+        ] {
+            let env = Env::from([("CI_COMMIT_SHA", sha), ("CI_PIPELINE_ID", p), ("CI_JOB_ID", j)]);
+            let fp = default_fingerprint(Platform::Gitlab, &env).expect("a default");
+            assert!(check_fingerprint(&fp).is_ok() && fp.ends_with(&format!("-{j}")), "{fp}");
+        }
+    }
 }
 
 #[cfg(test)]

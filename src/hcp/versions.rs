@@ -21,6 +21,27 @@ use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
+/// A version's status in words, as HCP's UI names it (the enum is
+/// `VERSION_UNSET`, `_RUNNING`, `_CANCELLED`, `_FAILED`, `_REVOKED`,
+/// `_REVOCATION_SCHEDULED`, `_ACTIVE`, `_INCOMPLETE`); a scheduled
+/// revocation with its time.
+pub fn describe_status(status: &str, revoke_at: Option<&str>) -> String {
+    match status {
+        "VERSION_ACTIVE" => "active".into(),
+        "VERSION_RUNNING" => "running: its builds are still in progress".into(),
+        "VERSION_CANCELLED" => "cancelled: its build was cancelled".into(),
+        "VERSION_FAILED" => "failed: a build failed".into(),
+        "VERSION_REVOKED" => "revoked".into(),
+        "VERSION_REVOCATION_SCHEDULED" => match revoke_at {
+            Some(at) => format!("scheduled for revocation at {at}"),
+            None => "scheduled for revocation".into(),
+        },
+        "VERSION_INCOMPLETE" => "incomplete: one or more builds did not finish".into(),
+        "VERSION_UNSET" | "" => "of unknown status".into(),
+        other => other.to_string(),
+    }
+}
+
 /// Status of a version whose build is still running.
 pub const VERSION_RUNNING: &str = "VERSION_RUNNING";
 /// Status of a complete, usable version.
@@ -51,6 +72,12 @@ pub struct Version {
     /// One build per Packer source.
     #[serde(default)]
     pub builds: Vec<Build>,
+    /// `MANUAL` or `INHERITED` (from a revoked ancestor).
+    #[serde(default)]
+    pub revocation_type: Option<String>,
+    /// The ancestor an inherited revocation comes from.
+    #[serde(default)]
+    pub revocation_inherited_from: Option<RevokedAncestor>,
 }
 
 impl Version {
@@ -128,6 +155,20 @@ impl VersionAnswer {
     }
 }
 
+/// The revoked ancestor of a version whose revocation is inherited.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct RevokedAncestor {
+    /// Its bucket.
+    #[serde(default)]
+    pub bucket_name: String,
+    /// Its fingerprint.
+    #[serde(default)]
+    pub version_fingerprint: String,
+    /// Its name (`v3`).
+    #[serde(default)]
+    pub version_name: String,
+}
+
 #[derive(Deserialize)]
 struct VersionList {
     #[serde(default)]
@@ -148,6 +189,9 @@ pub enum Update {
         message: String,
         /// Keep the revocation from the version's descendants.
         skip_descendants: bool,
+        /// Leave the channels on the version alone (`disable_rollback_channels`);
+        /// HCP's default rolls them back to their last valid version.
+        keep_channels: bool,
     },
     /// Make a revoked version valid again.
     Restore,
@@ -161,8 +205,13 @@ impl Update {
                 at,
                 message,
                 skip_descendants,
+                keep_channels,
             } => {
-                let mut b = json!({ "revocation_message": message, "skip_descendants_revocation": skip_descendants });
+                let mut b = json!({
+                    "revocation_message": message,
+                    "skip_descendants_revocation": skip_descendants,
+                    "disable_rollback_channels": keep_channels,
+                });
                 match at {
                     Some(at) => b["revoke_at"] = json!(at),
                     None => b["revoke_in"] = json!("0s"),

@@ -47,6 +47,9 @@ pub fn project_of(provider: &str) -> Option<&str> {
 struct Exchanged {
     #[serde(default)]
     access_token: Option<String>,
+    /// Seconds the access token lives (a string or a number).
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
 }
 
 /// Exchanges `jwt` at `provider` for an access token and returns a client
@@ -60,21 +63,30 @@ pub async fn exchange(endpoints: Endpoints, provider: &str, jwt: &Secret) -> Res
     );
     let body = serde_json::json!({ "jwt_token": jwt.expose() });
     let hide = [jwt.expose()];
-    let token = retry::call(retry::Policy::default(), SERVICE, what, || async {
+    let (token, life) = retry::call(retry::Policy::default(), SERVICE, what, || async {
         let (status, after, text) = super::send(http.post(&url).json(&body), what).await?;
         if !(200..300).contains(&status) {
             return Err(super::refused(what, status, after, &text, &hide, Vec::new()));
         }
-        serde_json::from_str::<Exchanged>(&text)
-            .ok()
+        let answer = serde_json::from_str::<Exchanged>(&text).ok();
+        let life = answer.as_ref().and_then(|a| match &a.expires_in {
+            Some(serde_json::Value::Number(n)) => n.as_u64(),
+            Some(serde_json::Value::String(s)) => s.trim_end_matches('s').parse().ok(),
+            _ => None,
+        });
+        answer
             .and_then(|a| a.access_token)
             .filter(|t| !t.is_empty() && reqwest::header::HeaderValue::from_str(t).is_ok())
-            .map(Secret::new)
+            .map(|t| (Secret::new(t), life))
             .ok_or_else(|| Failure::status(SERVICE, what, status, vec!["the answer has no access_token".into()]))
     })
     .await?;
     crate::log::hide([token.expose()]);
-    Client::new(endpoints, token)
+    let client = Client::new(endpoints, token)?;
+    Ok(match life {
+        Some(s) => client.expiring_in(s),
+        None => client,
+    })
 }
 
 #[derive(Deserialize, Default)]

@@ -167,10 +167,10 @@ pub fn render(r: &Report, marker: Option<&str>) -> String {
                 let name = h.version_name.as_deref().unwrap_or(id);
                 let _ = writeln!(
                     o,
-                    "**HCP Packer:** [version {}]({url}) in bucket {} ({})",
+                    "**HCP Packer:** [version {}]({url}) in bucket {}: {}",
                     link_text(name),
                     code(&h.bucket),
-                    code(h.status.as_deref().unwrap_or("?"))
+                    crate::hcp::versions::describe_status(h.status.as_deref().unwrap_or(""), None)
                 );
             }
             _ => {

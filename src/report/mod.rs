@@ -97,6 +97,9 @@ pub struct Lifecycle {
     pub dry_run: bool,
     /// What happened, or would, in one line.
     pub outcome: String,
+    /// Channels a revocation moved (HCP rolls them back): name, from, to
+    /// (`to` empty when the channel was left without a version).
+    pub moved: Vec<(String, String, String)>,
 }
 
 /// Everything the summary and comment show.

@@ -262,6 +262,24 @@ async fn run(
         && let (Some(bucket), Some(fp)) = (&cfg.hcp.bucket, &fingerprint)
     {
         ci.section_start("hcp", "HCP Packer");
+        // A build longer than the exchanged token's life: exchange again.
+        let workload = match workload {
+            Some(r) if r.expiring() => {
+                crate::log::info("HCP: the access token expires: exchanging a new identity token");
+                let fresh = async {
+                    let jwt = ci.hcp_identity_token(&cfg.hcp).await?;
+                    super::hcp::Registry::open_workload(&cfg.hcp, env, &jwt).await
+                };
+                match fresh.await {
+                    Ok(f) => Some(f),
+                    Err(e) => {
+                        crate::log::warn(&format!("HCP: {e}"));
+                        Some(r)
+                    }
+                }
+            }
+            other => other,
+        };
         let (hcp, warnings) = super::hcp::record(cfg, env, &reads, bucket, fp, true, early_hcp, workload).await;
         for w in &warnings {
             crate::log::warn(w);
@@ -342,6 +360,10 @@ fn packer_env(cfg: &Config, reads: &[Read], fingerprint: Option<&str>) -> Vec<(S
     if let (Some(bucket), Some(fp)) = (&cfg.hcp.bucket, fingerprint) {
         env.push(("HCP_PACKER_BUCKET_NAME".into(), Secret::new(bucket.clone())));
         env.push(("HCP_PACKER_BUILD_FINGERPRINT".into(), Secret::new(fp)));
+        // Packer's hcp-sdk-go publishes where we look the version up.
+        if let Some(g) = &cfg.hcp.geography {
+            env.push(("HCP_GEOGRAPHY".into(), Secret::new(g.clone())));
+        }
     }
     env
 }

@@ -39,7 +39,7 @@ impl Registry {
         client_id: Secret,
         client_secret: Secret,
     ) -> Result<Registry, String> {
-        let endpoints = Endpoints::from_env(env).map_err(|e| format!("HCP Packer: {e}"))?;
+        let endpoints = Endpoints::resolve(env, cfg.geography.as_deref()).map_err(|e| format!("HCP Packer: {e}"))?;
         let portal = endpoints.portal.clone();
         let since = Instant::now();
         let client = Client::login(endpoints, &client_id, &client_secret)
@@ -97,7 +97,7 @@ impl Registry {
             .provider
             .as_deref()
             .ok_or_else(|| Error::input("hcp-workload-identity-provider", "not set"))?;
-        let endpoints = Endpoints::from_env(env)?;
+        let endpoints = Endpoints::resolve(env, cfg.geography.as_deref())?;
         let portal = endpoints.portal.clone();
         let since = Instant::now();
         let client = hcp::workload::exchange(endpoints, provider, jwt).await.map_err(|f| {
@@ -138,6 +138,12 @@ impl Registry {
             credentials: None,
             since,
         })
+    }
+
+    /// Whether its access token is about to expire (a long build): a call
+    /// after it needs a fresh one.
+    pub(super) fn expiring(&self) -> bool {
+        self.client.bearer_expiring()
     }
 
     fn usable_with(&self, id: &Secret, secret: &Secret) -> bool {
@@ -266,15 +272,16 @@ async fn lookup(
         })
         .collect();
     out.labels = version.labels();
+    let status = crate::hcp::versions::describe_status(&version.status, version.revoke_at.as_deref());
     crate::log::info(&format!(
-        "HCP Packer version {} ({}) in bucket `{}`",
-        version.name, version.status, out.bucket
+        "HCP Packer version {} ({status}) in bucket `{}`",
+        version.name, out.bucket
     ));
     if let Some(channel) = cfg.hcp.channel.as_deref().filter(|_| promote) {
         if !version.is_active() {
             return Err(format!(
-                "HCP Packer: version is {}, not active: channel `{channel}` left as it was",
-                version.status
+                "HCP Packer: version {} is {status}, not active: channel `{channel}` left as it was",
+                version.name
             ));
         }
         let action = client

@@ -143,11 +143,12 @@ async fn act(
                 note.outcome = format!("{shown} of bucket `{bucket}` is revoked already: nothing to do");
             } else {
                 let channels = client.list_channels(org, project, bucket).await.map_err(failed)?;
-                let pointing: Vec<String> = channels
+                let on_it: Vec<String> = channels
                     .iter()
                     .filter(|c| !c.managed && c.fingerprint() == Some(version.fingerprint.as_str()))
-                    .map(|c| format!("`{}`", c.name))
+                    .map(|c| c.name.clone())
                     .collect();
+                let pointing: Vec<String> = on_it.iter().map(|c| format!("`{c}`")).collect();
                 if !pointing.is_empty() && !lc.force {
                     return Err(Error::failed(format!(
                         "HCP Packer: {shown} is assigned to channel {}: move {} first, or set force",
@@ -193,11 +194,20 @@ async fn act(
                     "{shown} of bucket `{bucket}` {done} {when}: {}",
                     lc.reason.as_deref().unwrap_or("")
                 );
+                if !on_it.is_empty() {
+                    let channels = pointing.join(", ");
+                    note.outcome.push_str(&match (lc.rollback_channels, lc.dry_run) {
+                        (true, true) => format!("; channel {channels} would roll back to its last valid version"),
+                        (true, false) => String::new(),
+                        (false, _) => format!("; channel {channels} left on it (rollback-channels: false)"),
+                    });
+                }
                 if !lc.dry_run {
                     let update = Update::Revoke {
                         at: lc.revoke_at.clone(),
                         message: lc.reason.clone().unwrap_or_default(),
                         skip_descendants: lc.skip_descendants,
+                        keep_channels: !lc.rollback_channels,
                     };
                     let after = client
                         .update_version(org, project, bucket, &version.fingerprint, &update)
@@ -206,6 +216,26 @@ async fn act(
                     if let Some(h) = report.hcp.as_mut() {
                         h.status = Some(after.status);
                     }
+                    // Which channels HCP moved, from what to what.
+                    if !on_it.is_empty() {
+                        let now = client.list_channels(org, project, bucket).await.map_err(failed)?;
+                        for c in &on_it {
+                            let to = now
+                                .iter()
+                                .find(|n| n.name == *c)
+                                .and_then(|n| n.fingerprint())
+                                .unwrap_or_default()
+                                .to_string();
+                            if to != version.fingerprint {
+                                note.moved.push((c.clone(), version.fingerprint.clone(), to));
+                            }
+                        }
+                        for (c, from, to) in &note.moved {
+                            let to = if to.is_empty() { "no version" } else { to.as_str() };
+                            note.outcome
+                                .push_str(&format!("; channel `{c}` rolled back from `{from}` to `{to}`"));
+                        }
+                    }
                 }
             }
         }
@@ -213,9 +243,20 @@ async fn act(
             report.lifecycle = Some(note.clone());
             if version.status != hcp::versions::VERSION_REVOKED && version.revoke_at.is_none() {
                 note.outcome = format!("{shown} of bucket `{bucket}` is not revoked: nothing to do");
+            } else if version.revocation_type.as_deref() == Some("INHERITED") {
+                let from = version.revocation_inherited_from.clone().unwrap_or_default();
+                let ancestor = if from.version_name.is_empty() {
+                    from.version_fingerprint.clone()
+                } else {
+                    format!("{} (`{}`)", from.version_name, from.version_fingerprint)
+                };
+                return Err(Error::failed(format!(
+                    "HCP Packer: {shown} was revoked with its ancestor {ancestor} of bucket `{}`: restore that one first",
+                    from.bucket_name
+                )));
             } else {
                 note.outcome = format!(
-                    "{shown} of bucket `{bucket}` {}",
+                    "{shown} of bucket `{bucket}` {}; HCP puts it back on no channel (promote it to)",
                     if lc.dry_run { "would be restored" } else { "restored" }
                 );
                 if !lc.dry_run {
@@ -293,7 +334,8 @@ fn promotable(v: &Version, shown: &str, required: &[(String, String)]) -> Result
     }
     if !v.is_active() {
         return Err(Error::failed(format!(
-            "HCP Packer: {shown} is {}, not VERSION_ACTIVE: not promoted",
+            "HCP Packer: {shown} is {} ({}), not active: not promoted",
+            hcp::versions::describe_status(&v.status, v.revoke_at.as_deref()),
             v.status
         )));
     }

@@ -23,7 +23,7 @@ pub const COMMANDS: [&str; 10] = [
 ];
 
 /// The outputs the binary writes to `GITHUB_OUTPUT`.
-pub const OUTPUTS: [&str; 10] = [
+pub const OUTPUTS: [&str; 11] = [
     "version-fingerprint",
     "version-id",
     "version-url",
@@ -32,6 +32,7 @@ pub const OUTPUTS: [&str; 10] = [
     "secrets-digest",
     "channel",
     "previous-version-fingerprint",
+    "channels-moved",
     "cascade",
     "matrix",
 ];

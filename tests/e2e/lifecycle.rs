@@ -7,7 +7,7 @@ use crate::exec::{accessor, revoked, shown};
 use crate::support::github_api::GithubApi;
 use crate::support::hcp::HcpStandIn;
 use crate::support::{self, Fixture, GithubEnv, GithubOidc, Outcome, bao};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 const GITHUB_TOKEN: &str = "ghs_lifecycle42e7710c838347Ae178B4a0123";
@@ -504,5 +504,110 @@ fn hcp_s_403_and_404_answers_end_in_a_clear_exit_1() {
         w.hcp.channel("golden", "production").as_deref(),
         Some("fp-one"),
         "nothing moved"
+    );
+}
+
+/// A forced revoke of a version a channel points at: HCP rolls the channel
+/// back to the last valid version it held, and the run says from what to
+/// what (summary, outputs); `rollback-channels: false` keeps it where it is;
+/// a dry run says it would roll back. A restore puts it back on no channel
+/// and says so; one whose revocation came from an ancestor names it.
+#[test]
+fn a_forced_revoke_reports_the_channels_hcp_rolled_back() {
+    let w = world("revoke_rollback");
+    // `production` held fp-one, then fp-two.
+    w.hcp.add_channel("golden", "production", "fp-two");
+    let (out, _) = w.run(
+        "revoke",
+        &[
+            ("version-fingerprint", "fp-two"),
+            ("reason", "cve"),
+            ("force", "true"),
+            ("dry-run", "true"),
+        ],
+    );
+    out.assert_success();
+    assert!(
+        out.stderr.contains("would roll back to its last valid version"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        w.hcp.channel("golden", "production").as_deref(),
+        Some("fp-two"),
+        "a dry run moves nothing"
+    );
+
+    let (out, gh) = w.run(
+        "revoke",
+        &[("version-fingerprint", "fp-two"), ("reason", "cve"), ("force", "true")],
+    );
+    out.assert_success();
+    assert_eq!(
+        w.hcp.channel("golden", "production").as_deref(),
+        Some("fp-one"),
+        "HCP rolled it back"
+    );
+    let moved: Value = serde_json::from_str(&outputs(&gh)["channels-moved"]).expect("JSON");
+    assert!(
+        moved
+            .as_array()
+            .is_some_and(|m| m.contains(&json!({"channel": "production", "from": "fp-two", "to": "fp-one"}))),
+        "{moved}"
+    );
+    let summary = gh.read_summary();
+    assert!(
+        summary.contains("rolled back from") && summary.contains("fp-one"),
+        "{summary}"
+    );
+    let sent = w.hcp.requests_to("PATCH", "/versions/fp-two");
+    assert_eq!(
+        sent.last().map(|r| r.json()["disable_rollback_channels"].clone()),
+        Some(json!(false))
+    );
+
+    // Restored: HCP puts it back on no channel, and the run says so.
+    let (out, _) = w.run("restore", &[("version-fingerprint", "fp-two")]);
+    out.assert_success();
+    assert!(out.stderr.contains("puts it back on no channel"), "{}", out.stderr);
+
+    // rollback-channels: false leaves the channel on the revoked version.
+    w.hcp.add_channel("golden", "production", "fp-two");
+    let (out, gh) = w.run(
+        "revoke",
+        &[
+            ("version-fingerprint", "fp-two"),
+            ("reason", "cve"),
+            ("force", "true"),
+            ("rollback-channels", "false"),
+        ],
+    );
+    out.assert_success();
+    assert_eq!(w.hcp.channel("golden", "production").as_deref(), Some("fp-two"));
+    assert_eq!(outputs(&gh)["channels-moved"], "[]");
+    assert!(
+        out.stderr.contains("left on it (rollback-channels: false)"),
+        "{}",
+        out.stderr
+    );
+
+    // A version revoked with its ancestor: restore names the ancestor.
+    w.hcp.add_version("app", "app-fp", 0);
+    w.hcp.add_child("golden", "fp-one", "app", "app-fp");
+    let (out, _) = w.run(
+        "revoke",
+        &[("version-fingerprint", "fp-one"), ("reason", "cve"), ("force", "true")],
+    );
+    out.assert_success();
+    let mut cmd_with = vec![("version-fingerprint", "app-fp")];
+    cmd_with.push(("hcp-bucket", "app"));
+    let (out, _) = w.run("restore", &cmd_with);
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("was revoked with its ancestor")
+            && out.stderr.contains("fp-one")
+            && out.stderr.contains("`golden`"),
+        "{}",
+        out.stderr
     );
 }

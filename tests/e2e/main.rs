@@ -23,6 +23,7 @@ mod gaps;
 mod github;
 mod gitlab;
 mod hcp;
+mod hcp_semantics;
 mod install;
 mod launcher;
 mod leaks;

@@ -341,3 +341,52 @@ fn doctor_tries_the_exchange_and_shows_no_token() {
         clean(&f, &hcp, &out);
     }
 }
+
+/// A build that outlives the access token the exchange gave (HCP's last an
+/// hour; 6 s here, 10 s of build): the version is still found and its
+/// channel assigned, with a fresh exchange after Packer, not a 401.
+#[test]
+fn a_build_longer_than_the_hcp_token_still_records_its_version() {
+    let f = Fixture::new("wif_token_expiry");
+    let oidc = GithubOidc::start("request-token-wif-expiry");
+    let api = GithubApi::start(GITHUB_TOKEN);
+    let hcp = HcpStandIn::start_with("nobody", "nothing");
+    hcp.set_token_ttl(6);
+    let provider = hcp.add_provider("github", jwt::GITHUB_ISSUER, "repository", jwt::REPOSITORY);
+    hcp.add_version("golden", "fedcba987654-9876543210-1", 0);
+    let template = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/templates/hcp-cred")
+        .display()
+        .to_string();
+    let (mut cmd, _, dir) = wif_build(
+        &f,
+        &oidc,
+        &api,
+        &hcp,
+        &provider,
+        &[("comment", "never"), ("hcp-channel", "dev"), ("create-channel", "true")],
+    );
+    cmd.arg(&template)
+        .env("OUT", &dir)
+        .env("WAIT", "10")
+        .env("PROVIDER", &provider);
+    let out = support::run(cmd);
+    out.assert_success();
+    assert!(
+        out.stderr
+            .contains("the access token expires: exchanging a new identity token"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("401"),
+        "no call with an expired token: {}",
+        out.stderr
+    );
+    assert_eq!(
+        hcp.channel("golden", "dev").as_deref(),
+        Some("fedcba987654-9876543210-1"),
+        "the channel was assigned after the build"
+    );
+    clean(&f, &hcp, &out);
+}

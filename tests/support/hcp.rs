@@ -17,7 +17,8 @@
 //!   `organization_id` and `project_id`.
 //! * `GET /resource-manager/2019-12-10/organizations`: one organization.
 //! * `GET /resource-manager/2019-12-10/projects?scope.type=ORGANIZATION&scope.id=<org>`:
-//!   two projects, the newer first ([`HcpStandIn::project_id`] is the oldest);
+//!   three projects, the newer first ([`HcpStandIn::project_id`] is the oldest
+//!   `ACTIVE` one; an even older one is `DELETING`);
 //!   403 `{"code":7,"message":"permission denied","details":[]}` after
 //!   [`HcpStandIn::forbid_projects`].
 //! * `GET /packer/2023-01-01/organizations/{org}/projects/{proj}/buckets/{b}/versions/{fp}`:
@@ -102,6 +103,15 @@ struct State {
     relations: Vec<Relation>,
     /// Bucket -> its labels.
     labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// (bucket, channel) -> every fingerprint it was assigned, oldest first
+    /// (what HCP rolls a channel back along).
+    history: BTreeMap<(String, String), Vec<String>>,
+    /// Seconds an exchanged access token lives (`None`: the one token,
+    /// 3600 s, never checked); then each exchange issues its own, refused
+    /// with 401 once expired.
+    token_ttl: Option<u64>,
+    /// Access tokens issued with a lifetime: token, issued, seconds.
+    tokens: Vec<(String, std::time::Instant, u64)>,
     requests: Vec<HcpRequest>,
 }
 
@@ -178,7 +188,7 @@ impl Responder {
     /// `POST /2019-12-10/{resource}/exchange-token`: the JWT's signature
     /// (the test key), issuer, audience (the resource name), expiry and the
     /// provider's conditional access, as HCP checks them.
-    fn exchange(&self, request: &Request, state: &State) -> (u16, Value) {
+    fn exchange(&self, request: &Request, state: &mut State) -> (u16, Value) {
         let path = request.url.path();
         let resource = path
             .strip_prefix("/2019-12-10/")
@@ -206,7 +216,14 @@ impl Responder {
                 "unable to exchange token: the token does not satisfy the provider's conditional access",
             );
         }
-        (200, json!({ "access_token": self.access_token, "expires_in": 3600 }))
+        match state.token_ttl {
+            None => (200, json!({ "access_token": self.access_token, "expires_in": 3600 })),
+            Some(ttl) => {
+                let token = format!("{}-{}", self.access_token, state.tokens.len() + 1);
+                state.tokens.push((token.clone(), std::time::Instant::now(), ttl));
+                (200, json!({ "access_token": token, "expires_in": ttl }))
+            }
+        }
     }
 
     fn token(&self, request: &Request) -> (u16, Value) {
@@ -239,7 +256,16 @@ impl Responder {
     fn api(&self, request: &Request, state: &mut State) -> (u16, Value) {
         let bearer = format!("Bearer {}", self.access_token);
         let auth = request.headers.get("authorization").and_then(|v| v.to_str().ok());
-        if auth != Some(bearer.as_str()) {
+        let valid = match state.token_ttl {
+            None => auth == Some(bearer.as_str()),
+            Some(_) => {
+                auth == Some(bearer.as_str())
+                    || state.tokens.iter().any(|(t, at, ttl)| {
+                        auth == Some(format!("Bearer {t}").as_str()) && at.elapsed().as_secs() < *ttl
+                    })
+            }
+        };
+        if !valid {
             return error(401, 16, "unauthenticated");
         }
         let method = request.method.as_str();
@@ -286,8 +312,10 @@ impl Responder {
                     200,
                     json!({
                         "projects": [
-                            self.project(&self.newer_project_id, "images-2", "2024-05-01T10:00:00.123456Z"),
-                            self.project(&self.project_id, "Default Project", "2021-03-04T05:06:08Z"),
+                            self.project(&self.newer_project_id, "images-2", "2024-05-01T10:00:00.123456Z", "ACTIVE"),
+                            self.project(&self.project_id, "Default Project", "2021-03-04T05:06:08Z", "ACTIVE"),
+                            // The oldest of all is being deleted: never chosen.
+                            self.project("proj-deleting-0001", "old", "2020-01-01T00:00:00Z", "DELETING"),
                         ],
                         "pagination": { "next_page_token": "", "previous_page_token": "" },
                     }),
@@ -298,13 +326,13 @@ impl Responder {
         }
     }
 
-    fn project(&self, id: &str, name: &str, created_at: &str) -> Value {
+    fn project(&self, id: &str, name: &str, created_at: &str, state: &str) -> Value {
         json!({
             "id": id,
             "name": name,
             "description": "",
             "parent": { "type": "ORGANIZATION", "id": self.org_id },
-            "state": "ACTIVE",
+            "state": state,
             "created_at": created_at,
         })
     }
@@ -424,15 +452,53 @@ impl Responder {
                 // A revocation now reaches the descendants too, unless skipped.
                 let skip = body.get("skip_descendants_revocation").and_then(Value::as_bool) == Some(true);
                 let revoke_now = body.get("revoke_in").and_then(Value::as_str) == Some("0s");
+                let ancestor_name = state
+                    .versions
+                    .get(&(bucket.clone(), fp.to_string()))
+                    .map(|s| s.current()["name"].clone())
+                    .unwrap_or(Value::Null);
                 if revoke_now && !skip {
                     for d in descendants(state, &(bucket.clone(), fp.to_string())) {
                         if let Some(script) = state.versions.get_mut(&d) {
                             let mut v = script.current().clone();
                             v["status"] = json!("VERSION_REVOKED");
                             v["revocation_message"] = json!(format!("ancestor {bucket} {fp} revoked"));
+                            v["revocation_type"] = json!("INHERITED");
+                            v["revocation_inherited_from"] = json!({
+                                "bucket_name": bucket, "version_fingerprint": fp, "version_name": ancestor_name,
+                            });
                             script.answers = vec![v];
                             script.served = 0;
                         }
+                    }
+                }
+                // HCP rolls the channels on a version revoked now back to
+                // the last valid version they held, unless told not to.
+                let keep = body.get("disable_rollback_channels").and_then(Value::as_bool) == Some(true);
+                if revoke_now && !keep {
+                    let on_it: Vec<(String, String)> = state
+                        .channels
+                        .iter()
+                        .filter(|((b, c), f)| *b == bucket && c != "latest" && f.as_str() == *fp)
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    for key in on_it {
+                        let back = state
+                            .history
+                            .get(&key)
+                            .into_iter()
+                            .flatten()
+                            .rev()
+                            .find(|f| {
+                                f.as_str() != *fp
+                                    && state
+                                        .versions
+                                        .get(&(bucket.clone(), f.to_string()))
+                                        .is_some_and(|s| s.current()["status"] == "VERSION_ACTIVE")
+                            })
+                            .cloned()
+                            .unwrap_or_default();
+                        state.channels.insert(key, back);
                     }
                 }
                 let Some(script) = state.versions.get_mut(&(bucket, fp.to_string())) else {
@@ -441,7 +507,15 @@ impl Responder {
                 let mut v = script.current().clone();
                 let revoked = v["status"] == "VERSION_REVOKED";
                 if body.get("restore").and_then(Value::as_bool) == Some(true) {
+                    if v["revocation_type"] == "INHERITED" {
+                        return error(
+                            400,
+                            9,
+                            "cannot restore a version whose revocation is inherited from an ancestor",
+                        );
+                    }
                     v["status"] = json!("VERSION_ACTIVE");
+                    v["revocation_type"] = Value::Null;
                     v["revoke_at"] = Value::Null;
                     v["revocation_message"] = json!("");
                 } else if revoked {
@@ -457,6 +531,7 @@ impl Responder {
                     v["revoke_at"] = json!(at);
                     v["revocation_message"] = body.get("revocation_message").cloned().unwrap_or(json!(""));
                     v["revocation_author"] = json!("sp-ci@0123456789");
+                    v["revocation_type"] = json!("MANUAL");
                     if now {
                         v["status"] = json!("VERSION_REVOKED");
                     }
@@ -487,6 +562,7 @@ impl Responder {
                 if !state.versions.contains_key(&(bucket.clone(), fp.to_string())) {
                     return error(404, 5, "version not found");
                 }
+                state.history.entry(key.clone()).or_default().push(fp.to_string());
                 state.channels.insert(key, fp.to_string());
                 (200, json!({ "channel": channel_json(&bucket, name, fp) }))
             }
@@ -503,6 +579,7 @@ impl Responder {
                 if !fp.is_empty() && !state.versions.contains_key(&(bucket.clone(), fp.to_string())) {
                     return error(404, 5, "version not found");
                 }
+                state.history.entry(key.clone()).or_default().push(fp.to_string());
                 state.channels.insert(key, fp.to_string());
                 (200, json!({ "channel": channel_json(&bucket, name, fp) }))
             }
@@ -562,7 +639,7 @@ impl Respond for Responder {
         let (status, body) = if request.url.path() == "/oauth2/token" {
             self.token(request)
         } else if request.method.as_str() == "POST" && request.url.path().ends_with("/exchange-token") {
-            self.exchange(request, &state)
+            self.exchange(request, &mut state)
         } else {
             self.api(request, &mut state)
         };
@@ -772,6 +849,12 @@ impl HcpStandIn {
         });
     }
 
+    /// Exchanged access tokens live `seconds` from now on, each its own and
+    /// refused once expired.
+    pub fn set_token_ttl(&self, seconds: u64) {
+        self.state.lock().unwrap().token_ttl = Some(seconds);
+    }
+
     /// Sets the labels of `bucket` (`hcp_packer_registry { bucket_labels }`).
     pub fn set_bucket_labels(&self, bucket: &str, labels: &[(&str, &str)]) {
         self.state.lock().unwrap().labels.insert(
@@ -782,11 +865,10 @@ impl HcpStandIn {
 
     /// Creates `channel` of `bucket` pointing at `fingerprint`.
     pub fn add_channel(&self, bucket: &str, channel: &str, fingerprint: &str) {
-        self.state
-            .lock()
-            .unwrap()
-            .channels
-            .insert((bucket.to_owned(), channel.to_owned()), fingerprint.to_owned());
+        let mut s = self.state.lock().unwrap();
+        let key = (bucket.to_owned(), channel.to_owned());
+        s.history.entry(key.clone()).or_default().push(fingerprint.to_owned());
+        s.channels.insert(key, fingerprint.to_owned());
     }
 
     /// The fingerprint `channel` of `bucket` points at, if it exists.

@@ -37,6 +37,15 @@ pub fn write_outputs(env: &Env, report: &Report) -> Result<()> {
         .lifecycle
         .as_ref()
         .filter(|_| report.status == crate::report::Status::Success);
+    let moved = serde_json::Value::Array(
+        report
+            .lifecycle
+            .iter()
+            .flat_map(|l| l.moved.iter())
+            .map(|(c, from, to)| serde_json::json!({"channel": c, "from": from, "to": to}))
+            .collect(),
+    )
+    .to_string();
     let pairs = [
         ("version-fingerprint", hcp.map(|h| h.fingerprint.as_str()).unwrap_or("")),
         ("version-id", hcp.and_then(|h| h.version_id.as_deref()).unwrap_or("")),
@@ -49,6 +58,7 @@ pub fn write_outputs(env: &Env, report: &Report) -> Result<()> {
             "previous-version-fingerprint",
             promoted.and_then(|l| l.previous_fingerprint.as_deref()).unwrap_or(""),
         ),
+        ("channels-moved", moved.as_str()),
     ];
     append_file(env, "GITHUB_OUTPUT", &file_entries(pairs)?)
 }
