@@ -347,3 +347,93 @@ pub fn build_text(secrets: &[String], pieces: &[Piece]) -> Vec<u8> {
     }
     text
 }
+
+/// A fan-in report file, read, checked and rendered as `packer-vault report`
+/// does: no panic, whatever the file; it renders or is named unreadable,
+/// and what renders holds no mention outside code and no line a GitLab
+/// quick action could start.
+pub fn report(text: &str) {
+    use packer_vault::report::check::{Trusted, check};
+    use packer_vault::report::fanin;
+    use packer_vault::report::json::JsonReport;
+    let trusted = Trusted {
+        portals: vec!["https://portal.cloud.hashicorp.com".into()],
+        ci_server: Some("https://github.com".into()),
+    };
+    let entry = JsonReport::parse(text).and_then(|r| check(&r, &trusted).map(|()| r));
+    let readable = entry.is_ok();
+    let md = fanin::render(&[("r.json".to_string(), entry)], Some("<!-- packer-vault-report:x -->"));
+    assert!(
+        md.contains(if readable { "1 image" } else { "unreadable" }),
+        "a report renders or is named unreadable"
+    );
+    for line in md.lines() {
+        assert!(!line.starts_with('/'), "a line starts with report text: {line}");
+    }
+    let free = outside_code(&md);
+    assert!(!free.contains('@'), "a mention outside code:\n{md}");
+}
+
+/// `md` without fenced blocks, inline code spans and `<code>` elements.
+pub fn outside_code(md: &str) -> String {
+    let mut out = String::new();
+    let mut fence: Option<String> = None;
+    for line in md.lines() {
+        let ticks: String = line.chars().take_while(|c| *c == '`').collect();
+        match &fence {
+            Some(f) if line.trim() == f => fence = None,
+            Some(_) => {}
+            None if ticks.len() >= 3 => fence = Some(ticks),
+            None => {
+                let mut l = line.to_string();
+                while let (Some(a), Some(b)) = (l.find("<code>"), l.find("</code>")) {
+                    if b < a {
+                        break;
+                    }
+                    l.replace_range(a..b + "</code>".len(), "");
+                }
+                out.push_str(&strip_spans(&l));
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// A line without its backtick code spans (runs of equal length).
+fn strip_spans(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'`' {
+            let next = s[i..].find('`').map_or(s.len(), |n| i + n);
+            out.push_str(&s[i..next]);
+            i = next;
+            continue;
+        }
+        let run = b[i..].iter().take_while(|c| **c == b'`').count();
+        let mut j = i + run;
+        let mut close = None;
+        while j < b.len() {
+            if b[j] == b'`' {
+                let r = b[j..].iter().take_while(|c| **c == b'`').count();
+                if r == run {
+                    close = Some(j + r);
+                    break;
+                }
+                j += r;
+            } else {
+                j += 1;
+            }
+        }
+        match close {
+            Some(end) => i = end,
+            None => {
+                out.push_str(&s[i..i + run]);
+                i += run;
+            }
+        }
+    }
+    out
+}

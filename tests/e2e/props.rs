@@ -300,8 +300,60 @@ fn piece() -> impl Strategy<Value = Piece> {
     ]
 }
 
+/// A fan-in report: the seeds' reports with fields replaced by values that
+/// bend them (numbers out of range, links elsewhere, markup in names).
+fn report_doc() -> impl Strategy<Value = String> {
+    let seeds: Vec<String> = ["success", "failed", "hostile-template", "cascade", "duration-1e300"]
+        .iter()
+        .map(|n| {
+            std::fs::read_to_string(
+                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("fuzz/seeds/report/{n}.json")),
+            )
+            .expect("a report seed")
+        })
+        .collect();
+    let field = one(&[
+        "template",
+        "result",
+        "command",
+        "bucket",
+        "packer_version",
+        "run_url",
+        "secrets_digest",
+        "job",
+        "lifecycle",
+    ]);
+    let value = prop_oneof![
+        one(&[
+            "@acme/admins",
+            "<img src=x>",
+            "[x](https://evil.example)",
+            "/approve",
+            "a`b``c",
+            "##[error]x",
+            "ok",
+            ""
+        ])
+        .prop_map(serde_json::Value::String),
+        prop::sample::select(vec![1e300, -1.0, f64::MAX, 0.0, 12.5]).prop_map(|n| serde_json::json!(n)),
+        any::<String>().prop_map(serde_json::Value::String),
+    ];
+    (prop::sample::select(seeds), prop::collection::vec((field, value), 0..4)).prop_map(|(seed, edits)| {
+        let mut v: serde_json::Value = serde_json::from_str(&seed).expect("seed JSON");
+        for (k, x) in edits {
+            v[k] = x;
+        }
+        v.to_string()
+    })
+}
+
 proptest! {
     #![proptest_config(config())]
+
+    #[test]
+    fn fan_in_report(text in text(report_doc())) {
+        checks::report(&text);
+    }
 
     #[test]
     fn spec_parser(text in text(spec_doc())) {
@@ -459,4 +511,18 @@ fn regression_lock_render_escapes_control_characters() {
     )
     .expect("a valid lock");
     checks::lock_round_trip(&lock);
+}
+
+/// A report with `"duration_seconds": 1e300` aborted `report` with a panic
+/// (Duration::from_secs_f64); now it is named unreadable. A hostile
+/// template renders inert.
+#[test]
+fn regression_report_duration_1e300_and_a_hostile_template() {
+    for n in ["duration-1e300", "hostile-template"] {
+        let seed = std::fs::read_to_string(
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("fuzz/seeds/report/{n}.json")),
+        )
+        .expect("seed");
+        checks::report(&seed);
+    }
 }
