@@ -45,8 +45,8 @@ fn blocks(text: &str) -> Vec<Block> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < lines.len() {
-        if let Some(fence) = lines[i].strip_prefix("```") {
-            let _ = fence;
+        // A fence may be indented (a block inside a list item).
+        if lines[i].trim_start().starts_with("```") {
             let marker = i
                 .checked_sub(1)
                 .and_then(|p| lines[p].trim().strip_prefix("<!-- doc-test: "))
@@ -55,7 +55,7 @@ fn blocks(text: &str) -> Vec<Block> {
                 .to_string();
             let start = i + 1;
             let mut end = start;
-            while end < lines.len() && !lines[end].starts_with("```") {
+            while end < lines.len() && !lines[end].trim_start().starts_with("```") {
                 end += 1;
             }
             out.push(Block {
