@@ -6,11 +6,11 @@
 //! the real shapes; Vault is the real OpenBao.
 
 use crate::exec::{accessor, revoked};
+use crate::lifecycle::outputs;
 use crate::support::ci_runs::{CiRuns, Workflow};
 use crate::support::hcp::HcpStandIn;
 use crate::support::{self, Fixture, GithubEnv, GithubOidc, Outcome, bao, gitlab_env};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 const APP_TOKEN: &str = "ghs_cascadeAppInstallation0123456789abcdef";
@@ -117,19 +117,6 @@ fn quick(fails: bool) -> Workflow {
         fails,
         inputs: None,
     }
-}
-
-fn outputs(gh: &GithubEnv) -> BTreeMap<String, String> {
-    let text = gh.read_output();
-    let mut out = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if let Some((name, delim)) = line.split_once("<<") {
-            let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delim).collect();
-            out.insert(name.to_string(), value.join("\n"));
-        }
-    }
-    out
 }
 
 #[test]

@@ -36,81 +36,11 @@ fn report(fields: serde_json::Value) -> String {
     r.to_string()
 }
 
-/// `text` without what is shown literally: fenced blocks, inline code
-/// spans (any number of backticks) and `<code>` elements.
-fn outside_code(text: &str) -> String {
-    let mut out = String::new();
-    let mut fence: Option<String> = None;
-    for line in text.lines() {
-        let ticks: String = line.chars().take_while(|c| *c == '`').collect();
-        match &fence {
-            Some(f) if line.trim() == f => fence = None,
-            Some(_) => {}
-            None if ticks.len() >= 3 => fence = Some(ticks),
-            None => {
-                out.push_str(&strip_spans(line));
-                out.push('\n');
-            }
-        }
-    }
-    out
-}
-
-fn strip_spans(line: &str) -> String {
-    let mut out = String::new();
-    let mut rest = line;
-    loop {
-        if let Some(at) = rest.find("<code>") {
-            let (before, after) = rest.split_at(at);
-            if let Some(end) = after.find("</code>") {
-                out.push_str(&strip_ticks(before));
-                rest = &after[end + "</code>".len()..];
-                continue;
-            }
-        }
-        out.push_str(&strip_ticks(rest));
-        return out;
-    }
-}
-
-fn strip_ticks(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(at) = rest.find('`') {
-        out.push_str(&rest[..at]);
-        let run = rest[at..].chars().take_while(|c| *c == '`').count();
-        let close = "`".repeat(run);
-        let body = &rest[at + run..];
-        // The closing run: the same number of backticks, not part of a longer run.
-        let mut end = None;
-        let mut i = 0;
-        while let Some(found) = body[i..].find(&close) {
-            let s = i + found;
-            let before = s > 0 && body.as_bytes()[s - 1] == b'`';
-            let after = body.as_bytes().get(s + run) == Some(&b'`');
-            if !before && !after {
-                end = Some(s);
-                break;
-            }
-            i = s + 1;
-        }
-        match end {
-            Some(e) => rest = &body[e + run..],
-            None => {
-                out.push_str(&rest[at..]);
-                return out;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 /// Nothing a report said renders: no mention, link, image or HTML outside
 /// code, and no line that starts with a quick action.
 #[track_caller]
 fn inert(body: &str) {
-    let free = outside_code(body);
+    let free = crate::props::checks::outside_code(body);
     for bad in ["@acme", "evil.example", "<img", "<script", "##[error"] {
         assert!(!free.contains(bad), "`{bad}` renders:\n{body}");
     }

@@ -96,7 +96,8 @@ impl World {
     }
 }
 
-fn outputs(gh: &GithubEnv) -> BTreeMap<String, String> {
+/// The step outputs `GITHUB_OUTPUT` holds, by name.
+pub(crate) fn outputs(gh: &GithubEnv) -> BTreeMap<String, String> {
     let text = gh.read_output();
     let mut out = BTreeMap::new();
     let mut lines = text.lines();

@@ -10,7 +10,7 @@
 //! arbitrary text. Crashes found by fuzzing stay here as `regression_*` tests.
 
 #[path = "../../fuzz/src/checks.rs"]
-mod checks;
+pub(crate) mod checks;
 
 use checks::Piece;
 use packer_vault::lockfile::{Entry, Unlockable};
