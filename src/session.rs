@@ -217,14 +217,12 @@ impl Session {
             }
             None => None,
         };
+        let spec_guesses = plan::guess_all(&cfg.requests);
         let guesses: Vec<_> = cfg
             .requests
             .iter()
-            .map(|r| {
-                lock.as_ref()
-                    .and_then(|l| l.guess(r, self.vault.namespace()))
-                    .or_else(|| plan::guess(r))
-            })
+            .zip(spec_guesses)
+            .map(|(r, g)| lock.as_ref().and_then(|l| l.guess(r, self.vault.namespace())).or(g))
             .collect();
         let prepared = read::prepare(&self.vault, &Mounts::default(), &cfg.requests, &guesses).await;
         let (requests, locked, pins) = match (&lock, &cfg.lock_file) {

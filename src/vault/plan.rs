@@ -107,9 +107,9 @@ impl Plan {
 /// * a path read with a preset (`aws/creds/packer | aws`) is a dynamic
 ///   engine's, read as written.
 ///
-/// Bare KV paths (`secret/ci/hcp`) are not guessed: whether `data/` goes in
-/// is what detection answers, and a wrong guess would send a request the
-/// spec never asked for.
+/// Bare KV paths (`secret/ci/hcp`) are not guessed by themselves: whether
+/// `data/` goes in is what detection answers, and a wrong guess would send
+/// a request the spec never asked for. Two say more, see [`guess_all`].
 pub fn guess(req: &Request) -> Option<Plan> {
     if req.method != Method::Get {
         return None;
@@ -126,9 +126,65 @@ pub fn guess(req: &Request) -> Option<Plan> {
     (preset && req.version.is_none()).then_some(Plan::Other)
 }
 
+/// [`guess`] for every request of a spec, and for a bare path what the spec
+/// itself says of its mount: a version pin (`secret/ci/hcp@3`), which only
+/// KV v2 takes, or another entry of the same first segment written with
+/// `data/` (`secret/data/ci/a` beside `secret/ci/b`). Both are KV v2 reads
+/// of the first segment as the mount, which issue nothing; detection still
+/// confirms them (a longer mount, a child namespace), and a wrong one is
+/// read again the right way.
+pub fn guess_all(requests: &[Request]) -> Vec<Option<Plan>> {
+    let mut guesses: Vec<Option<Plan>> = requests.iter().map(guess).collect();
+    let kv2_mounts: Vec<String> = guesses
+        .iter()
+        .filter_map(|g| match g {
+            Some(Plan::Kv2 { mount, .. }) if mount.matches('/').count() == 1 => Some(mount.clone()),
+            _ => None,
+        })
+        .collect();
+    for (req, g) in requests.iter().zip(guesses.iter_mut()) {
+        if g.is_some() || req.method != Method::Get || req.namespace.is_some() {
+            continue;
+        }
+        let Some((first, rest)) = req.path.split_once('/') else {
+            continue;
+        };
+        if rest.is_empty() || rest.starts_with("data/") {
+            continue;
+        }
+        let mount = format!("{first}/");
+        if req.version.is_some() || kv2_mounts.contains(&mount) {
+            let m = Mount {
+                path: mount,
+                engine: Engine::Kv2,
+                child: None,
+            };
+            *g = Plan::new(req, Some(&m)).ok();
+        }
+    }
+    guesses
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pin_or_a_sibling_with_data_makes_a_bare_path_a_kv2_guess() {
+        let reqs = vec![
+            req("secret/data/ci/a", None, vec![]),
+            req("secret/ci/b", None, vec![]),
+            req("other/ci/c", Some(3), vec![]),
+            req("other2/ci/d", None, vec![]),
+        ];
+        let g = guess_all(&reqs);
+        assert!(
+            matches!(&g[1], Some(Plan::Kv2 { mount, name, .. }) if mount == "secret/" && name == "ci/b"),
+            "{g:?}"
+        );
+        assert!(matches!(&g[2], Some(Plan::Kv2 { version: Some(3), .. })), "{g:?}");
+        assert!(g[3].is_none(), "nothing says what other2/ is: {g:?}");
+    }
 
     fn req(path: &str, version: Option<u64>, selectors: Vec<Selector>) -> Request {
         Request {

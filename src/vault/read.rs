@@ -176,7 +176,7 @@ fn is_kv2_secret(answer: &Value) -> bool {
 /// Reads every request concurrently. All failures are reported together,
 /// each naming its path (and key), never a value.
 pub async fn read_all(vault: &Vault, requests: &[Request]) -> Result<Vec<Read>> {
-    let guesses: Vec<Option<Plan>> = requests.iter().map(plan::guess).collect();
+    let guesses: Vec<Option<Plan>> = plan::guess_all(requests);
     let prepared = prepare(vault, &Mounts::default(), requests, &guesses).await;
     read_prepared(vault, requests, prepared).await
 }

@@ -101,18 +101,44 @@ fn certain_reads_go_out_with_mount_detection_and_bare_ones_after_it() {
     let detect = detection(&seen);
     let hcp = once(&seen, &format!("/v1/{kv2}/data/ci/hcp"));
     same_wave(hcp, detect);
-    after(once(&seen, &format!("/v1/{kv2}/data/ci/packer")), detect);
+    // `{kv2}/ci/packer` is bare, but the spec writes its sibling with
+    // `data/`: the mount is KV v2, and it goes out at once too (its KV v2
+    // answer confirms it). Nothing says what `{kv1}/` is: it waits.
+    same_wave(once(&seen, &format!("/v1/{kv2}/data/ci/packer")), detect);
     after(once(&seen, &format!("/v1/{kv1}/ci/legacy")), detect);
-    // Login, a detection for each bare path, three reads, the revocation:
-    // nothing the spec did not ask for.
+    // Login, the one detection left, three reads, the revocation: nothing
+    // the spec did not ask for.
     let detections: Vec<&str> = seen
         .iter()
         .filter(|s| s.path.starts_with("/v1/sys/internal/ui/mounts/"))
         .map(|s| s.path.as_str())
         .collect();
-    assert_eq!(detections.len(), 2, "{kv2}/ci/packer and {kv1}/ci/legacy: {seen:#?}");
+    assert_eq!(detections.len(), 1, "{kv1}/ci/legacy only: {seen:#?}");
     assert!(!detections.iter().any(|d| d.contains("data/ci/hcp")), "{seen:#?}");
-    assert_eq!(seen.len(), 7, "{seen:#?}");
+    assert_eq!(seen.len(), 6, "{seen:#?}");
+}
+
+#[test]
+fn a_pinned_bare_path_is_read_at_once_as_kv2() {
+    // `@3` is a KV v2 version: the read goes out with the login's wave,
+    // no detection first.
+    let f = Fixture::new("waves_pin");
+    let dir = support::scratch_dir("waves_pin");
+    let proxy = Proxy::start(&bao().addr);
+    proxy.set_latency(DELAY);
+    let spec = format!("{}/ci/hcp@2 client_id | HCP_ID", f.kv2_mount);
+    let _ = run(&f, &proxy, &dir, &spec, &["HCP_ID"], &[]);
+    assert_eq!(
+        value(&dir, "HCP_ID"),
+        f.hcp_version(2).client_id,
+        "version 2, as pinned"
+    );
+    let seen = proxy.requests();
+    assert!(
+        !seen.iter().any(|s| s.path.starts_with("/v1/sys/internal/ui/mounts/")),
+        "no detection wave: {seen:#?}"
+    );
+    once(&seen, &format!("/v1/{}/data/ci/hcp?version=2", f.kv2_mount));
 }
 
 #[test]
