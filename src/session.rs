@@ -34,12 +34,23 @@ pub struct PackerToken {
     pub vars: Vec<(String, Secret)>,
     /// A connection holding the child token, where it lives.
     vault: Vault,
+    /// Its TTL in seconds.
+    ttl: u64,
 }
 
 impl PackerToken {
     /// The token itself.
     pub fn token(&self) -> Option<&Secret> {
         self.vault.token()
+    }
+
+    /// What the renewer needs to keep it alive beside the run's token.
+    pub fn renewal(&self) -> crate::vault::lease::OwnToken {
+        crate::vault::lease::OwnToken {
+            shown: "Packer's child token".into(),
+            vault: Arc::new(self.vault.clone()),
+            ttl: self.ttl,
+        }
     }
 
     /// Revokes the child token with its own `revoke-self`, whatever became
@@ -338,9 +349,10 @@ impl Session {
         let body = serde_json::json!({
             "policies": policies,
             "no_default_policy": !policies.iter().any(|p| p == "default"),
+            // Renewed with the run's token while Packer runs (a child never
+            // outlives its parent), revoked at exit.
             "ttl": format!("{ttl}s"),
-            "explicit_max_ttl": format!("{ttl}s"),
-            "renewable": false,
+            "renewable": true,
             "display_name": "packer-vault-packer",
         });
         let what = "create Packer's child token (packer-vault-token)";
@@ -374,7 +386,11 @@ impl Session {
         }
         let mut own = vault.clone();
         own.set_token(child.token.clone());
-        Ok(Some(PackerToken { vars, vault: own }))
+        Ok(Some(PackerToken {
+            vars,
+            vault: own,
+            ttl: child.ttl,
+        }))
     }
 
     /// Revokes the token (and its leases) unless kept; never fails the run.

@@ -210,9 +210,10 @@ async fn run(
         grace: ci.grace(),
     };
 
-    let renewer = cfg
-        .renew
-        .then(|| Renewer::spawn(session.vault.clone(), &session.login, &reads));
+    let renewer = cfg.renew.then(|| {
+        let others = packer_token.iter().map(|t| t.renewal()).collect();
+        Renewer::spawn_with(session.vault.clone(), &session.login, &reads, others)
+    });
     let mut phases: Vec<&str> = match mode {
         Mode::Build => vec!["validate", "build"],
         Mode::Validate => vec!["fmt", "validate"],

@@ -78,9 +78,10 @@ async fn exec_in(
         Ok(Err(e)) => return fail(&e),
         Err(s) => return s.exit_code(),
     }
-    let renewer = cfg
-        .renew
-        .then(|| Renewer::spawn(session.vault.clone(), &session.login, &reads));
+    let renewer = cfg.renew.then(|| {
+        let others = packer_token.iter().map(|t| t.renewal()).collect();
+        Renewer::spawn_with(session.vault.clone(), &session.login, &reads, others)
+    });
     let program = argv.first().cloned().unwrap_or_default();
     let mut env = crate::vault::read::environment(&reads);
     env.extend(files.vars.iter().cloned());

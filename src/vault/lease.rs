@@ -50,6 +50,8 @@ pub async fn renew_lease(vault: &Vault, lease_id: &str, increment: u64, shown: &
 #[derive(Debug, Clone)]
 struct Tracked {
     shown: String,
+    /// Another token to renew with its own `renew-self` (Packer's child).
+    own: Option<Arc<Vault>>,
     lease_id: Option<String>,
     /// The namespace the lease was issued in (leases: the read's).
     namespace: Option<String>,
@@ -57,6 +59,16 @@ struct Tracked {
     ttl: u64,
     renewable: bool,
     next: Instant,
+}
+
+/// A token the command got besides the run's, renewed with the run's.
+pub struct OwnToken {
+    /// How it is named in warnings.
+    pub shown: String,
+    /// A connection holding it, where it lives.
+    pub vault: Arc<Vault>,
+    /// Its TTL in seconds.
+    pub ttl: u64,
 }
 
 /// A background task renewing at about two thirds of each TTL; it collects
@@ -70,8 +82,15 @@ pub struct Renewer {
 impl Renewer {
     /// Starts renewing the token of `login` and the leases of `reads`.
     pub fn spawn(vault: Arc<Vault>, login: &Login, reads: &[Read]) -> Renewer {
+        Renewer::spawn_with(vault, login, reads, Vec::new())
+    }
+
+    /// [`Renewer::spawn`], and `others`: tokens made for the command
+    /// (Packer's child token), each renewed with its own `renew-self`.
+    pub fn spawn_with(vault: Arc<Vault>, login: &Login, reads: &[Read], others: Vec<OwnToken>) -> Renewer {
         let now = Instant::now();
         let mut tracked = vec![Tracked {
+            own: None,
             shown: "Vault token".into(),
             lease_id: None,
             namespace: None,
@@ -84,6 +103,7 @@ impl Renewer {
         }];
         for r in reads.iter().filter(|r| r.lease_id.is_some() && r.lease_duration > 0) {
             tracked.push(Tracked {
+                own: None,
                 shown: r.path.clone(),
                 lease_id: r.lease_id.clone(),
                 namespace: r.namespace.clone(),
@@ -91,6 +111,18 @@ impl Renewer {
                 ttl: r.lease_duration,
                 renewable: r.renewable,
                 next: now + two_thirds(r.lease_duration),
+            });
+        }
+        for o in others.into_iter().filter(|o| o.ttl > 0) {
+            tracked.push(Tracked {
+                own: Some(o.vault),
+                shown: o.shown,
+                lease_id: None,
+                namespace: None,
+                want: o.ttl,
+                ttl: o.ttl,
+                renewable: true,
+                next: now + two_thirds(o.ttl),
             });
         }
         let warnings = Arc::new(Mutex::new(Vec::new()));
@@ -145,9 +177,10 @@ async fn run(
         };
         tokio::time::sleep_until(tracked[i].next).await;
         let t = &mut tracked[i];
-        let res = match &t.lease_id {
-            None => renew_self(&vault, t.want).await,
-            Some(id) => renew_lease(&vault.at(t.namespace.clone()), id, t.want, &t.shown).await,
+        let res = match (&t.lease_id, &t.own) {
+            (None, Some(own)) => renew_self(own, t.want).await,
+            (None, None) => renew_self(&vault, t.want).await,
+            (Some(id), _) => renew_lease(&vault.at(t.namespace.clone()), id, t.want, &t.shown).await,
         };
         match res {
             Ok(ttl) => {

@@ -433,3 +433,52 @@ fn single_line_inputs_trim_their_ends_and_refuse_inner_line_breaks() {
         }
     }
 }
+
+/// Packer's child token lives as long as the command, renewed with the
+/// run's token: a command that outlives the login's TTL still reads with it.
+#[test]
+fn packers_child_token_is_renewed_while_the_command_runs() {
+    let f = Fixture::new("front_child_renew");
+    grant(
+        &f,
+        "path \"auth/token/create\" { capabilities = [\"update\"] }\npath \"auth/token/renew-self\" { capabilities = [\"update\"] }\npath \"auth/token/lookup-self\" { capabilities = [\"read\"] }",
+    );
+    let (status, body) = bao().api(
+        "POST",
+        &f.role_path("short"),
+        Some(json!({
+            "role_type": "jwt",
+            "user_claim": "sub",
+            "bound_audiences": [f.gitlab_aud],
+            "token_policies": [f.policy],
+            "token_ttl": 3,
+            "token_max_ttl": 60,
+        })),
+    );
+    assert!(status < 300, "{status} {body}");
+    let bao_bin = crate::support::bao::bao_binary().expect("bao");
+    let dir = support::scratch_dir("front_child_renew");
+    let mut cmd = support::bin();
+    cmd.envs(gitlab_env(&f, &dir))
+        .env("VAULT_AUTH_ROLE", "short")
+        .env("VAULT_AUTH_PATH", f.auth_path())
+        .env("PACKER_VAULT_SECRETS", format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount))
+        .env("PACKER_VAULT_PACKER_VAULT_TOKEN", "true")
+        .env("BAO", &bao_bin)
+        .current_dir(&dir)
+        .args([
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            r#"sleep 6; "$BAO" token lookup -format=json >/dev/null 2>&1 && echo child-token-alive || echo child-token-expired"#,
+        ]);
+    let out = support::run(cmd);
+    out.assert_success();
+    assert!(
+        out.stdout.contains("child-token-alive"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+}

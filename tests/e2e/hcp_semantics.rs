@@ -87,3 +87,43 @@ fn a_41_character_fingerprint_exits_2_before_any_request() {
     );
     assert!(!out.stderr.contains("logged in"), "{}", out.stderr);
 }
+
+/// With `hcp-geography: eu`, Packer gets `HCP_GEOGRAPHY=eu` too, so its
+/// hcp-sdk-go publishes where packer-vault looks the version up.
+#[test]
+fn packer_gets_the_same_geography() {
+    use crate::support::hcp::HcpStandIn;
+    let f = Fixture::new("hcp_eu_packer");
+    let hcp = HcpStandIn::start_with(&f.hcp_latest().client_id, &f.hcp_latest().client_secret);
+    let dir = support::scratch_dir("hcp_eu_packer");
+    let template = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/templates/env");
+    let m = &f.kv2_mount;
+    let mut cmd = support::bin();
+    cmd.envs(gitlab_env(&f, &dir))
+        .env("CI_PROJECT_DIR", &dir)
+        .env("VAULT_AUTH_ROLE", &f.gitlab_role)
+        .env("VAULT_AUTH_PATH", f.auth_path())
+        .env(
+            "PACKER_VAULT_SECRETS",
+            format!("{m}/data/ci/hcp client_id | HCP_CLIENT_ID ; {m}/data/ci/hcp client_secret | HCP_CLIENT_SECRET"),
+        )
+        .env("PACKER_VAULT_HCP_BUCKET", "golden")
+        .env("PACKER_VAULT_HCP_FINGERPRINT", "fp-eu-1")
+        .env("PACKER_VAULT_HCP_GEOGRAPHY", "eu")
+        .env("PACKER_VAULT_WORKING_DIRECTORY", &dir)
+        .env("HCP_AUTH_URL", hcp.uri())
+        .env("HCP_API_ADDRESS", hcp.uri())
+        .env("HCP_PORTAL_URL", "https://portal.example.test")
+        .env("OUT", &dir)
+        .current_dir(&dir)
+        .args(["build", &template.display().to_string()]);
+    let out = support::run(cmd);
+    out.assert_success();
+    let env = crate::exec::read_env(&dir);
+    assert_eq!(
+        env.get("HCP_GEOGRAPHY").map(String::as_str),
+        Some("eu"),
+        "Packer's environment"
+    );
+    assert_eq!(env.get("HCP_PACKER_BUCKET_NAME").map(String::as_str), Some("golden"));
+}
