@@ -518,7 +518,8 @@ fn regression_lock_render_escapes_control_characters() {
 /// template renders inert.
 #[test]
 fn regression_report_duration_1e300_and_a_hostile_template() {
-    for n in ["duration-1e300", "hostile-template"] {
+    // An `@` in a portal link rendered outside code (found by the fuzzer).
+    for n in ["duration-1e300", "hostile-template", "regression-at-in-link"] {
         let seed = std::fs::read_to_string(
             std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("fuzz/seeds/report/{n}.json")),
         )
