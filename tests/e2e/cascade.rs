@@ -433,3 +433,34 @@ fn a_cascade_of_120_children_keeps_its_window() {
     eprintln!("cascade of 120: {requests} requests to the CI, {:?}", out.elapsed);
     g.clean(&out, Some(&gh));
 }
+
+/// A child workflow that does not declare an input of `cascade-inputs`:
+/// GitHub answers 422, and the row says what the workflow must declare.
+#[test]
+fn an_undeclared_input_is_refused_and_the_row_says_what_to_declare() {
+    let g = Golden::new("cascade_422");
+    g.child(
+        "app-z",
+        Some("github:acme/app-z:image.yml@main"),
+        Workflow {
+            inputs: Some(vec![]),
+            ..quick(false)
+        },
+    );
+    g.runs.allow_app_token(APP_TOKEN);
+    let dir = support::scratch_dir("cascade_422");
+    let (mut cmd, gh) = g.github(
+        &dir,
+        "",
+        &[("cascade-token", APP_TOKEN), ("cascade-inputs", "parent={fingerprint}")],
+    );
+    let out = support::run(&mut cmd);
+    out.assert_code(1);
+    assert!(g.runs.runs().is_empty());
+    let summary = gh.read_summary();
+    assert!(
+        summary.contains("Unexpected inputs provided") && summary.contains("workflow_dispatch"),
+        "{summary}"
+    );
+    g.clean(&out, Some(&gh));
+}
