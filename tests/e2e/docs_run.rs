@@ -188,17 +188,37 @@ fn step_inputs(workflow: &Value, job: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-#[test]
-fn the_github_setup_and_quick_start_run_as_written() {
+/// An OpenBao of its own set up by the README's block `name` (the CI's
+/// issuer `ci_issuer` replaced by a loopback one), with the first hour's
+/// secrets.
+fn set_up(name: &str, ci_issuer: &str) -> (Bao, OidcIssuer) {
     let bao = bao_new();
     let issuer = OidcIssuer::start();
-    run_sh(
-        "vault-setup-github",
-        &block("vault-setup-github"),
-        &bao,
-        &[("https://token.actions.githubusercontent.com", &issuer.uri())],
-    );
+    run_sh(name, &block(name), &bao, &[(ci_issuer, &issuer.uri())]);
     first_hour_secrets(&bao);
+    (bao, issuer)
+}
+
+/// `doctor`'s lines for the build job's paths: each named, none denied.
+#[track_caller]
+fn readable(out: &support::Outcome) {
+    for path in [
+        "secret/data/ci/packer",
+        "secret/data/ci/hcp",
+        "aws/creds/packer-builder",
+    ] {
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.contains(path))
+            .unwrap_or_else(|| panic!("doctor names {path}:\n{}", out.combined()));
+        assert!(!line.contains("denied"), "{line}");
+    }
+}
+
+#[test]
+fn the_github_setup_and_quick_start_run_as_written() {
+    let (bao, issuer) = set_up("vault-setup-github", "https://token.actions.githubusercontent.com");
     let workflow = yaml(&block("quickstart-github"));
 
     // The pull request job, with the pull request role.
@@ -248,18 +268,7 @@ fn the_github_setup_and_quick_start_run_as_written() {
     inputs.push(("command".into(), "doctor".into()));
     let out = github_step(&oidc, &support::scratch_dir("docs_github_main"), &inputs, &bao);
     assert!(out.stdout.contains("packer-images"), "{}", out.combined());
-    for path in [
-        "secret/data/ci/packer",
-        "secret/data/ci/hcp",
-        "aws/creds/packer-builder",
-    ] {
-        let line = out
-            .stdout
-            .lines()
-            .find(|l| l.contains(path))
-            .unwrap_or_else(|| panic!("doctor names {path}:\n{}", out.combined()));
-        assert!(!line.contains("denied"), "{line}");
-    }
+    readable(&out);
 }
 
 /// Runs the action's step with `inputs` (the README's), the Vault address
@@ -287,15 +296,7 @@ fn github_step(oidc: &GithubOidc, dir: &Path, inputs: &[(String, String)], bao: 
 
 #[test]
 fn the_gitlab_setup_and_quick_start_run_as_written() {
-    let bao = bao_new();
-    let issuer = OidcIssuer::start();
-    run_sh(
-        "vault-setup-gitlab",
-        &block("vault-setup-gitlab"),
-        &bao,
-        &[("https://gitlab.example.com", &issuer.uri())],
-    );
-    first_hour_secrets(&bao);
+    let (bao, issuer) = set_up("vault-setup-gitlab", "https://gitlab.example.com");
     let pipeline = yaml(&block("quickstart-gitlab"));
     let template = yaml(
         &std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".gitlab-ci-template.yml"))
@@ -319,18 +320,7 @@ fn the_gitlab_setup_and_quick_start_run_as_written() {
     let mut pipeline = pipeline;
     pipeline["image:build"]["variables"]["PACKER_VAULT_COMMAND"] = json!("doctor");
     let out = gitlab_job(&f, &dir, &template, &pipeline, "image:build", &claims, &bao);
-    for path in [
-        "secret/data/ci/packer",
-        "secret/data/ci/hcp",
-        "aws/creds/packer-builder",
-    ] {
-        let line = out
-            .stdout
-            .lines()
-            .find(|l| l.contains(path))
-            .unwrap_or_else(|| panic!("doctor names {path}:\n{}", out.combined()));
-        assert!(!line.contains("denied"), "{line}");
-    }
+    readable(&out);
 }
 
 /// Runs `job` of the README's pipeline as the template's script does:

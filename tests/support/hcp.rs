@@ -169,19 +169,9 @@ fn decode(segment: &str) -> String {
         .into_owned()
 }
 
-/// The test key's RSA public key as PKCS#1 DER (the PEM is SPKI).
+/// The test key's RSA public key.
 fn public_key() -> jsonwebtoken::DecodingKey {
-    use base64::Engine as _;
-    let body: String = super::jwt::PUBLIC_KEY_PEM
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .expect("the test public key");
-    // SPKI: ... BIT STRING (03 82 LL LL 00) wrapping the PKCS#1 key.
-    let at = der.windows(2).position(|w| w == [0x03, 0x82]).expect("a BIT STRING");
-    jsonwebtoken::DecodingKey::from_rsa_der(&der[at + 5..])
+    jsonwebtoken::DecodingKey::from_rsa_der(&super::jwt::public_key_pkcs1_der())
 }
 
 impl Responder {

@@ -48,17 +48,8 @@ impl OidcIssuer {
 /// The test key as a JWK set (`n` and `e` read from its DER).
 fn jwks() -> serde_json::Value {
     use base64::Engine as _;
-    let body: String = super::jwt::PUBLIC_KEY_PEM
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .expect("the test public key");
-    // SPKI: ... BIT STRING (03 82 LL LL 00) wrapping the PKCS#1 key
-    // SEQUENCE { INTEGER n, INTEGER e }.
-    let at = der.windows(2).position(|w| w == [0x03, 0x82]).expect("a BIT STRING") + 5;
-    let pkcs1 = &der[at..];
+    let pkcs1 = super::jwt::public_key_pkcs1_der();
+    let pkcs1 = pkcs1.as_slice();
     let (_, seq) = tlv(pkcs1);
     let (n_len_total, n) = tlv(seq);
     let (_, e) = tlv(&seq[n_len_total..]);

@@ -28,6 +28,18 @@ pub const GITLAB_ISSUER: &str = "https://gitlab.example.com";
 /// Repository / project path bound by the fixture roles.
 pub const REPOSITORY: &str = "acme/images";
 
+/// The trusted test key's public half as PKCS#1 DER (the PEM is SPKI:
+/// a BIT STRING, `03 82 LL LL 00`, wraps the PKCS#1 key).
+pub fn public_key_pkcs1_der() -> Vec<u8> {
+    use base64::Engine as _;
+    let body: String = PUBLIC_KEY_PEM.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .expect("the test public key");
+    let at = der.windows(2).position(|w| w == [0x03, 0x82]).expect("a BIT STRING");
+    der[at + 5..].to_vec()
+}
+
 /// DER body of a PKCS#1 PEM (jsonwebtoken is built without `use_pem`, so
 /// the armor is removed here and the key given as DER).
 fn rsa_key(pem: &str) -> EncodingKey {
