@@ -1,7 +1,7 @@
 //! `packer-vault build` and `validate`: secrets from Vault into Packer's
 //! environment, Packer's phases, HCP Packer, the report, revocation.
 
-use super::{Stopped, fail, unless_cancelled};
+use super::{Stop, Stopped, fail, step, unless_cancelled};
 use crate::ci::Runner;
 use crate::config::Config;
 use crate::env::Env;
@@ -10,6 +10,7 @@ use crate::keyfile::KeyFiles;
 use crate::packer::install::{self, Options};
 use crate::packer::run::{Packer, PhaseResult};
 use crate::process::Cancel;
+use crate::redact::Redactor;
 use crate::report::{Phase, Report, Status};
 use crate::secret::Secret;
 use crate::session::{PackerToken, Session};
@@ -85,6 +86,29 @@ pub async fn build(cfg: Config, ci: Runner, mode: Mode, report_file: Option<Path
     code
 }
 
+/// The run's session and where it reports: what each step of [`run`] shares.
+struct Ctx<'a> {
+    cfg: &'a Config,
+    ci: &'a Runner,
+    session: &'a Session,
+    packer_token: Option<&'a PackerToken>,
+    cancel: &'a Cancel,
+    mode: Mode,
+}
+
+/// What the run made ready before Packer's first phase. The key files and
+/// HCP's credential file live as long as this value: until Packer has ended.
+struct Prepared {
+    reads: Vec<Read>,
+    redactor: Redactor,
+    workload: Option<super::hcp::Registry>,
+    fingerprint: Option<String>,
+    packer: Packer,
+    phases: Vec<&'static str>,
+    _files: KeyFiles,
+    _cred_file: Option<super::workload::CredFile>,
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn run(
     cfg: &Config,
@@ -96,20 +120,41 @@ async fn run(
     report: &mut Report,
     started: Instant,
 ) -> i32 {
-    let env = &ci.env;
+    let cx = Ctx {
+        cfg,
+        ci,
+        session,
+        packer_token,
+        cancel,
+        mode,
+    };
     // HCP credentials from the environment: log in beside the Vault reads.
     let early_hcp = (mode == Mode::Build)
-        .then(|| super::hcp::start_early(cfg, env))
+        .then(|| super::hcp::start_early(cfg, &ci.env))
         .flatten();
-    let (reads, redactor, locked) = match unless_cancelled(cancel, session.read_locked(cfg, ci)).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => return failed(report, e),
-        Err(s) => return cancelled(report, s),
+    let mut p = match prepare(&cx, report, started).await {
+        Ok(p) => p,
+        Err(Stop::Failed(e)) => return failed(report, e),
+        Err(Stop::Cancelled(s)) => return cancelled(report, s),
     };
+    let renewer = cfg.renew.then(|| {
+        let others = packer_token.iter().map(|t| t.renewal()).collect();
+        Renewer::spawn_with(session.vault.clone(), &session.login, &p.reads, others)
+    });
+    let code = phases(&cx, &p, report).await;
+    report.warnings.extend(super::stop_renewer(renewer));
+    record_hcp(&cx, &mut p, code, early_hcp, report).await;
+    code
+}
+
+/// The secrets read, the files Packer needs written, HCP opened, Packer installed.
+async fn prepare(cx: &Ctx<'_>, report: &mut Report, started: Instant) -> Result<Prepared, Stop> {
+    let (cfg, ci, env) = (cx.cfg, cx.ci, &cx.ci.env);
+    let (reads, redactor, locked) = step(cx.cancel, cx.session.read_locked(cfg, ci)).await?;
     report.set_secrets(&reads, &|r| locked.contains(&crate::report::canonical_path(r)));
     // Packer's own token is hidden in its output like every credential.
-    let redactor = match packer_token.and_then(PackerToken::token) {
-        Some(t) => session.redactor(&reads, &[t]),
+    let redactor = match cx.packer_token.and_then(PackerToken::token) {
+        Some(t) => cx.session.redactor(&reads, &[t]),
         None => redactor,
     };
     report.phases.push(Phase {
@@ -117,61 +162,38 @@ async fn run(
         duration: started.elapsed(),
         ok: true,
     });
-    if cfg.export_env
-        && let Err(e) = crate::export::to_github_env(ci.platform, env, &reads)
-    {
-        return failed(report, e);
+    if cfg.export_env {
+        crate::export::to_github_env(ci.platform, env, &reads)?;
     }
-
-    // Key files live until Packer has ended, then go with this value.
-    let files = match KeyFiles::write(&reads, env) {
-        Ok(f) => f,
-        Err(e) => return failed(report, e),
-    };
-    match unless_cancelled(
-        cancel,
+    let files = KeyFiles::write(&reads, env)?;
+    step(
+        cx.cancel,
         crate::azure::wait_accepted(&cfg.requests, &reads, &cfg.azure, env),
     )
-    .await
-    {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return failed(report, e),
-        Err(s) => return cancelled(report, s),
-    }
+    .await?;
 
     // HCP through the workload identity provider: exchanged once, before
     // Packer starts, so a refused exchange stops the run first.
     // Packer gets an HCP_CRED_FILE of the same provider, never a secret.
-    let (workload, cred_file) = if mode == Mode::Build && cfg.hcp.bucket.is_some() && cfg.hcp.provider.is_some() {
+    let (workload, cred_file) = if cx.mode == Mode::Build && cfg.hcp.bucket.is_some() && cfg.hcp.provider.is_some() {
         let open = async {
             let jwt = ci.hcp_identity_token(&cfg.hcp).await?;
             let registry = super::hcp::Registry::open_workload(&cfg.hcp, env, &jwt).await?;
             let file = super::workload::CredFile::write(&cfg.hcp, ci, &jwt, &registry.project)?;
             Ok::<_, Error>((registry, file))
         };
-        match unless_cancelled(cancel, open).await {
-            Ok(Ok((r, f))) => (Some(r), Some(f)),
-            Ok(Err(e)) => return failed(report, e),
-            Err(s) => return cancelled(report, s),
-        }
+        let (r, f) = step(cx.cancel, open).await?;
+        (Some(r), Some(f))
     } else {
         (None, None)
     };
 
-    let opts = match Options::from_env(env) {
-        Ok(o) => o,
-        Err(e) => return failed(report, e),
-    };
-    let installed = match unless_cancelled(
-        cancel,
+    let opts = Options::from_env(env)?;
+    let installed = step(
+        cx.cancel,
         install::ensure(cfg.packer_version.as_deref(), &opts, &ci.private_vars(cfg)),
     )
-    .await
-    {
-        Ok(Ok(i)) => i,
-        Ok(Err(e)) => return failed(report, e),
-        Err(s) => return cancelled(report, s),
-    };
+    .await?;
     report.packer_version = Some(installed.version.clone());
     if cred_file.is_some() && !install::at_least(&installed.version, (1, 14, 2)) {
         crate::log::warn(&format!(
@@ -186,116 +208,148 @@ async fn run(
             .or_else(|| crate::hcp::default_fingerprint(ci.platform, env))
             .unwrap_or_else(local_fingerprint)
     });
-    let packer = Packer {
-        path: installed.path.clone(),
-        version: installed.version.clone(),
-        cwd: cfg.working_directory.clone(),
-        template: cfg.template.display().to_string(),
-        env: Packer::environment({
-            let mut vars = packer_env(cfg, &reads, fingerprint.as_deref());
-            vars.extend(provenance(cfg, env, &report.secrets_digest));
-            vars.extend(packer_token.iter().flat_map(|t| t.vars.iter().cloned()));
-            vars.extend(files.vars.iter().cloned());
-            vars.extend(cred_file.iter().map(|c| c.var.clone()));
-            vars.extend(crate::azure::variables(&cfg.requests, &cfg.azure));
-            vars
-        }),
-        remove: ci.private_vars(cfg),
-        init_env: cfg
-            .github_token
-            .iter()
-            .filter(|_| cfg.packer_init_token)
-            .map(|t| ("PACKER_GITHUB_API_TOKEN".to_string(), t.clone()))
-            .collect(),
-        grace: ci.grace(),
-    };
-
-    let renewer = cfg.renew.then(|| {
-        let others = packer_token.iter().map(|t| t.renewal()).collect();
-        Renewer::spawn_with(session.vault.clone(), &session.login, &reads, others)
-    });
-    let mut phases: Vec<&str> = match mode {
+    let mut phases = match cx.mode {
         Mode::Build => vec!["validate", "build"],
         Mode::Validate => vec!["fmt", "validate"],
     };
     if install::supports_init(&installed.version) {
         phases.insert(phases.len() - 1, "init");
     }
-    let mut code = 0;
-    for phase in phases {
+    let packer = packer(
+        cx,
+        &installed,
+        &reads,
+        fingerprint.as_deref(),
+        &files,
+        cred_file.as_ref(),
+        report,
+    );
+    Ok(Prepared {
+        reads,
+        redactor,
+        workload,
+        fingerprint,
+        packer,
+        phases,
+        _files: files,
+        _cred_file: cred_file,
+    })
+}
+
+/// Packer, run in the working directory with the secrets, Packer's token,
+/// the key files and HCP's variables in its environment, and nothing private.
+fn packer(
+    cx: &Ctx<'_>,
+    installed: &install::Installed,
+    reads: &[Read],
+    fingerprint: Option<&str>,
+    files: &KeyFiles,
+    cred_file: Option<&super::workload::CredFile>,
+    report: &Report,
+) -> Packer {
+    let (cfg, env) = (cx.cfg, &cx.ci.env);
+    Packer {
+        path: installed.path.clone(),
+        version: installed.version.clone(),
+        cwd: cfg.working_directory.clone(),
+        template: cfg.template.display().to_string(),
+        env: Packer::environment({
+            let mut vars = packer_env(cfg, reads, fingerprint);
+            vars.extend(provenance(cfg, env, &report.secrets_digest));
+            vars.extend(cx.packer_token.iter().flat_map(|t| t.vars.iter().cloned()));
+            vars.extend(files.vars.iter().cloned());
+            vars.extend(cred_file.iter().map(|c| c.var.clone()));
+            vars.extend(crate::azure::variables(&cfg.requests, &cfg.azure));
+            vars
+        }),
+        remove: cx.ci.private_vars(cfg),
+        init_env: cfg
+            .github_token
+            .iter()
+            .filter(|_| cfg.packer_init_token)
+            .map(|t| ("PACKER_GITHUB_API_TOKEN".to_string(), t.clone()))
+            .collect(),
+        grace: cx.ci.grace(),
+    }
+}
+
+/// Packer's phases in order, each in its own section with workflow commands
+/// stopped; returns the exit code of the first that failed (0 when none).
+async fn phases(cx: &Ctx<'_>, p: &Prepared, report: &mut Report) -> i32 {
+    let (ci, cancel, packer) = (cx.ci, cx.cancel, &p.packer);
+    for &phase in &p.phases {
         // A signal between two phases: the next one never starts.
         if let Some(s) = cancel.signal() {
             report.status = Status::Cancelled;
             crate::log::warn(&format!("cancelled before `packer {phase}`, which was not started"));
-            code = s.exit_code();
-            break;
+            return s.exit_code();
         }
         let title = format!("packer {phase}");
         ci.section_start(&format!("packer_{phase}"), &title);
         ci.stop_commands();
         let result = match phase {
-            "fmt" => packer.fmt_check(&redactor, cancel).await,
-            "init" => packer.init(&redactor, cancel).await,
-            "validate" => packer.validate(&redactor, cancel).await,
-            _ => packer.build(&cfg.packer_args, &redactor, cancel).await,
+            "fmt" => packer.fmt_check(&p.redactor, cancel).await,
+            "init" => packer.init(&p.redactor, cancel).await,
+            "validate" => packer.validate(&p.redactor, cancel).await,
+            _ => packer.build(&cx.cfg.packer_args, &p.redactor, cancel).await,
         };
         ci.resume_commands();
         ci.section_end(&format!("packer_{phase}"));
-        let result = match result {
-            Ok(r) => r,
-            Err(e) => {
-                code = failed(
-                    report,
-                    Error::failed(format!("cannot run {}: {e}", packer.path.display())),
-                );
-                break;
-            }
+        let code = match result {
+            Ok(r) => record_phase(report, &r, phase),
+            Err(e) => failed(
+                report,
+                Error::failed(format!("cannot run {}: {e}", packer.path.display())),
+            ),
         };
-        code = record_phase(report, &result, phase);
         if code != 0 {
-            break;
+            return code;
         }
     }
-    report.warnings.extend(super::stop_renewer(renewer));
+    0
+}
 
-    if code == 0
-        && mode == Mode::Build
-        && let (Some(bucket), Some(fp)) = (&cfg.hcp.bucket, &fingerprint)
-    {
-        ci.section_start("hcp", "HCP Packer");
-        // A build longer than the exchanged token's life: exchange again.
-        let workload = match workload {
-            Some(r) if r.expiring() => {
-                crate::log::info("HCP: the access token expires: exchanging a new identity token");
-                let fresh = async {
-                    let jwt = ci.hcp_identity_token(&cfg.hcp).await?;
-                    super::hcp::Registry::open_workload(&cfg.hcp, env, &jwt).await
-                };
-                match fresh.await {
-                    Ok(f) => Some(f),
-                    Err(e) => {
-                        crate::log::warn(&format!("HCP: {e}"));
-                        Some(r)
-                    }
-                }
-            }
-            other => other,
-        };
-        let (hcp, warnings) = super::hcp::record(cfg, env, &reads, bucket, fp, true, early_hcp, workload).await;
-        for w in &warnings {
-            crate::log::warn(w);
-        }
-        report.warnings.extend(warnings);
-        report.hcp = Some(hcp);
-        ci.section_end("hcp");
-    } else if let (Some(bucket), Some(fp)) = (&cfg.hcp.bucket, &fingerprint) {
+/// The HCP Packer version the build made: looked up (and promoted) after a
+/// build that passed, only named otherwise.
+async fn record_hcp(cx: &Ctx<'_>, p: &mut Prepared, code: i32, early: Option<super::hcp::Early>, report: &mut Report) {
+    let (cfg, ci, env) = (cx.cfg, cx.ci, &cx.ci.env);
+    let (Some(bucket), Some(fp)) = (&cfg.hcp.bucket, &p.fingerprint) else {
+        return;
+    };
+    if code != 0 || cx.mode != Mode::Build {
         report.hcp = Some(crate::report::HcpVersion {
             bucket: bucket.clone(),
             fingerprint: fp.clone(),
             ..Default::default()
         });
+        return;
     }
-    code
+    ci.section_start("hcp", "HCP Packer");
+    // A build longer than the exchanged token's life: exchange again.
+    let workload = match p.workload.take() {
+        Some(r) if r.expiring() => {
+            crate::log::info("HCP: the access token expires: exchanging a new identity token");
+            let fresh = async {
+                let jwt = ci.hcp_identity_token(&cfg.hcp).await?;
+                super::hcp::Registry::open_workload(&cfg.hcp, env, &jwt).await
+            };
+            match fresh.await {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    crate::log::warn(&format!("HCP: {e}"));
+                    Some(r)
+                }
+            }
+        }
+        other => other,
+    };
+    let (hcp, warnings) = super::hcp::record(cfg, env, &p.reads, bucket, fp, true, early, workload).await;
+    for w in &warnings {
+        crate::log::warn(w);
+    }
+    report.warnings.extend(warnings);
+    report.hcp = Some(hcp);
+    ci.section_end("hcp");
 }
 
 /// Records one phase; returns the exit code it implies (0 to go on).

@@ -43,6 +43,35 @@ pub(crate) async fn unless_cancelled<T>(
     }
 }
 
+/// Why a step of a run ended it: a failure, or a signal that came first.
+/// Each step is then one `?` ([`step`]).
+pub(crate) enum Stop {
+    /// The step failed.
+    Failed(Error),
+    /// A signal came before the step finished.
+    Cancelled(Signal),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Stop {
+        Stop::Failed(e)
+    }
+}
+
+impl From<Signal> for Stop {
+    fn from(s: Signal) -> Stop {
+        Stop::Cancelled(s)
+    }
+}
+
+/// Runs the step `fut` unless a signal comes first.
+pub(crate) async fn step<T>(
+    cancel: &Cancel,
+    fut: impl Future<Output = crate::error::Result<T>>,
+) -> std::result::Result<T, Stop> {
+    Ok(unless_cancelled(cancel, fut).await??)
+}
+
 /// Why a run ended before it got a session.
 pub(crate) enum Stopped {
     /// The login failed (not yet printed).
