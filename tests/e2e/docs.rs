@@ -13,7 +13,7 @@ fn readme_lists_every_input() {
     let text = readme();
     assert!(
         text.contains(&table),
-        "README.md's inputs table differs from src/config/inputs.rs; paste this:\n\n{table}"
+        "README.md's inputs table differs from src/config/inputs/table.rs; paste this:\n\n{table}"
     );
 }
 
