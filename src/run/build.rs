@@ -172,21 +172,7 @@ async fn prepare(cx: &Ctx<'_>, report: &mut Report, started: Instant) -> Result<
     )
     .await?;
 
-    // HCP through the workload identity provider: exchanged once, before
-    // Packer starts, so a refused exchange stops the run first.
-    // Packer gets an HCP_CRED_FILE of the same provider, never a secret.
-    let (workload, cred_file) = if cx.mode == Mode::Build && cfg.hcp.bucket.is_some() && cfg.hcp.provider.is_some() {
-        let open = async {
-            let jwt = ci.hcp_identity_token(&cfg.hcp).await?;
-            let registry = super::hcp::Registry::open_workload(&cfg.hcp, env, &jwt).await?;
-            let file = super::workload::CredFile::write(&cfg.hcp, ci, &jwt, &registry.project)?;
-            Ok::<_, Error>((registry, file))
-        };
-        let (r, f) = step(cx.cancel, open).await?;
-        (Some(r), Some(f))
-    } else {
-        (None, None)
-    };
+    let (workload, cred_file) = open_workload(cx).await?;
 
     let opts = Options::from_env(env)?;
     let installed = step(
@@ -234,6 +220,26 @@ async fn prepare(cx: &Ctx<'_>, report: &mut Report, started: Instant) -> Result<
         _files: files,
         _cred_file: cred_file,
     })
+}
+
+/// HCP through the workload identity provider: exchanged once, before
+/// Packer starts, so a refused exchange stops the run first. Packer gets an
+/// HCP_CRED_FILE of the same provider, never a secret.
+async fn open_workload(
+    cx: &Ctx<'_>,
+) -> Result<(Option<super::hcp::Registry>, Option<super::workload::CredFile>), Stop> {
+    let (cfg, ci, env) = (cx.cfg, cx.ci, &cx.ci.env);
+    if cx.mode != Mode::Build || cfg.hcp.bucket.is_none() || cfg.hcp.provider.is_none() {
+        return Ok((None, None));
+    }
+    let open = async {
+        let jwt = ci.hcp_identity_token(&cfg.hcp).await?;
+        let registry = super::hcp::Registry::open_workload(&cfg.hcp, env, &jwt).await?;
+        let file = super::workload::CredFile::write(&cfg.hcp, ci, &jwt, &registry.project)?;
+        Ok::<_, Error>((registry, file))
+    };
+    let (r, f) = step(cx.cancel, open).await?;
+    Ok((Some(r), Some(f)))
 }
 
 /// Packer, run in the working directory with the secrets, Packer's token,
