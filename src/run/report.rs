@@ -15,54 +15,7 @@ use std::path::{Path, PathBuf};
 /// that: its own job failed already), 1 when nothing could be read or the
 /// summary could not be written.
 pub async fn report(cfg: ReportConfig, env: Env) -> i32 {
-    // Reports are written by other jobs (or committed by a pull request):
-    // links may point only at the HCP portal and this CI's server.
-    let trusted = Trusted {
-        portals: crate::hcp::Endpoints::from_env(&env)
-            .ok()
-            .map(|e| e.portal)
-            .into_iter()
-            .chain(
-                [
-                    "https://portal.cloud.hashicorp.com",
-                    "https://portal.cloud.eu.hashicorp.com",
-                ]
-                .map(String::from),
-            )
-            .collect(),
-        ci_server: match cfg.platform {
-            Platform::Github => env.get("GITHUB_SERVER_URL"),
-            Platform::Gitlab => env.get("CI_SERVER_URL"),
-            Platform::Local => None,
-        }
-        .map(|u| u.trim_end_matches('/').to_string()),
-    };
-    let mut entries: Vec<Entry> = Vec::new();
-    for pattern in &cfg.reports {
-        let files = expand(pattern);
-        if files.is_empty() {
-            entries.push((pattern.clone(), Err("no such file".into())));
-        }
-        for f in files {
-            let shown = f.display().to_string();
-            let parsed = crate::env::read_text(&f)
-                .and_then(|t| JsonReport::parse(&t))
-                .and_then(|r| check(&r, &trusted).map(|()| r));
-            entries.push((shown, parsed));
-        }
-    }
-    for (name, r) in &entries {
-        match r {
-            Ok(r) => crate::log::info(&format!(
-                "{}: {} of `{}` {}",
-                name.escape_debug(),
-                r.command,
-                r.template.escape_debug(),
-                r.result
-            )),
-            Err(why) => crate::log::warn(&format!("{}: not a packer-vault report: {why}", name.escape_debug())),
-        }
-    }
+    let entries = read_reports(&cfg, &trusted(&cfg, &env));
     if !entries.iter().any(|e| e.1.is_ok()) {
         crate::log::error("no report could be read: nothing to publish");
         return EXIT_FAILED;
@@ -119,6 +72,64 @@ pub async fn report(cfg: ReportConfig, env: Env) -> i32 {
         }
     }
     code
+}
+
+/// Where links in a report may point. Reports are written by other jobs (or
+/// committed by a pull request): links may point only at the HCP portal and
+/// this CI's server.
+fn trusted(cfg: &ReportConfig, env: &Env) -> Trusted {
+    Trusted {
+        portals: crate::hcp::Endpoints::from_env(env)
+            .ok()
+            .map(|e| e.portal)
+            .into_iter()
+            .chain(
+                [
+                    "https://portal.cloud.hashicorp.com",
+                    "https://portal.cloud.eu.hashicorp.com",
+                ]
+                .map(String::from),
+            )
+            .collect(),
+        ci_server: match cfg.platform {
+            Platform::Github => env.get("GITHUB_SERVER_URL"),
+            Platform::Gitlab => env.get("CI_SERVER_URL"),
+            Platform::Local => None,
+        }
+        .map(|u| u.trim_end_matches('/').to_string()),
+    }
+}
+
+/// Every report the patterns name, read and checked, each logged in a line;
+/// a pattern that matches no file is an entry of its own.
+fn read_reports(cfg: &ReportConfig, trusted: &Trusted) -> Vec<Entry> {
+    let mut entries: Vec<Entry> = Vec::new();
+    for pattern in &cfg.reports {
+        let files = expand(pattern);
+        if files.is_empty() {
+            entries.push((pattern.clone(), Err("no such file".into())));
+        }
+        for f in files {
+            let shown = f.display().to_string();
+            let parsed = crate::env::read_text(&f)
+                .and_then(|t| JsonReport::parse(&t))
+                .and_then(|r| check(&r, trusted).map(|()| r));
+            entries.push((shown, parsed));
+        }
+    }
+    for (name, r) in &entries {
+        match r {
+            Ok(r) => crate::log::info(&format!(
+                "{}: {} of `{}` {}",
+                name.escape_debug(),
+                r.command,
+                r.template.escape_debug(),
+                r.result
+            )),
+            Err(why) => crate::log::warn(&format!("{}: not a packer-vault report: {why}", name.escape_debug())),
+        }
+    }
+    entries
 }
 
 /// The files `pattern` names: itself, or with `*` / `?` in its file name,

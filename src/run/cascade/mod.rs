@@ -248,39 +248,8 @@ async fn window(
         if let Err(sig) = unless_cancelled(cancel, tokio::time::sleep(s.poll)).await {
             return Err(cancel_all(engines, flying, report, sig).await);
         }
-        let states = futures_util::future::join_all(flying.iter().map(|f| engines.state(&f.target, &f.run))).await;
-        let mut still = Vec::new();
-        for (f, state) in flying.into_iter().zip(states) {
-            let row = &mut report.rows[f.row];
-            let took = f.started.elapsed();
-            let done = match state {
-                Ok(State::Running) if took > s.timeout => {
-                    engines.cancel(&f.target, &f.run).await;
-                    Some(Outcome::TimedOut)
-                }
-                Ok(State::Running) => None,
-                Ok(State::Succeeded) => Some(Outcome::Succeeded),
-                Ok(State::Failed(word)) => Some(Outcome::Failed(word)),
-                // A look that failed is tried again at the next poll.
-                Err(why) => {
-                    crate::log::warn(&format!("cascade: `{}`: {why}", row.bucket));
-                    None
-                }
-            };
-            match done {
-                None => still.push(f),
-                Some(outcome) => {
-                    if outcome.is_failure() {
-                        failures += 1;
-                        crate::log::error(&format!("cascade: `{}` {:?}: {}", row.bucket, outcome, f.run.url));
-                    } else {
-                        crate::log::info(&format!("cascade: `{}` rebuilt: {}", row.bucket, f.run.url));
-                    }
-                    row.outcome = outcome;
-                    row.seconds = Some(took.as_secs_f64());
-                }
-            }
-        }
+        let (still, failed) = poll(engines, s, flying, report).await;
+        failures += failed;
         flying = still;
         if failures >= s.max_failures && !queue.is_empty() {
             crate::log::warn(&format!(
@@ -296,6 +265,47 @@ async fn window(
         report.rows[i].outcome = Outcome::NotStarted;
     }
     Ok(())
+}
+
+/// Looks at every run in flight once: each that ended gets its row's
+/// outcome (one past `cascade-timeout` is cancelled first); returns the runs
+/// still going and how many of the ended ones failed.
+async fn poll(engines: &Engines, s: &Settings, flying: Vec<Flight>, report: &mut Cascade) -> (Vec<Flight>, usize) {
+    let mut failed = 0;
+    let states = futures_util::future::join_all(flying.iter().map(|f| engines.state(&f.target, &f.run))).await;
+    let mut still = Vec::new();
+    for (f, state) in flying.into_iter().zip(states) {
+        let row = &mut report.rows[f.row];
+        let took = f.started.elapsed();
+        let done = match state {
+            Ok(State::Running) if took > s.timeout => {
+                engines.cancel(&f.target, &f.run).await;
+                Some(Outcome::TimedOut)
+            }
+            Ok(State::Running) => None,
+            Ok(State::Succeeded) => Some(Outcome::Succeeded),
+            Ok(State::Failed(word)) => Some(Outcome::Failed(word)),
+            // A look that failed is tried again at the next poll.
+            Err(why) => {
+                crate::log::warn(&format!("cascade: `{}`: {why}", row.bucket));
+                None
+            }
+        };
+        match done {
+            None => still.push(f),
+            Some(outcome) => {
+                if outcome.is_failure() {
+                    failed += 1;
+                    crate::log::error(&format!("cascade: `{}` {:?}: {}", row.bucket, outcome, f.run.url));
+                } else {
+                    crate::log::info(&format!("cascade: `{}` rebuilt: {}", row.bucket, f.run.url));
+                }
+                row.outcome = outcome;
+                row.seconds = Some(took.as_secs_f64());
+            }
+        }
+    }
+    (still, failed)
 }
 
 /// Cancels every run in flight, marks the rest not started.
