@@ -46,36 +46,48 @@ async fn lock_in(cfg: &Config, ci: &Runner, session: &Session, check: bool) -> R
             path,
             reason: "dynamic secret: every read issues a new credential (not read)".into(),
         }));
-    let path = cfg.lock_path.display();
     for u in &new.not_lockable {
         say(&format!("{}: not lockable ({})", u.path, u.reason));
     }
-    if !check {
-        for e in &new.secrets {
-            let was = match old.as_ref().and_then(|o| o.get(&e.namespace, &e.mount, &e.path)) {
-                Some(o) if o.version != e.version => format!(" (was v{})", o.version),
-                Some(_) => String::new(),
-                None => " (new)".into(),
-            };
-            say(&format!("{}: v{}{was}", e.key(), e.version));
-        }
-        for o in old
-            .iter()
-            .flat_map(|o| o.secrets.iter())
-            .filter(|o| new.get(&o.namespace, &o.mount, &o.path).is_none())
-        {
-            say(&format!("{}: dropped (no longer in the spec)", o.key()));
-        }
-        crate::env::write_file(&cfg.lock_path, new.render().as_bytes())
-            .map_err(|e| Error::failed(format!("cannot write {path}: {e}")))?;
-        say(&format!(
-            "wrote {path}: {} pinned, secrets-digest {}",
-            crate::log::count(new.secrets.len(), "secret", "secrets"),
-            new.digest
-        ));
-        return Ok(EXIT_OK);
+    if check {
+        check_lock(cfg, session, old, &new).await
+    } else {
+        write_lock(cfg, old.as_ref(), &new)
     }
+}
 
+/// `lock`: writes the lock file, saying what changed against the old one.
+fn write_lock(cfg: &Config, old: Option<&LockFile>, new: &LockFile) -> Result<i32> {
+    let path = cfg.lock_path.display();
+    for e in &new.secrets {
+        let was = match old.and_then(|o| o.get(&e.namespace, &e.mount, &e.path)) {
+            Some(o) if o.version != e.version => format!(" (was v{})", o.version),
+            Some(_) => String::new(),
+            None => " (new)".into(),
+        };
+        say(&format!("{}: v{}{was}", e.key(), e.version));
+    }
+    for o in old
+        .iter()
+        .flat_map(|o| o.secrets.iter())
+        .filter(|o| new.get(&o.namespace, &o.mount, &o.path).is_none())
+    {
+        say(&format!("{}: dropped (no longer in the spec)", o.key()));
+    }
+    crate::env::write_file(&cfg.lock_path, new.render().as_bytes())
+        .map_err(|e| Error::failed(format!("cannot write {path}: {e}")))?;
+    say(&format!(
+        "wrote {path}: {} pinned, secrets-digest {}",
+        crate::log::count(new.secrets.len(), "secret", "secrets"),
+        new.digest
+    ));
+    Ok(EXIT_OK)
+}
+
+/// `lock --check`: compares Vault's current versions with the lock file's;
+/// exit 1 when any differs, saying whether the locked one is still readable.
+async fn check_lock(cfg: &Config, session: &Session, old: Option<LockFile>, new: &LockFile) -> Result<i32> {
+    let path = cfg.lock_path.display();
     let old = old.ok_or_else(|| {
         Error::input(
             "lock-file",
