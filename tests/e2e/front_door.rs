@@ -199,29 +199,22 @@ fn usage_errors_are_found_before_the_login() {
             .current_dir(&dir);
         cmd
     };
+    // Refused with exit 2, naming both `words`, before any login.
+    let refused = |mut cmd: std::process::Command, words: [&str; 2]| {
+        let out = support::run(&mut cmd);
+        out.assert_code(2);
+        assert!(words.iter().all(|w| out.stderr.contains(w)), "{}", out.stderr);
+        assert!(!out.stderr.contains("logged in"), "{}", out.stderr);
+    };
     let mut cmd = base();
     cmd.args(["secrets", "--format", "github"]);
-    let out = support::run(cmd);
-    out.assert_code(2);
-    assert!(
-        out.stderr.contains("input `format`") && out.stderr.contains("GITHUB_ENV"),
-        "{}",
-        out.stderr
-    );
-    assert!(!out.stderr.contains("logged in"), "{}", out.stderr);
+    refused(cmd, ["input `format`", "GITHUB_ENV"]);
 
     // No `packer` on PATH, and no `packer-version`: said before the login.
     let empty = support::scratch_dir("front_preflight_path");
     let mut cmd = base();
     cmd.env("PATH", &empty).args(["build", "."]);
-    let out = support::run(cmd);
-    out.assert_code(2);
-    assert!(
-        out.stderr.contains("input `packer-version`") && out.stderr.contains("not on PATH"),
-        "{}",
-        out.stderr
-    );
-    assert!(!out.stderr.contains("logged in"), "{}", out.stderr);
+    refused(cmd, ["input `packer-version`", "not on PATH"]);
 }
 
 /// `exec` honours `packer-vault-token`: the command gets `VAULT_ADDR` and a
