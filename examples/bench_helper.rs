@@ -75,6 +75,10 @@ path "sys/leases/renew"       { capabilities = ["update"] }
 const AUD: &str = "https://vault.example.com";
 /// Number of paths of the latency run.
 const MANY: usize = 30;
+/// The read matrix of `bench/run`: how many secrets, on how many paths.
+/// Every pair with at least as many secrets as paths is measured.
+const MATRIX_SECRETS: [usize; 4] = [1, 10, 30, 100];
+const MATRIX_PATHS: [usize; 3] = [1, 10, 30];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -177,6 +181,11 @@ fn setup(addr: &str, token: &str, dir: &std::path::Path, ca: Option<&str>) {
             )
         });
         futures_util::future::join_all(writes).await;
+        futures_util::future::join_all(matrix_paths().map(|(path, keys)| {
+            let data: serde_json::Map<String, Value> = keys.map(|k| (k, Value::String(random(32)))).collect();
+            call("POST", format!("bench/data/{path}"), json!({ "data": data }))
+        }))
+        .await;
         call(
             "POST",
             "auth/jwt/config".into(),
@@ -214,6 +223,50 @@ fn setup(addr: &str, token: &str, dir: &std::path::Path, ca: Option<&str>) {
     std::fs::write(dir.join("spec30"), spec(many.clone(), "")).expect("write spec30");
     // The same secrets as vault-action's users write KV v2 paths.
     std::fs::write(dir.join("spec30data"), spec(many, "data/")).expect("write spec30data");
+    for (secrets, paths) in matrix() {
+        std::fs::write(
+            dir.join(format!("matrix-{secrets}-{paths}")),
+            matrix_spec(secrets, paths),
+        )
+        .expect("write a matrix spec");
+    }
+}
+
+/// The (secrets, paths) pairs of the read matrix.
+fn matrix() -> impl Iterator<Item = (usize, usize)> {
+    MATRIX_SECRETS
+        .into_iter()
+        .flat_map(|s| MATRIX_PATHS.into_iter().filter(move |&p| p <= s).map(move |p| (s, p)))
+}
+
+/// The matrix's entries: for each path count P, P paths `mP-NN`, each with
+/// enough keys `kNNN` for the largest secret count spread over P paths.
+fn matrix_paths() -> impl Iterator<Item = (String, impl Iterator<Item = String>)> {
+    let most = MATRIX_SECRETS[MATRIX_SECRETS.len() - 1];
+    MATRIX_PATHS.into_iter().flat_map(move |p| {
+        (1..=p).map(move |i| {
+            (
+                format!("m{p}-{i:02}"),
+                (1..=most.div_ceil(p)).map(|k| format!("k{k:03}")),
+            )
+        })
+    })
+}
+
+/// `secrets` secrets spread round-robin over `paths` paths, written with
+/// `data/` (the form vault-action's users write, so both tools read the same
+/// spec): one line per secret, `bench/data/mP-NN kNNN | MNNN`.
+fn matrix_spec(secrets: usize, paths: usize) -> String {
+    (0..secrets)
+        .map(|j| {
+            format!(
+                "bench/data/m{paths}-{:02} k{:03} | M{j:03}",
+                j % paths + 1,
+                j / paths + 1
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ;\n")
 }
 
 // ---------------------------------------------------------------- running
@@ -284,7 +337,9 @@ fn latency(upstream: &str, latency_ms: u64, runs: usize, cmd: &[String]) {
     proxy.set_latency(rtt);
     // The proxy's clock started just before this one.
     let origin = Instant::now();
-    let env = [("VAULT_ADDR", proxy.addr())];
+    // vault-action (a node process, run beside us) reads its address from
+    // its `url` input.
+    let env = [("VAULT_ADDR", proxy.addr()), ("INPUT_URL", proxy.addr())];
     // One unmeasured run warms the server (and the page cache).
     run_once(cmd, &env);
     let mut timelines = Vec::new();

@@ -6,6 +6,7 @@
 //! nothing is sent that the spec did not ask for.
 
 use crate::exec::{accessor, revoked};
+use crate::support::clouds::CloudEngines;
 use crate::support::proxy::{Proxy, Seen};
 use crate::support::{self, Fixture, Outcome, bao, gitlab_env};
 use std::path::Path;
@@ -202,4 +203,46 @@ fn locked_reads_go_out_at_once_without_detection() {
         once(&seen, &format!("/v1/{kv2}/data/ci/packer?version=1")),
     );
     assert_eq!(seen.len(), 4, "login, two reads, revocation: {seen:#?}");
+}
+
+#[test]
+fn dynamic_paths_are_read_once_a_preset_at_once_a_bare_one_after_detection() {
+    // Beside KV reads that go out at once (a pin, and a bare path whose
+    // sibling is written with `data/`): a path read with a preset is an
+    // engine's, read as written at once; an engine path nothing calls
+    // dynamic or KV waits for the detection. Each is read once: a second
+    // read would issue a second credential. The stand-in counts them.
+    let f = Fixture::new("waves_dynamic");
+    let dir = support::scratch_dir("waves_dynamic");
+    let engines = CloudEngines::start();
+    engines.proxy().set_latency(DELAY);
+    let kv2 = &f.kv2_mount;
+    let spec = format!(
+        "aws/sts/packer | aws ; aws/sts/audit access_key | AUDIT_KEY ; {kv2}/ci/hcp@2 client_id | HCP_ID ; \
+         {kv2}/data/ci/packer api_token | API_TOKEN ; {kv2}/ci/packer api_token | API_TOKEN_BARE"
+    );
+    let vars = [
+        "AWS_ACCESS_KEY_ID",
+        "AUDIT_KEY",
+        "HCP_ID",
+        "API_TOKEN",
+        "API_TOKEN_BARE",
+    ];
+    let _ = run(&f, engines.proxy(), &dir, &spec, &vars, &[]);
+    let issued = engines.issued();
+    assert_eq!(issued.len(), 2, "one credential per dynamic path: {issued:#?}");
+    let keys: Vec<&str> = issued.iter().map(|i| i.secrets[0].1.as_str()).collect();
+    let (preset, bare) = (value(&dir, "AWS_ACCESS_KEY_ID"), value(&dir, "AUDIT_KEY"));
+    assert!(keys.contains(&preset.as_str()) && keys.contains(&bare.as_str()) && preset != bare);
+    assert_eq!(value(&dir, "HCP_ID"), f.hcp_version(2).client_id);
+    assert_eq!(value(&dir, "API_TOKEN"), f.api_token);
+    assert_eq!(value(&dir, "API_TOKEN_BARE"), f.api_token);
+
+    let seen = engines.proxy().requests();
+    let detect = detection(&seen);
+    same_wave(once(&seen, "/v1/aws/sts/packer"), detect);
+    after(once(&seen, "/v1/aws/sts/audit"), detect);
+    same_wave(once(&seen, &format!("/v1/{kv2}/data/ci/hcp?version=2")), detect);
+    // The bare path and its `data/` sibling are one read of one secret.
+    same_wave(once(&seen, &format!("/v1/{kv2}/data/ci/packer")), detect);
 }
