@@ -364,7 +364,7 @@ async fn packer(cfg: &Config, ci: &Runner, list: &mut Checklist) {
         Err(e) => return list.add(Mark::Fail, "packer", &e.to_string(), &[]),
     };
     match (
-        crate::packer::install::ensure(None, &opts, &ci.private_vars(cfg)).await,
+        crate::packer::install::ensure(None, &opts, &crate::child::private::removed(ci, cfg)).await,
         pinned,
     ) {
         (Ok(i), None) => list.add(

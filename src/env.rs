@@ -118,6 +118,19 @@ pub fn private_dir(root: &Path, prefix: &str) -> std::io::Result<tempfile::TempD
     b.tempdir_in(root)
 }
 
+/// Creates `path` with mode 0600 (never wider, whatever the umask) and
+/// writes `bytes`: a file in a [`private_dir`].
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
 /// Where a run's private directories go: the job's own temporary directory,
 /// which the CI removes after the job (GitHub `RUNNER_TEMP`; GitLab
 /// `${CI_PROJECT_DIR}.tmp`, where the runner keeps file variables), else

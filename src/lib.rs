@@ -3,9 +3,10 @@
 
 #![warn(missing_docs)]
 
-pub mod azure;
+pub mod child;
 pub mod ci;
 pub mod cli;
+pub mod cloud;
 pub mod config;
 pub mod console;
 pub mod dispatch;
@@ -15,7 +16,6 @@ pub mod error;
 pub mod export;
 pub mod hcp;
 pub mod jwt;
-pub mod keyfile;
 #[cfg(test)]
 mod layers;
 pub mod lockfile;
@@ -125,7 +125,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     }
     // What a child must not inherit is gone from this process's own
     // environment too, as `/proc/<pid>/environ` shows it (still one thread).
-    env::scrub(&ci.private_vars(&cfg));
+    env::scrub(&child::private::removed(&ci, &cfg));
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return run::fail(&error::Error::failed(format!("cannot start the runtime: {e}"))),

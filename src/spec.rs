@@ -39,26 +39,6 @@ impl Preset {
             Preset::Azure => "azure",
         }
     }
-
-    /// (response key, variable, required) triples of the preset.
-    pub fn keys(self) -> &'static [(&'static str, &'static str, bool)] {
-        match self {
-            Preset::Aws => &[
-                ("access_key", "AWS_ACCESS_KEY_ID", true),
-                ("secret_key", "AWS_SECRET_ACCESS_KEY", true),
-                ("security_token", "AWS_SESSION_TOKEN", false),
-            ],
-            // One of the two, by the answer's shape (see `vault::read`).
-            Preset::Gcp => &[
-                ("private_key_data", "GOOGLE_APPLICATION_CREDENTIALS", false),
-                ("token", "GOOGLE_OAUTH_ACCESS_TOKEN", false),
-            ],
-            Preset::Azure => &[
-                ("client_id", "ARM_CLIENT_ID", true),
-                ("client_secret", "ARM_CLIENT_SECRET", true),
-            ],
-        }
-    }
 }
 
 /// What to take from one secret's response.
@@ -199,26 +179,6 @@ pub fn from_long(entries: &[LongEntry]) -> Result<Vec<Request>, String> {
         }
     }
     Ok(out)
-}
-
-/// Checks that no two selectors write the same variable (known before reading).
-pub fn check_duplicates(requests: &[Request]) -> Result<(), String> {
-    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
-    for r in requests {
-        for s in &r.selectors {
-            let names: Vec<&str> = match s {
-                Selector::Key { env, .. } => vec![env.as_str()],
-                Selector::Preset(p) => p.keys().iter().map(|k| k.1).collect(),
-                Selector::All => vec![],
-            };
-            for n in names {
-                if let Some(prev) = seen.insert(n, &r.path) {
-                    return Err(format!("variable `{n}` is set twice (by `{prev}` and `{}`)", r.path));
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The variable name for a key when none is given: upper-cased, every
@@ -451,15 +411,6 @@ mod tests {
             assert!(err.starts_with("line 2:"), "{spec}: {err}");
             assert!(err.contains(want), "{spec}: {err}");
         }
-    }
-
-    #[test]
-    fn duplicate_variables_are_refused() {
-        let r = parse("kv/a k | X; kv/b j | X").unwrap();
-        assert!(check_duplicates(&r).unwrap_err().contains("`X` is set twice"));
-        let r = parse("aws/creds/a | aws; kv/b j | AWS_ACCESS_KEY_ID").unwrap();
-        assert!(check_duplicates(&r).is_err());
-        assert!(check_duplicates(&parse("kv/a k | X; kv/a k | X").unwrap()).is_ok());
     }
 
     #[test]

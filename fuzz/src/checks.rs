@@ -21,7 +21,7 @@ pub fn spec_text(text: &str) {
         assert_eq!(r.method, Method::Get);
         assert!(r.body.is_none());
     }
-    let _ = spec::check_duplicates(&requests);
+    let _ = packer_vault::config::check_duplicates(&requests);
     let again = spec::parse(&write_spec(&requests)).expect("a written-back spec parses");
     assert_eq!(again, requests, "spec round trip");
 }
@@ -47,7 +47,7 @@ pub fn long_entries(entries: &[LongEntry]) {
                 .is_none_or(|b| b.is_object() && r.method == Method::Post)
         );
     }
-    let _ = spec::check_duplicates(&requests);
+    let _ = packer_vault::config::check_duplicates(&requests);
 }
 
 fn check_request(r: &Request) {

@@ -7,7 +7,6 @@
 pub mod github;
 pub mod gitlab;
 pub mod identity;
-mod private;
 
 use crate::config::{Auth, Config};
 use crate::env::{Env, Platform};

@@ -4,7 +4,8 @@
 //! [`crate::ci::identity`].
 
 use super::sources::{Sources, check_segment};
-use super::{Auth, Env, IdentityInputs};
+use super::{Auth, IdentityInputs};
+use crate::env::Env;
 use crate::env::Platform;
 use crate::error::{Error, Result};
 use crate::secret::Secret;

@@ -1,8 +1,9 @@
 //! The inputs of `packer-vault report`, which logs in nowhere: only what
 //! publishing needs, and the reports to fan in.
 
+use super::CommentMode;
 use super::sources::Sources;
-use super::{CommentMode, Env};
+use crate::env::Env;
 use crate::env::Platform;
 use crate::error::{Error, Result};
 use crate::secret::Secret;

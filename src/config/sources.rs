@@ -2,9 +2,9 @@
 //! config file or the fallback, first found wins; and checking its value
 //! against its kind before anything uses it.
 
-use super::Env;
 use super::file::{self, ConfigFile};
 use super::inputs::{self, Input, Kind};
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use std::collections::BTreeMap;

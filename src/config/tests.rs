@@ -1,4 +1,6 @@
 use super::*;
+use crate::env::Env;
+use std::collections::BTreeMap;
 
 fn flags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -100,4 +102,13 @@ fn the_cis_settings_outrank_the_repositorys_config_file_for_protected_inputs() {
     assert_eq!(c.vault_addr, "http://attacker:8200");
     assert!(matches!(&c.auth, Auth::Jwt { role, .. } if role == "attacker"));
     assert_eq!(c.hcp.bucket.as_deref(), Some("from-file"));
+}
+
+#[test]
+fn duplicate_variables_are_refused() {
+    let r = spec::parse("kv/a k | X; kv/b j | X").unwrap();
+    assert!(check_duplicates(&r).unwrap_err().contains("`X` is set twice"));
+    let r = spec::parse("aws/creds/a | aws; kv/b j | AWS_ACCESS_KEY_ID").unwrap();
+    assert!(check_duplicates(&r).is_err());
+    assert!(check_duplicates(&spec::parse("kv/a k | X; kv/a k | X").unwrap()).is_ok());
 }

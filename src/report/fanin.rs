@@ -34,36 +34,17 @@ fn image(r: &JsonReport) -> String {
     }
 }
 
-/// Renders the fan-in report; `marker` goes first when given.
+/// Renders the fan-in report; `marker` goes first when given: a heading
+/// with the counts, one row per image (failures first), then each image's
+/// details.
 pub fn render(entries: &[Entry], marker: Option<&str>) -> String {
     let mut sorted: Vec<&Entry> = entries.iter().collect();
     sorted.sort_by_key(|e| (rank(e), e.0.clone()));
-    let images = entries.iter().filter(|e| e.1.is_ok()).count();
-    let failed = entries
-        .iter()
-        .filter(|e| e.1.as_ref().is_ok_and(|r| r.result != "success"))
-        .count();
-    let unreadable = entries.len() - images;
     let mut o = String::new();
     if let Some(m) = marker {
         let _ = writeln!(o, "{m}");
     }
-    let icon = if failed + unreadable == 0 { "✅" } else { "❌" };
-    let _ = write!(
-        o,
-        "### {icon} packer-vault: {images} image{}",
-        if images == 1 { "" } else { "s" }
-    );
-    if failed > 0 {
-        let _ = write!(o, ", {failed} failed");
-    }
-    if unreadable > 0 {
-        let _ = write!(
-            o,
-            ", {unreadable} unreadable report{}",
-            if unreadable == 1 { "" } else { "s" }
-        );
-    }
+    heading(&mut o, entries);
     let _ = writeln!(
         o,
         "\n\n| Image | Result | Version | Fingerprint | Channel | Duration |\n|---|---|---|---|---|---|"
@@ -73,71 +54,87 @@ pub fn render(entries: &[Entry], marker: Option<&str>) -> String {
             Err(why) => {
                 let _ = writeln!(o, "| {} | ⚠️ unreadable: {} | | | | |", code(name), code(why));
             }
-            Ok(r) => {
-                let result = match (r.result.as_str(), r.exit_code) {
-                    ("success", _) => "✅ succeeded".to_string(),
-                    (word, Some(c)) => format!("❌ {word} (exit {c})"),
-                    (word, None) => format!("❌ {word}"),
-                };
-                let hcp = r.hcp.as_ref();
-                let version = match hcp
-                    .and_then(|h| Some((h.url.as_ref()?, h.version_name.as_ref().or(h.version_id.as_ref())?)))
-                {
-                    Some((url, name)) => format!("[{}]({url})", cell(name)),
-                    None => "–".into(),
-                };
-                let _ = writeln!(
-                    o,
-                    "| {} | {result} | {version} | {} | {} | {} |",
-                    image(r),
-                    hcp.map(|h| code(&h.fingerprint)).unwrap_or_else(|| "–".into()),
-                    hcp.and_then(|h| h.channel.as_deref())
-                        .map(code)
-                        .unwrap_or_else(|| "–".into()),
-                    secs(Duration::try_from_secs_f64(r.duration_seconds).unwrap_or_default())
-                );
-            }
+            Ok(r) => row(&mut o, r),
         }
     }
     o.push('\n');
     for (_, r) in &sorted {
-        let Ok(r) = r else { continue };
-        let icon = if r.result == "success" { "✅" } else { "❌" };
-        let _ = writeln!(o, "<details><summary>{icon} {}</summary>\n", html_code(&r.template));
-        if !r.errors.is_empty() {
-            let _ = writeln!(o, "**Errors**\n");
-            fenced_list(&mut o, &r.errors);
-            o.push('\n');
+        if let Ok(r) = r {
+            details(&mut o, r);
         }
-        if !r.artifacts.is_empty() {
-            let _ = writeln!(o, "| Build | Artifact | Region |\n|---|---|---|");
-            for a in &r.artifacts {
-                let _ = writeln!(
-                    o,
-                    "| {} | {} | {} |",
-                    code(&a.build),
-                    code(&a.id),
-                    code(a.region.as_deref().unwrap_or(""))
-                );
-            }
-            o.push('\n');
-        }
-        let _ = writeln!(
-            o,
-            "Secrets: {} values, digest `{}`{}\n",
-            r.secrets.len(),
-            r.secrets_digest,
-            r.packer_version
-                .as_deref()
-                .map(|v| format!(" · Packer {}", cell(v)))
-                .unwrap_or_default()
-        );
-        if let Some(url) = &r.run_url {
-            let _ = writeln!(o, "[Job log]({url})\n");
-        }
-        let _ = writeln!(o, "</details>\n");
     }
     o
+}
+
+/// `### ✅ packer-vault: N images, F failed, U unreadable reports`.
+fn heading(o: &mut String, entries: &[Entry]) {
+    let images = entries.iter().filter(|e| e.1.is_ok()).count();
+    let failed = (entries.iter())
+        .filter(|e| e.1.as_ref().is_ok_and(|r| r.result != "success"))
+        .count();
+    let unreadable = entries.len() - images;
+    let icon = if failed + unreadable == 0 { "✅" } else { "❌" };
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let _ = write!(o, "### {icon} packer-vault: {images} image{}", plural(images));
+    if failed > 0 {
+        let _ = write!(o, ", {failed} failed");
+    }
+    if unreadable > 0 {
+        let _ = write!(o, ", {unreadable} unreadable report{}", plural(unreadable));
+    }
+}
+
+/// One image's row of the table.
+fn row(o: &mut String, r: &JsonReport) {
+    let result = match (r.result.as_str(), r.exit_code) {
+        ("success", _) => "✅ succeeded".to_string(),
+        (word, Some(c)) => format!("❌ {word} (exit {c})"),
+        (word, None) => format!("❌ {word}"),
+    };
+    let hcp = r.hcp.as_ref();
+    let link = hcp.and_then(|h| Some((h.url.as_ref()?, h.version_name.as_ref().or(h.version_id.as_ref())?)));
+    let version = match link {
+        Some((url, name)) => format!("[{}]({url})", cell(name)),
+        None => "–".into(),
+    };
+    let fingerprint = hcp.map(|h| code(&h.fingerprint)).unwrap_or_else(|| "–".into());
+    let channel = (hcp.and_then(|h| h.channel.as_deref()))
+        .map(code)
+        .unwrap_or_else(|| "–".into());
+    let duration = secs(Duration::try_from_secs_f64(r.duration_seconds).unwrap_or_default());
+    let _ = writeln!(
+        o,
+        "| {} | {result} | {version} | {fingerprint} | {channel} | {duration} |",
+        image(r)
+    );
+}
+
+/// One image's folded details: errors, artifacts, secrets, job link.
+fn details(o: &mut String, r: &JsonReport) {
+    let icon = if r.result == "success" { "✅" } else { "❌" };
+    let _ = writeln!(o, "<details><summary>{icon} {}</summary>\n", html_code(&r.template));
+    if !r.errors.is_empty() {
+        let _ = writeln!(o, "**Errors**\n");
+        fenced_list(o, &r.errors);
+        o.push('\n');
+    }
+    if !r.artifacts.is_empty() {
+        let _ = writeln!(o, "| Build | Artifact | Region |\n|---|---|---|");
+        for a in &r.artifacts {
+            let region = code(a.region.as_deref().unwrap_or(""));
+            let _ = writeln!(o, "| {} | {} | {region} |", code(&a.build), code(&a.id));
+        }
+        o.push('\n');
+    }
+    let packer = (r.packer_version.as_deref())
+        .map(|v| format!(" · Packer {}", cell(v)))
+        .unwrap_or_default();
+    let (n, digest) = (r.secrets.len(), &r.secrets_digest);
+    let _ = writeln!(o, "Secrets: {n} values, digest `{digest}`{packer}\n");
+    if let Some(url) = &r.run_url {
+        let _ = writeln!(o, "[Job log]({url})\n");
+    }
+    let _ = writeln!(o, "</details>\n");
 }
 
 #[cfg(test)]

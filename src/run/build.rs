@@ -1,18 +1,17 @@
 //! `packer-vault build` and `validate`: secrets from Vault into Packer's
 //! environment, Packer's phases, HCP Packer, the report, revocation.
 
-use super::{Stop, Stopped, fail, step, unless_cancelled};
+use super::{Stop, Stopped, fail, step};
+use crate::child::workload::CredFile;
+use crate::child::{self, Handoff};
 use crate::ci::Runner;
 use crate::config::Config;
-use crate::env::Env;
 use crate::error::{EXIT_FAILED, Error};
-use crate::keyfile::KeyFiles;
 use crate::packer::install::{self, Options};
 use crate::packer::run::{Packer, PhaseResult};
 use crate::process::Cancel;
 use crate::redact::Redactor;
 use crate::report::{Phase, Report, Status};
-use crate::secret::Secret;
 use crate::session::{PackerToken, Session};
 use crate::vault::lease::Renewer;
 use crate::vault::read::Read;
@@ -49,19 +48,18 @@ pub async fn build(cfg: Config, ci: Runner, mode: Mode, report_file: Option<Path
         Err(stop) => return stop.exit_code(),
     };
     super::identify(&mut report, &cfg, &session);
-    let packer_token = match unless_cancelled(&cancel, session.packer_token(&cfg, &ci)).await {
-        Ok(Ok(t)) => t,
-        Ok(Err(e)) => {
+    let packer_token = match step(&cancel, session.packer_token(&cfg, &ci)).await {
+        Ok(t) => t,
+        Err(stop) => {
+            session.close(&cfg, false).await;
+            let Stop::Failed(e) = stop else {
+                return stop.exit_code();
+            };
             report.status = Status::Failed;
             report.errors.push(e.to_string());
             report.exit_code = Some(e.exit_code());
-            session.close(&cfg, false).await;
             crate::publish::publish(ci.platform, &ci.env, &report, &publish, report_file.as_deref()).await;
             return fail(&e);
-        }
-        Err(s) => {
-            session.close(&cfg, false).await;
-            return s.exit_code();
         }
     };
     let code = run(
@@ -97,7 +95,8 @@ struct Ctx<'a> {
 }
 
 /// What the run made ready before Packer's first phase. The key files and
-/// HCP's credential file live as long as this value: until Packer has ended.
+/// HCP's credential file (the [`Handoff`]'s) live as long as this value:
+/// until Packer has ended.
 struct Prepared {
     reads: Vec<Read>,
     redactor: Redactor,
@@ -105,8 +104,7 @@ struct Prepared {
     fingerprint: Option<String>,
     packer: Packer,
     phases: Vec<&'static str>,
-    _files: KeyFiles,
-    _cred_file: Option<super::workload::CredFile>,
+    _handoff: Handoff,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -165,19 +163,15 @@ async fn prepare(cx: &Ctx<'_>, report: &mut Report, started: Instant) -> Result<
     if cfg.export_env {
         crate::export::to_github_env(ci.platform, env, &reads)?;
     }
-    let files = KeyFiles::write(&reads, env)?;
-    step(
-        cx.cancel,
-        crate::azure::wait_accepted(&cfg.requests, &reads, &cfg.azure, env),
-    )
-    .await?;
+    let files = child::key_files(&reads, ci)?;
+    step(cx.cancel, super::azure_wait(cfg, &reads, env)).await?;
 
     let (workload, cred_file) = open_workload(cx).await?;
 
     let opts = Options::from_env(env)?;
     let installed = step(
         cx.cancel,
-        install::ensure(cfg.packer_version.as_deref(), &opts, &ci.private_vars(cfg)),
+        install::ensure(cfg.packer_version.as_deref(), &opts, &child::private::removed(ci, cfg)),
     )
     .await?;
     report.packer_version = Some(installed.version.clone());
@@ -201,15 +195,14 @@ async fn prepare(cx: &Ctx<'_>, report: &mut Report, started: Instant) -> Result<
     if install::supports_init(&installed.version) {
         phases.insert(phases.len() - 1, "init");
     }
-    let packer = packer(
-        cx,
-        &installed,
-        &reads,
-        fingerprint.as_deref(),
-        &files,
-        cred_file.as_ref(),
-        report,
-    );
+    let build = child::Build {
+        fingerprint: fingerprint.as_deref(),
+        secrets_digest: &report.secrets_digest,
+        cred_file,
+    };
+    let token_vars = cx.packer_token.map_or(&[][..], |t| &t.vars[..]);
+    let handoff = Handoff::build(cfg, ci, &reads, token_vars, files, build);
+    let packer = packer(cx, &installed, &handoff);
     Ok(Prepared {
         reads,
         redactor,
@@ -217,17 +210,14 @@ async fn prepare(cx: &Ctx<'_>, report: &mut Report, started: Instant) -> Result<
         fingerprint,
         packer,
         phases,
-        _files: files,
-        _cred_file: cred_file,
+        _handoff: handoff,
     })
 }
 
 /// HCP through the workload identity provider: exchanged once, before
 /// Packer starts, so a refused exchange stops the run first. Packer gets an
 /// HCP_CRED_FILE of the same provider, never a secret.
-async fn open_workload(
-    cx: &Ctx<'_>,
-) -> Result<(Option<super::hcp::Registry>, Option<super::workload::CredFile>), Stop> {
+async fn open_workload(cx: &Ctx<'_>) -> Result<(Option<super::hcp::Registry>, Option<CredFile>), Stop> {
     let (cfg, ci, env) = (cx.cfg, cx.ci, &cx.ci.env);
     if cx.mode != Mode::Build || cfg.hcp.bucket.is_none() || cfg.hcp.provider.is_none() {
         return Ok((None, None));
@@ -235,46 +225,24 @@ async fn open_workload(
     let open = async {
         let jwt = ci.hcp_identity_token(&cfg.hcp).await?;
         let registry = super::hcp::Registry::open_workload(&cfg.hcp, env, &jwt).await?;
-        let file = super::workload::CredFile::write(&cfg.hcp, ci, &jwt, &registry.project)?;
+        let file = CredFile::write(&cfg.hcp, ci, &jwt, &registry.project)?;
         Ok::<_, Error>((registry, file))
     };
     let (r, f) = step(cx.cancel, open).await?;
     Ok((Some(r), Some(f)))
 }
 
-/// Packer, run in the working directory with the secrets, Packer's token,
-/// the key files and HCP's variables in its environment, and nothing private.
-fn packer(
-    cx: &Ctx<'_>,
-    installed: &install::Installed,
-    reads: &[Read],
-    fingerprint: Option<&str>,
-    files: &KeyFiles,
-    cred_file: Option<&super::workload::CredFile>,
-    report: &Report,
-) -> Packer {
-    let (cfg, env) = (cx.cfg, &cx.ci.env);
+/// Packer, run in the working directory with what [`Handoff`] gives it.
+fn packer(cx: &Ctx<'_>, installed: &install::Installed, handoff: &Handoff) -> Packer {
+    let cfg = cx.cfg;
     Packer {
         path: installed.path.clone(),
         version: installed.version.clone(),
         cwd: cfg.working_directory.clone(),
         template: cfg.template.display().to_string(),
-        env: Packer::environment({
-            let mut vars = packer_env(cfg, reads, fingerprint);
-            vars.extend(provenance(cfg, env, &report.secrets_digest));
-            vars.extend(cx.packer_token.iter().flat_map(|t| t.vars.iter().cloned()));
-            vars.extend(files.vars.iter().cloned());
-            vars.extend(cred_file.iter().map(|c| c.var.clone()));
-            vars.extend(crate::azure::variables(&cfg.requests, &cfg.azure));
-            vars
-        }),
-        remove: cx.ci.private_vars(cfg),
-        init_env: cfg
-            .github_token
-            .iter()
-            .filter(|_| cfg.packer_init_token)
-            .map(|t| ("PACKER_GITHUB_API_TOKEN".to_string(), t.clone()))
-            .collect(),
+        env: Packer::environment(handoff.env.clone()),
+        remove: handoff.remove.clone(),
+        init_env: handoff.init_env.clone(),
         grace: cx.ci.grace(),
     }
 }
@@ -408,68 +376,6 @@ fn cancelled(report: &mut Report, s: crate::process::Signal) -> i32 {
     report.status = Status::Cancelled;
     crate::log::warn("cancelled: Packer was asked to stop and clean up");
     s.exit_code()
-}
-
-/// Packer's variables: the secrets, `PKR_VAR_*` from `packer-vars`, and HCP's.
-fn packer_env(cfg: &Config, reads: &[Read], fingerprint: Option<&str>) -> Vec<(String, Secret)> {
-    let mut env = crate::vault::read::environment(reads);
-    env.extend(
-        cfg.packer_vars
-            .iter()
-            .map(|(k, v)| (format!("PKR_VAR_{k}"), Secret::new(v.clone()))),
-    );
-    if let (Some(bucket), Some(fp)) = (&cfg.hcp.bucket, fingerprint) {
-        env.push(("HCP_PACKER_BUCKET_NAME".into(), Secret::new(bucket.clone())));
-        env.push(("HCP_PACKER_BUILD_FINGERPRINT".into(), Secret::new(fp)));
-        // Packer's hcp-sdk-go publishes where we look the version up.
-        if let Some(g) = &cfg.hcp.geography {
-            env.push(("HCP_GEOGRAPHY".into(), Secret::new(g.clone())));
-        }
-    }
-    env
-}
-
-/// What lets an image be traced back to its commit and secret versions,
-/// for `hcp_packer_registry { build_labels = { ... = env("...") } }`:
-/// `PACKER_VAULT_SECRETS_DIGEST` (the report's secrets-digest),
-/// `PACKER_VAULT_LOCK_FILE_DIGEST` (sha256 of `packer-vault.lock`, when one
-/// is used) and `PACKER_VAULT_GIT_SHA` (the CI's commit, else the working
-/// directory's `HEAD`).
-fn provenance(cfg: &Config, env: &Env, secrets_digest: &str) -> Vec<(String, Secret)> {
-    let mut vars = vec![("PACKER_VAULT_SECRETS_DIGEST".to_string(), Secret::new(secrets_digest))];
-    if let Some(bytes) = cfg.lock_file.as_ref().and_then(|p| std::fs::read(p).ok()) {
-        use sha2::Digest;
-        let hex: String = sha2::Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        vars.push((
-            "PACKER_VAULT_LOCK_FILE_DIGEST".into(),
-            Secret::new(format!("sha256:{hex}")),
-        ));
-    }
-    let sha = env
-        .get("GITHUB_SHA")
-        .or_else(|| env.get("CI_COMMIT_SHA"))
-        .map(str::to_string)
-        .or_else(|| git_head(&cfg.working_directory));
-    if let Some(sha) = sha.filter(|s| s.len() >= 7 && s.chars().all(|c| c.is_ascii_hexdigit())) {
-        vars.push(("PACKER_VAULT_GIT_SHA".into(), Secret::new(sha)));
-    }
-    vars
-}
-
-/// `git rev-parse HEAD` in `dir`, when it is a git checkout.
-fn git_head(dir: &std::path::Path) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(dir)
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 fn local_fingerprint() -> String {

@@ -1,12 +1,12 @@
 //! `packer-vault exec -- CMD...`.
 
-use super::{fail, unless_cancelled};
+use super::{Stop, step};
+use crate::child::{self, Handoff};
 use crate::ci::Runner;
 use crate::config::Config;
 use crate::console::{Stream, Writer};
 use crate::error::Error;
 use crate::export;
-use crate::keyfile::KeyFiles;
 use crate::process::{self, Cancel};
 use crate::session::{PackerToken, Session};
 use crate::vault::lease::Renewer;
@@ -20,18 +20,16 @@ pub async fn exec(cfg: Config, ci: Runner, argv: Vec<String>) -> i32 {
     };
     // `packer-vault-token`: the command (often Packer) gets a child token
     // of the run's, revoked whatever the outcome, as `build` does.
-    let packer_token = match unless_cancelled(&cancel, session.packer_token(&cfg, &ci)).await {
-        Ok(Ok(t)) => t,
-        Ok(Err(e)) => {
+    let packer_token = match step(&cancel, session.packer_token(&cfg, &ci)).await {
+        Ok(t) => t,
+        Err(stop) => {
             session.close(&cfg, false).await;
-            return fail(&e);
-        }
-        Err(s) => {
-            session.close(&cfg, false).await;
-            return s.exit_code();
+            return stop.exit_code();
         }
     };
-    let code = exec_in(&cfg, &ci, &session, &cancel, argv, packer_token.as_ref()).await;
+    let code = exec_in(&cfg, &ci, &session, &cancel, argv, packer_token.as_ref())
+        .await
+        .unwrap_or_else(Stop::exit_code);
     if let Some(t) = &packer_token {
         t.revoke().await;
     }
@@ -40,6 +38,8 @@ pub async fn exec(cfg: Config, ci: Runner, argv: Vec<String>) -> i32 {
     code
 }
 
+/// Reads the secrets, hands them to the command and runs it: its exit
+/// code, or why it never ran.
 async fn exec_in(
     cfg: &Config,
     ci: &Runner,
@@ -47,50 +47,30 @@ async fn exec_in(
     cancel: &Cancel,
     argv: Vec<String>,
     packer_token: Option<&PackerToken>,
-) -> i32 {
-    let (reads, redactor) = match unless_cancelled(cancel, session.read(cfg, ci)).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => return fail(&e),
-        Err(s) => return s.exit_code(),
-    };
+) -> Result<i32, Stop> {
+    let (reads, redactor) = step(cancel, session.read(cfg, ci)).await?;
     // The child token is hidden in the command's output like every credential.
     let redactor = match packer_token.and_then(PackerToken::token) {
         Some(t) => session.redactor(&reads, &[t]),
         None => redactor,
     };
-    if cfg.export_env
-        && let Err(e) = export::to_github_env(ci.platform, &ci.env, &reads)
-    {
-        return fail(&e);
+    if cfg.export_env {
+        export::to_github_env(ci.platform, &ci.env, &reads)?;
     }
-    // Key files live until the command has ended, then go with this value.
-    let files = match KeyFiles::write(&reads, &ci.env) {
-        Ok(f) => f,
-        Err(e) => return fail(&e),
-    };
-    match unless_cancelled(
-        cancel,
-        crate::azure::wait_accepted(&cfg.requests, &reads, &cfg.azure, &ci.env),
-    )
-    .await
-    {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return fail(&e),
-        Err(s) => return s.exit_code(),
-    }
+    // Key files live until the command has ended, then go with the handoff.
+    let files = child::key_files(&reads, ci)?;
+    step(cancel, super::azure_wait(cfg, &reads, &ci.env)).await?;
     let renewer = cfg.renew.then(|| {
         let others = packer_token.iter().map(|t| t.renewal()).collect();
         Renewer::spawn_with(session.vault.clone(), &session.login, &reads, others)
     });
     let program = argv.first().cloned().unwrap_or_default();
-    let mut env = crate::vault::read::environment(&reads);
-    env.extend(files.vars.iter().cloned());
-    env.extend(crate::azure::variables(&cfg.requests, &cfg.azure));
-    env.extend(packer_token.iter().flat_map(|t| t.vars.iter().cloned()));
+    let token_vars = packer_token.map_or(&[][..], |t| &t.vars[..]);
+    let handoff = Handoff::exec(cfg, ci, &reads, token_vars, files);
     let spec = process::Spec {
         argv,
-        env,
-        remove: ci.private_vars(cfg),
+        env: handoff.env.clone(),
+        remove: handoff.remove.clone(),
         cwd: None,
         grace: ci.grace(),
     };
@@ -107,10 +87,10 @@ async fn exec_in(
                     "cancelled: the command exited with {} after the signal",
                     exit.code
                 ));
-                s.exit_code()
+                Ok(s.exit_code())
             }
-            None => exit.code,
+            None => Ok(exit.code),
         },
-        Err(e) => fail(&Error::failed(format!("cannot run `{program}`: {e}"))),
+        Err(e) => Err(Error::failed(format!("cannot run `{program}`: {e}")).into()),
     }
 }

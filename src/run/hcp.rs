@@ -212,6 +212,8 @@ pub async fn record(
     (out, warnings)
 }
 
+/// Finds the version the build produced (recording it in `out`) and,
+/// when `promote`, moves the channel onto it.
 async fn lookup(
     cfg: &Config,
     env: &Env,
@@ -223,19 +225,7 @@ async fn lookup(
 ) -> Result<(), String> {
     let registry = match ready {
         Some(r) => r,
-        None => {
-            let (id, secret) = hcp::credentials(reads.iter().flat_map(|r| r.items.iter()), env).ok_or(
-                "HCP Packer: no HCP_CLIENT_ID/HCP_CLIENT_SECRET among the secrets or in the environment: add them to the secrets spec",
-            )?;
-            let early = match early {
-                Some(mut e) => (&mut e.0).await.ok().and_then(Result::ok),
-                None => None,
-            };
-            match early.filter(|s| s.usable_with(&id, &secret)) {
-                Some(s) => s,
-                None => Registry::open(&cfg.hcp, env, id, secret).await?,
-            }
-        }
+        None => registry(cfg, env, reads, early).await?,
     };
     let Registry {
         client,
@@ -258,11 +248,9 @@ async fn lookup(
     out.version_name = Some(version.name.clone()).filter(|n| !n.is_empty());
     out.status = Some(version.status.clone());
     out.url = Some(hcp::version_url(&portal, &org, &project, &out.bucket, &version.id));
-    out.artifacts = version
-        .builds
-        .iter()
+    out.artifacts = (version.builds.iter())
         .flat_map(|b| {
-            b.artifacts.iter().map(move |a| {
+            (b.artifacts.iter()).map(move |a| {
                 (
                     b.component_type.clone(),
                     a.region.clone(),
@@ -277,40 +265,71 @@ async fn lookup(
         "HCP Packer version {} ({status}) in bucket `{}`",
         version.name, out.bucket
     ));
-    if let Some(channel) = cfg.hcp.channel.as_deref().filter(|_| promote) {
-        if !version.is_active() {
-            return Err(format!(
-                "HCP Packer: version {} is {status}, not active: channel `{channel}` left as it was",
-                version.name
-            ));
-        }
-        let action = client
-            .assign_channel(
-                &org,
-                &project,
-                &out.bucket,
-                channel,
-                &out.fingerprint,
-                cfg.hcp.create_channel,
-            )
-            .await
-            .map_err(|f| format!("HCP Packer: {f}"))?;
-        let word = match action {
-            ChannelAction::Created => "created",
-            ChannelAction::Updated => "updated",
-            ChannelAction::Missing => {
-                return Err(format!(
-                    "HCP Packer: channel `{channel}` does not exist in bucket `{}`: create it in HCP Packer, or set \
-                     `create-channel: true` to have the build create it (the version itself is recorded)",
-                    out.bucket
-                ));
-            }
-        };
-        crate::log::info(&format!(
-            "HCP Packer channel `{channel}` {word}: now on {}",
+    match cfg.hcp.channel.as_deref().filter(|_| promote) {
+        Some(channel) => assign(cfg, &client, (&org, &project), out, channel, &version, &status).await,
+        None => Ok(()),
+    }
+}
+
+/// The registry from the HCP credentials among the reads (or in the
+/// environment): the one opened early when it holds the same ones.
+async fn registry(cfg: &Config, env: &Env, reads: &[Read], early: Option<Early>) -> Result<Registry, String> {
+    let (id, secret) = hcp::credentials(reads.iter().flat_map(|r| r.items.iter()), env).ok_or(
+        "HCP Packer: no HCP_CLIENT_ID/HCP_CLIENT_SECRET among the secrets or in the environment: add them to the secrets spec",
+    )?;
+    let early = match early {
+        Some(mut e) => (&mut e.0).await.ok().and_then(Result::ok),
+        None => None,
+    };
+    match early.filter(|s| s.usable_with(&id, &secret)) {
+        Some(s) => Ok(s),
+        None => Registry::open(&cfg.hcp, env, id, secret).await,
+    }
+}
+
+/// Moves `channel` onto the version (an active one only), creating it
+/// when `create-channel` says so.
+async fn assign(
+    cfg: &Config,
+    client: &hcp::Client,
+    (org, project): (&str, &str),
+    out: &mut report::HcpVersion,
+    channel: &str,
+    version: &hcp::Version,
+    status: &str,
+) -> Result<(), String> {
+    if !version.is_active() {
+        return Err(format!(
+            "HCP Packer: version {} is {status}, not active: channel `{channel}` left as it was",
             version.name
         ));
-        out.channel = Some((channel.into(), word.into()));
     }
+    let action = client
+        .assign_channel(
+            org,
+            project,
+            &out.bucket,
+            channel,
+            &out.fingerprint,
+            cfg.hcp.create_channel,
+        )
+        .await
+        .map_err(|f| format!("HCP Packer: {f}"))?;
+    let word = match action {
+        ChannelAction::Created => "created",
+        ChannelAction::Updated => "updated",
+        ChannelAction::Missing => {
+            return Err(format!(
+                "HCP Packer: channel `{channel}` does not exist in bucket `{}`: create it in HCP Packer, or set \
+                 `create-channel: true` to have the build create it (the version itself is recorded)",
+                out.bucket
+            ));
+        }
+    };
+    crate::log::info(&format!(
+        "HCP Packer channel `{channel}` {word}: now on {}",
+        version.name
+    ));
+    out.channel = Some((channel.into(), word.into()));
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! change it (unless `dry-run`), report (summary, sticky comment with its
 //! own marker, outputs), revoke the Vault token.
 
-use super::{fail, unless_cancelled};
+use super::{Stop, fail, step};
 use crate::ci::Runner;
 use crate::config::Config;
 use crate::config::lifecycle::{Lifecycle, Op, Source};
@@ -41,14 +41,14 @@ pub async fn lifecycle(cfg: Config, ci: Runner) -> i32 {
         Err(stop) => return stop.exit_code(),
     };
     super::identify(&mut report, &cfg, &session);
-    let code = match unless_cancelled(&cancel, act(&cfg, &ci, &session, &lc, &bucket, &mut report)).await {
-        Ok(Ok(())) => 0,
-        Ok(Err(e)) => {
+    let code = match step(&cancel, act(&cfg, &ci, &session, &lc, &bucket, &mut report)).await {
+        Ok(()) => 0,
+        Err(Stop::Failed(e)) => {
             report.status = Status::Failed;
             report.errors.push(crate::log::redact(&e.to_string()));
             fail(&e)
         }
-        Err(s) => {
+        Err(Stop::Cancelled(s)) => {
             report.status = Status::Cancelled;
             s.exit_code()
         }
@@ -59,6 +59,25 @@ pub async fn lifecycle(cfg: Config, ci: Runner) -> i32 {
     code
 }
 
+/// What a lifecycle operation acts on: the version `source` named, in its
+/// bucket, and the client to change it with.
+struct Target<'a> {
+    client: &'a hcp::Client,
+    org: &'a str,
+    project: &'a str,
+    bucket: &'a str,
+    version: Version,
+    /// `version NAME (`FINGERPRINT`)`, as every message names it.
+    shown: String,
+}
+
+/// A failed HCP Packer request, as the command's error.
+fn failed(f: crate::remote::Failure) -> Error {
+    Error::failed(format!("HCP Packer: {f}"))
+}
+
+/// Reads the spec, finds the version, and promotes, revokes or restores
+/// it; the report carries the version and what happened.
 async fn act(
     cfg: &Config,
     ci: &Runner,
@@ -71,10 +90,7 @@ async fn act(
     report.set_secrets(&reads, &|_| false);
     let hcp = super::hcp::Registry::for_command(cfg, ci, &reads).await?;
     let (client, org, project) = (&hcp.client, hcp.org.as_str(), hcp.project.as_str());
-    let failed = |f: crate::remote::Failure| Error::failed(format!("HCP Packer: {f}"));
-
     let version = find(client, org, project, bucket, &lc.source).await?;
-    let shown = format!("version {} (`{}`)", name(&version), version.fingerprint);
     report.hcp = Some(report::HcpVersion {
         bucket: bucket.into(),
         fingerprint: version.fingerprint.clone(),
@@ -86,194 +102,215 @@ async fn act(
         artifacts: Vec::new(),
         labels: version.labels(),
     });
+    let shown = format!("version {} (`{}`)", name(&version), version.fingerprint);
+    let target = Target {
+        client,
+        org,
+        project,
+        bucket,
+        version,
+        shown,
+    };
     let mut note = report::Lifecycle {
         op: lc.op.name().into(),
         dry_run: lc.dry_run,
+        channel: lc.channel.clone().filter(|_| lc.op == Op::Promote),
         ..Default::default()
     };
-    match lc.op {
-        Op::Promote => {
-            let channel = lc.channel.clone().unwrap_or_default();
-            note.channel = Some(channel.clone());
-            report.lifecycle = Some(note.clone());
-            promotable(&version, &shown, &lc.require_labels)?;
-            let current = client
-                .get_channel(org, project, bucket, &channel)
-                .await
-                .map_err(failed)?;
-            match &current {
-                None if !lc.create_channel => {
-                    return Err(Error::failed(format!(
-                        "HCP Packer: bucket `{bucket}` has no channel `{channel}`: create it, or set create-channel"
-                    )));
-                }
-                Some(c) if c.managed => {
-                    return Err(Error::failed(format!(
-                        "HCP Packer: channel `{channel}` is managed by HCP Packer and cannot be assigned"
-                    )));
-                }
-                _ => {}
-            }
-            note.previous_fingerprint = current.as_ref().and_then(|c| c.fingerprint()).map(str::to_string);
-            let before = note.previous_fingerprint.as_deref().unwrap_or("no version");
-            if note.previous_fingerprint.as_deref() == Some(version.fingerprint.as_str()) {
-                note.outcome = format!("channel `{channel}` of bucket `{bucket}` is on {shown} already: nothing to do");
-                crate::log::info(&format!("HCP Packer: {}", note.outcome));
-                report.lifecycle = Some(note);
-                return Ok(());
-            }
-            note.outcome = match (current.is_some(), lc.dry_run) {
-                (true, false) => format!("channel `{channel}` of bucket `{bucket}` moved from `{before}` to {shown}"),
-                (true, true) => {
-                    format!("channel `{channel}` of bucket `{bucket}` would move from `{before}` to {shown}")
-                }
-                (false, false) => format!("channel `{channel}` of bucket `{bucket}` created on {shown}"),
-                (false, true) => format!("channel `{channel}` of bucket `{bucket}` would be created on {shown}"),
-            };
-            if !lc.dry_run {
-                client
-                    .assign_channel(org, project, bucket, &channel, &version.fingerprint, true)
-                    .await
-                    .map_err(failed)?;
-            }
-        }
-        Op::Revoke => {
-            report.lifecycle = Some(note.clone());
-            if version.status == hcp::versions::VERSION_REVOKED {
-                note.outcome = format!("{shown} of bucket `{bucket}` is revoked already: nothing to do");
-            } else {
-                let channels = client.list_channels(org, project, bucket).await.map_err(failed)?;
-                let on_it: Vec<String> = channels
-                    .iter()
-                    .filter(|c| !c.managed && c.fingerprint() == Some(version.fingerprint.as_str()))
-                    .map(|c| c.name.clone())
-                    .collect();
-                let pointing: Vec<String> = on_it.iter().map(|c| format!("`{c}`")).collect();
-                if !pointing.is_empty() && !lc.force {
-                    return Err(Error::failed(format!(
-                        "HCP Packer: {shown} is assigned to channel {}: move {} first, or set force",
-                        pointing.join(", "),
-                        if pointing.len() == 1 { "it" } else { "them" }
-                    )));
-                }
-                // Revoking a version revokes what was built from it, in other
-                // buckets too, unless skip-descendants: production may run on
-                // one of those through a channel.
-                if !lc.skip_descendants && !lc.force {
-                    let assigned = client
-                        .assigned_descendants(org, project, bucket, &version.fingerprint)
-                        .await
-                        .map_err(failed)?;
-                    if !assigned.is_empty() {
-                        let named: Vec<String> = assigned
-                            .iter()
-                            .map(|a| {
-                                let v = &a.version;
-                                let id = if v.version_name.is_empty() {
-                                    &v.version_fingerprint
-                                } else {
-                                    &v.version_name
-                                };
-                                format!("`{}` {id} (channel `{}`)", v.bucket_name, a.channel)
-                            })
-                            .collect();
-                        return Err(Error::failed(format!(
-                            "HCP Packer: revoking {shown} also revokes the versions built from it, and channels point at {}: \
-                             move those channels first, revoke with skip-descendants, or set force",
-                            named.join(", ")
-                        )));
-                    }
-                }
-                let when = lc.revoke_at.as_deref().map_or("now".to_string(), |t| format!("at {t}"));
-                let done = match (lc.dry_run, lc.revoke_at.is_some()) {
-                    (true, _) => "would be revoked",
-                    (false, true) => "scheduled to be revoked",
-                    (false, false) => "revoked",
-                };
-                note.outcome = format!(
-                    "{shown} of bucket `{bucket}` {done} {when}: {}",
-                    lc.reason.as_deref().unwrap_or("")
-                );
-                if !on_it.is_empty() {
-                    let channels = pointing.join(", ");
-                    note.outcome.push_str(&match (lc.rollback_channels, lc.dry_run) {
-                        (true, true) => format!("; channel {channels} would roll back to its last valid version"),
-                        (true, false) => String::new(),
-                        (false, _) => format!("; channel {channels} left on it (rollback-channels: false)"),
-                    });
-                }
-                if !lc.dry_run {
-                    let update = Update::Revoke {
-                        at: lc.revoke_at.clone(),
-                        message: lc.reason.clone().unwrap_or_default(),
-                        skip_descendants: lc.skip_descendants,
-                        keep_channels: !lc.rollback_channels,
-                    };
-                    let after = client
-                        .update_version(org, project, bucket, &version.fingerprint, &update)
-                        .await
-                        .map_err(failed)?;
-                    if let Some(h) = report.hcp.as_mut() {
-                        h.status = Some(after.status);
-                    }
-                    // Which channels HCP moved, from what to what.
-                    if !on_it.is_empty() {
-                        let now = client.list_channels(org, project, bucket).await.map_err(failed)?;
-                        for c in &on_it {
-                            let to = now
-                                .iter()
-                                .find(|n| n.name == *c)
-                                .and_then(|n| n.fingerprint())
-                                .unwrap_or_default()
-                                .to_string();
-                            if to != version.fingerprint {
-                                note.moved.push((c.clone(), version.fingerprint.clone(), to));
-                            }
-                        }
-                        for (c, from, to) in &note.moved {
-                            let to = if to.is_empty() { "no version" } else { to.as_str() };
-                            note.outcome
-                                .push_str(&format!("; channel `{c}` rolled back from `{from}` to `{to}`"));
-                        }
-                    }
-                }
-            }
-        }
-        Op::Restore => {
-            report.lifecycle = Some(note.clone());
-            if version.status != hcp::versions::VERSION_REVOKED && version.revoke_at.is_none() {
-                note.outcome = format!("{shown} of bucket `{bucket}` is not revoked: nothing to do");
-            } else if version.revocation_type.as_deref() == Some("INHERITED") {
-                let from = version.revocation_inherited_from.clone().unwrap_or_default();
-                let ancestor = if from.version_name.is_empty() {
-                    from.version_fingerprint.clone()
-                } else {
-                    format!("{} (`{}`)", from.version_name, from.version_fingerprint)
-                };
-                return Err(Error::failed(format!(
-                    "HCP Packer: {shown} was revoked with its ancestor {ancestor} of bucket `{}`: restore that one first",
-                    from.bucket_name
-                )));
-            } else {
-                note.outcome = format!(
-                    "{shown} of bucket `{bucket}` {}; HCP puts it back on no channel (promote it to)",
-                    if lc.dry_run { "would be restored" } else { "restored" }
-                );
-                if !lc.dry_run {
-                    let after = client
-                        .update_version(org, project, bucket, &version.fingerprint, &Update::Restore)
-                        .await
-                        .map_err(failed)?;
-                    if let Some(h) = report.hcp.as_mut() {
-                        h.status = Some(after.status);
-                    }
-                }
-            }
-        }
+    // A failure below still shows which operation it was.
+    report.lifecycle = Some(note.clone());
+    let status = match lc.op {
+        Op::Promote => promote(&target, lc, &mut note).await?,
+        Op::Revoke => revoke(&target, lc, &mut note).await?,
+        Op::Restore => restore(&target, lc, &mut note).await?,
+    };
+    if let (Some(status), Some(h)) = (status, report.hcp.as_mut()) {
+        h.status = Some(status);
     }
     crate::log::info(&format!("HCP Packer: {}", note.outcome));
     report.lifecycle = Some(note);
     Ok(())
+}
+
+/// Moves (or creates) the channel onto the version, unless it is there
+/// already. Promoting changes no version status.
+async fn promote(t: &Target<'_>, lc: &Lifecycle, note: &mut report::Lifecycle) -> Result<Option<String>> {
+    let (bucket, shown) = (t.bucket, &t.shown);
+    let channel = lc.channel.clone().unwrap_or_default();
+    promotable(&t.version, shown, &lc.require_labels)?;
+    let current = (t.client.get_channel(t.org, t.project, bucket, &channel).await).map_err(failed)?;
+    match &current {
+        None if !lc.create_channel => {
+            return Err(Error::failed(format!(
+                "HCP Packer: bucket `{bucket}` has no channel `{channel}`: create it, or set create-channel"
+            )));
+        }
+        Some(c) if c.managed => {
+            return Err(Error::failed(format!(
+                "HCP Packer: channel `{channel}` is managed by HCP Packer and cannot be assigned"
+            )));
+        }
+        _ => {}
+    }
+    note.previous_fingerprint = current.as_ref().and_then(|c| c.fingerprint()).map(str::to_string);
+    let before = note.previous_fingerprint.as_deref().unwrap_or("no version");
+    if note.previous_fingerprint.as_deref() == Some(t.version.fingerprint.as_str()) {
+        note.outcome = format!("channel `{channel}` of bucket `{bucket}` is on {shown} already: nothing to do");
+        return Ok(None);
+    }
+    let this = format!("channel `{channel}` of bucket `{bucket}`");
+    note.outcome = match (current.is_some(), lc.dry_run) {
+        (true, false) => format!("{this} moved from `{before}` to {shown}"),
+        (true, true) => format!("{this} would move from `{before}` to {shown}"),
+        (false, false) => format!("{this} created on {shown}"),
+        (false, true) => format!("{this} would be created on {shown}"),
+    };
+    if !lc.dry_run {
+        let fp = &t.version.fingerprint;
+        (t.client
+            .assign_channel(t.org, t.project, bucket, &channel, fp, true)
+            .await)
+            .map_err(failed)?;
+    }
+    Ok(None)
+}
+
+/// Revokes the version (now or at `revoke-at`) once nothing in use points
+/// at it, and reports the channels HCP rolled back.
+async fn revoke(t: &Target<'_>, lc: &Lifecycle, note: &mut report::Lifecycle) -> Result<Option<String>> {
+    let (bucket, shown) = (t.bucket, &t.shown);
+    if t.version.status == hcp::versions::VERSION_REVOKED {
+        note.outcome = format!("{shown} of bucket `{bucket}` is revoked already: nothing to do");
+        return Ok(None);
+    }
+    let on_it = revocable(t, lc).await?;
+    let when = lc
+        .revoke_at
+        .as_deref()
+        .map_or("now".to_string(), |at| format!("at {at}"));
+    let done = match (lc.dry_run, lc.revoke_at.is_some()) {
+        (true, _) => "would be revoked",
+        (false, true) => "scheduled to be revoked",
+        (false, false) => "revoked",
+    };
+    let reason = lc.reason.as_deref().unwrap_or("");
+    note.outcome = format!("{shown} of bucket `{bucket}` {done} {when}: {reason}");
+    if !on_it.is_empty() {
+        let channels: Vec<String> = on_it.iter().map(|c| format!("`{c}`")).collect();
+        let channels = channels.join(", ");
+        note.outcome.push_str(&match (lc.rollback_channels, lc.dry_run) {
+            (true, true) => format!("; channel {channels} would roll back to its last valid version"),
+            (true, false) => String::new(),
+            (false, _) => format!("; channel {channels} left on it (rollback-channels: false)"),
+        });
+    }
+    if lc.dry_run {
+        return Ok(None);
+    }
+    let update = Update::Revoke {
+        at: lc.revoke_at.clone(),
+        message: lc.reason.clone().unwrap_or_default(),
+        skip_descendants: lc.skip_descendants,
+        keep_channels: !lc.rollback_channels,
+    };
+    let fp = &t.version.fingerprint;
+    let after = (t.client.update_version(t.org, t.project, bucket, fp, &update).await).map_err(failed)?;
+    // Which channels HCP moved, from what to what.
+    if !on_it.is_empty() {
+        let now = (t.client.list_channels(t.org, t.project, bucket).await).map_err(failed)?;
+        for c in &on_it {
+            let to = now.iter().find(|n| n.name == *c).and_then(|n| n.fingerprint());
+            let to = to.unwrap_or_default().to_string();
+            if to != *fp {
+                note.moved.push((c.clone(), fp.clone(), to));
+            }
+        }
+        for (c, from, to) in &note.moved {
+            let to = if to.is_empty() { "no version" } else { to.as_str() };
+            note.outcome
+                .push_str(&format!("; channel `{c}` rolled back from `{from}` to `{to}`"));
+        }
+    }
+    Ok(Some(after.status))
+}
+
+/// The guard of a revocation: the channels on the version (refused unless
+/// `force`), and, unless `skip-descendants` or `force`, no channel on a
+/// version built from it (revoking a version revokes those, in other
+/// buckets too, and production may run on one through a channel). Returns
+/// the channels on the version.
+async fn revocable(t: &Target<'_>, lc: &Lifecycle) -> Result<Vec<String>> {
+    let (fp, shown) = (t.version.fingerprint.as_str(), &t.shown);
+    let channels = (t.client.list_channels(t.org, t.project, t.bucket).await).map_err(failed)?;
+    let on_it: Vec<String> = channels
+        .iter()
+        .filter(|c| !c.managed && c.fingerprint() == Some(fp))
+        .map(|c| c.name.clone())
+        .collect();
+    if !on_it.is_empty() && !lc.force {
+        let pointing: Vec<String> = on_it.iter().map(|c| format!("`{c}`")).collect();
+        return Err(Error::failed(format!(
+            "HCP Packer: {shown} is assigned to channel {}: move {} first, or set force",
+            pointing.join(", "),
+            if pointing.len() == 1 { "it" } else { "them" }
+        )));
+    }
+    if lc.skip_descendants || lc.force {
+        return Ok(on_it);
+    }
+    let assigned = (t.client.assigned_descendants(t.org, t.project, t.bucket, fp).await).map_err(failed)?;
+    if assigned.is_empty() {
+        return Ok(on_it);
+    }
+    let named: Vec<String> = assigned
+        .iter()
+        .map(|a| {
+            let v = &a.version;
+            let id = if v.version_name.is_empty() {
+                &v.version_fingerprint
+            } else {
+                &v.version_name
+            };
+            format!("`{}` {id} (channel `{}`)", v.bucket_name, a.channel)
+        })
+        .collect();
+    Err(Error::failed(format!(
+        "HCP Packer: revoking {shown} also revokes the versions built from it, and channels point at {}: \
+         move those channels first, revoke with skip-descendants, or set force",
+        named.join(", ")
+    )))
+}
+
+/// Restores a revoked (or scheduled) version; one revoked with its ancestor
+/// is refused, naming the ancestor to restore first.
+async fn restore(t: &Target<'_>, lc: &Lifecycle, note: &mut report::Lifecycle) -> Result<Option<String>> {
+    let (bucket, shown, v) = (t.bucket, &t.shown, &t.version);
+    if v.status != hcp::versions::VERSION_REVOKED && v.revoke_at.is_none() {
+        note.outcome = format!("{shown} of bucket `{bucket}` is not revoked: nothing to do");
+        return Ok(None);
+    }
+    if v.revocation_type.as_deref() == Some("INHERITED") {
+        let from = v.revocation_inherited_from.clone().unwrap_or_default();
+        let ancestor = if from.version_name.is_empty() {
+            from.version_fingerprint.clone()
+        } else {
+            format!("{} (`{}`)", from.version_name, from.version_fingerprint)
+        };
+        return Err(Error::failed(format!(
+            "HCP Packer: {shown} was revoked with its ancestor {ancestor} of bucket `{}`: restore that one first",
+            from.bucket_name
+        )));
+    }
+    note.outcome = format!(
+        "{shown} of bucket `{bucket}` {}; HCP puts it back on no channel (promote it to)",
+        if lc.dry_run { "would be restored" } else { "restored" }
+    );
+    if lc.dry_run {
+        return Ok(None);
+    }
+    let (fp, update) = (&v.fingerprint, &Update::Restore);
+    let after = (t.client.update_version(t.org, t.project, bucket, fp, update).await).map_err(failed)?;
+    Ok(Some(after.status))
 }
 
 fn name(v: &Version) -> &str {

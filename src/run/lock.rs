@@ -1,7 +1,7 @@
 //! `packer-vault lock [--check]`: pin the spec's KV v2 secrets to their
 //! current versions, or report how far Vault has moved past the lock.
 
-use super::{fail, unless_cancelled};
+use super::{Stop, step};
 use crate::ci::Runner;
 use crate::config::Config;
 use crate::error::{EXIT_FAILED, EXIT_OK, Error, Result};
@@ -16,11 +16,9 @@ pub async fn lock(cfg: Config, ci: Runner, check: bool) -> i32 {
         Ok(started) => started,
         Err(stop) => return stop.exit_code(),
     };
-    let code = match unless_cancelled(&cancel, lock_in(&cfg, &ci, &session, check)).await {
-        Ok(Ok(code)) => code,
-        Ok(Err(e)) => fail(&e),
-        Err(s) => s.exit_code(),
-    };
+    let code = step(&cancel, lock_in(&cfg, &ci, &session, check))
+        .await
+        .unwrap_or_else(Stop::exit_code);
     session.close(&cfg, false).await;
     code
 }

@@ -9,7 +9,6 @@ mod lifecycle;
 mod lock;
 mod report;
 mod secrets;
-mod workload;
 
 pub use build::{Mode, build};
 pub use cascade::cascade;
@@ -61,6 +60,16 @@ impl From<Error> for Stop {
 impl From<Signal> for Stop {
     fn from(s: Signal) -> Stop {
         Stop::Cancelled(s)
+    }
+}
+
+impl Stop {
+    /// Prints a failure and returns the exit code (a signal's own code).
+    pub(crate) fn exit_code(self) -> i32 {
+        match self {
+            Stop::Failed(e) => fail(&e),
+            Stop::Cancelled(s) => s.exit_code(),
+        }
     }
 }
 
@@ -123,6 +132,28 @@ pub(crate) async fn login(
             Err(s)
         }
     }
+}
+
+/// Waits until Azure AD accepts every client secret the `azure` preset
+/// read (`reads[i]` answers `cfg.requests[i]`).
+pub(crate) async fn azure_wait(
+    cfg: &Config,
+    reads: &[crate::vault::read::Read],
+    env: &crate::env::Env,
+) -> Result<(), Error> {
+    let credentials: Vec<crate::cloud::azure::Credential> = (cfg.requests.iter().zip(reads))
+        .filter(|(r, _)| crate::cloud::azure::is_azure(r))
+        .filter_map(|(_, read)| {
+            let value = |key: &str| read.items.iter().find(|i| i.key == key).map(|i| i.value.clone());
+            let (id, secret) = (value("client_id")?, value("client_secret")?);
+            Some(crate::cloud::azure::Credential {
+                path: read.path.clone(),
+                id,
+                secret,
+            })
+        })
+        .collect();
+    crate::cloud::azure::wait_accepted(&credentials, &cfg.azure, env).await
 }
 
 /// Stops the renewer (when there is one), logs how often it renewed, and

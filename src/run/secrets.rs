@@ -1,6 +1,6 @@
 //! `packer-vault secrets --format F`.
 
-use super::{fail, unless_cancelled};
+use super::step;
 use crate::ci::Runner;
 use crate::config::Config;
 use crate::env::Platform;
@@ -16,12 +16,10 @@ pub async fn secrets(cfg: Config, ci: Runner, format: Format, output: Option<std
         Ok(started) => started,
         Err(stop) => return stop.exit_code(),
     };
-    let (code, leased) =
-        match unless_cancelled(&cancel, secrets_in(&cfg, &ci, &session, format, output.as_deref())).await {
-            Ok(Ok(leased)) => (0, leased),
-            Ok(Err(e)) => (fail(&e), false),
-            Err(s) => (s.exit_code(), false),
-        };
+    let (code, leased) = match step(&cancel, secrets_in(&cfg, &ci, &session, format, output.as_deref())).await {
+        Ok(leased) => (0, leased),
+        Err(stop) => (stop.exit_code(), false),
+    };
     if leased {
         crate::log::info("some secrets are leased: keeping the token so their leases stay valid until they expire");
     }
@@ -52,7 +50,7 @@ async fn secrets_in(
             ));
         }
         (Format::Shell | Format::Json, Some(path)) => {
-            crate::keyfile::write_private(path, text.as_bytes())
+            crate::env::write_private(path, text.as_bytes())
                 .map_err(|e| Error::input("output", format!("{}: {e}", path.display())))?;
             crate::log::info(&format!(
                 "wrote {} variables to {} (0600)",

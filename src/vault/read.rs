@@ -30,19 +30,7 @@ pub struct Item {
     pub delivery: Delivery,
 }
 
-/// How an [`Item`] reaches the command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Delivery {
-    /// As the variable's value.
-    #[default]
-    Value,
-    /// Written to a private file (`keyfile`) whose path is the variable's
-    /// value: a GCP key, which Packer reads from a file.
-    File,
-    /// Nowhere: a part of another value that must never print either
-    /// (a key file's `private_key`, `private_key_id`); masked only.
-    Masked,
-}
+pub use crate::cloud::Delivery;
 
 impl Item {
     fn value(env: &str, key: &str, value: String) -> Item {

@@ -18,10 +18,10 @@ use std::time::Duration;
 
 /// The credential file of one run; removed (and its refresher stopped)
 /// when dropped.
-pub(super) struct CredFile {
+pub struct CredFile {
     _dir: tempfile::TempDir,
     /// `HCP_CRED_FILE` = its path.
-    pub(super) var: (String, Secret),
+    pub var: (String, Secret),
     refresher: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -36,7 +36,7 @@ impl Drop for CredFile {
 impl CredFile {
     /// Writes the token file (`jwt`) and the credential file for
     /// `project`, and on GitHub starts replacing the token before it expires.
-    pub(super) fn write(hcp: &HcpSettings, ci: &Runner, jwt: &Secret, project: &str) -> Result<CredFile> {
+    pub fn write(hcp: &HcpSettings, ci: &Runner, jwt: &Secret, project: &str) -> Result<CredFile> {
         let provider = hcp
             .provider
             .as_deref()
@@ -126,4 +126,4 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     write_file(path, bytes).map_err(|e| Error::failed(format!("cannot write {}: {e}", path.display())))
 }
 
-use crate::keyfile::write_private as write_file;
+use crate::env::write_private as write_file;

@@ -1,4 +1,4 @@
-//! The `azure` preset's other half: Azure AD refuses a client secret that
+//! Azure: the `azure` preset. Azure AD refuses a client secret that
 //! Vault's Azure engine has just created for seconds to minutes while it
 //! replicates (AADSTS700016 "application not found", AADSTS7000215
 //! "invalid client secret"; vault issue 27593, vault-plugin-secrets-azure
@@ -6,16 +6,45 @@
 //! grant is tried at `${AZURE_AUTHORITY_HOST:-https://login.microsoftonline.com}/<tenant>/oauth2/v2.0/token`
 //! (scope `https://management.azure.com/.default`) with backoff until Azure
 //! AD accepts, up to `azure-wait`. The access token it answers is never
-//! read: only the status counts.
+//! read: only the status counts. The tenant and subscription come from
+//! inputs ([`Settings`]), and the command gets them as `ARM_TENANT_ID` and
+//! `ARM_SUBSCRIPTION_ID` beside the engine's `client_id` and
+//! `client_secret`.
 
-use crate::config::Azure;
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::spec::{Preset, Request, Selector};
-use crate::vault::read::Read;
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// The `azure` preset: (response key, variable, required).
+pub const KEYS: &[(&str, &str, bool)] = &[
+    ("client_id", "ARM_CLIENT_ID", true),
+    ("client_secret", "ARM_CLIENT_SECRET", true),
+];
+
+/// What the `azure` preset needs besides the secret.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// `azure-tenant-id`: `ARM_TENANT_ID`, and the tenant of the wait.
+    pub tenant: Option<String>,
+    /// `azure-subscription-id`: `ARM_SUBSCRIPTION_ID`.
+    pub subscription: Option<String>,
+    /// `azure-wait`: how long to wait for a new secret to be accepted.
+    pub wait: std::time::Duration,
+}
+
+/// A client secret the `azure` preset read: the path it came from, the
+/// client id and the secret.
+pub struct Credential {
+    /// The spec's path.
+    pub path: String,
+    /// `client_id`.
+    pub id: Secret,
+    /// `client_secret`.
+    pub secret: Secret,
+}
 
 /// Where Azure AD answers unless `AZURE_AUTHORITY_HOST` says otherwise.
 const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
@@ -24,7 +53,8 @@ const MAX_DELAY: Duration = Duration::from_secs(10);
 /// Azure AD's codes for a secret it does not know yet.
 const NOT_YET: &[&str] = &["AADSTS700016", "AADSTS7000215", "AADSTS7000222", "AADSTS7000216"];
 
-fn is_azure(req: &Request) -> bool {
+/// Whether `req` is read with the `azure` preset.
+pub fn is_azure(req: &Request) -> bool {
     req.selectors
         .iter()
         .any(|s| matches!(s, Selector::Preset(Preset::Azure)))
@@ -32,7 +62,7 @@ fn is_azure(req: &Request) -> bool {
 
 /// `ARM_TENANT_ID` and `ARM_SUBSCRIPTION_ID` for the command, when the
 /// spec uses the `azure` preset and the inputs name them.
-pub fn variables(requests: &[Request], cfg: &Azure) -> Vec<(String, Secret)> {
+pub fn variables(requests: &[Request], cfg: &Settings) -> Vec<(String, Secret)> {
     if !requests.iter().any(is_azure) {
         return Vec::new();
     }
@@ -45,10 +75,9 @@ pub fn variables(requests: &[Request], cfg: &Azure) -> Vec<(String, Secret)> {
     .collect()
 }
 
-/// Waits until Azure AD accepts every client secret the `azure` preset
-/// read (`reads[i]` answers `requests[i]`), all at once; returns at once
-/// without a tenant or with `azure-wait: 0`.
-pub async fn wait_accepted(requests: &[Request], reads: &[Read], cfg: &Azure, env: &Env) -> Result<()> {
+/// Waits until Azure AD accepts every client secret of `credentials`, all
+/// at once; returns at once without a tenant or with `azure-wait: 0`.
+pub async fn wait_accepted(credentials: &[Credential], cfg: &Settings, env: &Env) -> Result<()> {
     let Some(tenant) = cfg.tenant.as_deref() else {
         return Ok(());
     };
@@ -67,20 +96,7 @@ pub async fn wait_accepted(requests: &[Request], reads: &[Read], cfg: &Azure, en
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| Error::failed(format!("cannot set up the HTTP client for Azure AD: {e}")))?;
-    let waits = requests
-        .iter()
-        .zip(reads)
-        .filter(|(r, _)| is_azure(r))
-        .map(|(_, read)| {
-            let value = |key: &str| read.items.iter().find(|i| i.key == key).map(|i| i.value.clone());
-            let (http, url) = (&http, &url);
-            async move {
-                match (value("client_id"), value("client_secret")) {
-                    (Some(id), Some(secret)) => wait_one(http, url, &read.path, &id, &secret, cfg.wait).await,
-                    _ => Ok(()),
-                }
-            }
-        });
+    let waits = (credentials.iter()).map(|c| wait_one(&http, &url, &c.path, &c.id, &c.secret, cfg.wait));
     for r in futures_util::future::join_all(waits).await {
         r?;
     }
