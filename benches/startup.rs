@@ -76,19 +76,12 @@ fn bench_startup(c: &mut Criterion) {
         "true",
     ];
     let inv = packer_vault::cli::parse(args).expect("the bench command line parses");
-    let needs = Needs {
-        lock_write: false,
-        template: false,
-        lifecycle: None,
-        doctor: false,
-        cascade: false,
-    };
-    let cfg = config::resolve(&inv.flags, &env, needs).expect("the bench configuration resolves");
+    let cfg = config::resolve(&inv.flags, &env, Needs::NONE).expect("the bench configuration resolves");
     Runner::new(&cfg, env.clone()).expect("the bench runner resolves");
     group.bench_function("resolve_30", |b| {
         b.iter(|| {
             let inv = packer_vault::cli::parse(black_box(args)).expect("parses");
-            let cfg = config::resolve(&inv.flags, &env, needs).expect("resolves");
+            let cfg = config::resolve(&inv.flags, &env, Needs::NONE).expect("resolves");
             black_box(Runner::new(&cfg, env.clone()).is_ok())
         })
     });

@@ -5,16 +5,9 @@
 use super::*;
 use crate::config::{Needs, resolve};
 use crate::env::Env;
-use crate::vault::mounts::Engine;
 use crate::vault::read::Item;
 
-const NEEDS: Needs = Needs {
-    lock_write: false,
-    template: false,
-    lifecycle: None,
-    doctor: false,
-    cascade: false,
-};
+const NEEDS: Needs = Needs::NONE;
 
 /// A KV value, a GCP key (a file, and a part masked only) and an Azure
 /// client secret: one of each way a value reaches the child.
@@ -31,17 +24,8 @@ fn item(env: &str, key: &str, value: &str, delivery: Delivery) -> Item {
 
 fn read(path: &str, items: Vec<Item>) -> Read {
     Read {
-        path: path.into(),
-        engine: Engine::Other,
-        mount: None,
-        namespace: None,
-        name: None,
-        version: None,
-        created_time: None,
-        lease_id: None,
-        lease_duration: 0,
-        renewable: false,
         items,
+        ..Read::new(path, None)
     }
 }
 

@@ -103,13 +103,7 @@ mod tests {
     use crate::ci::Runner;
     use crate::config::{Auth, Needs, resolve};
 
-    const NEEDS: Needs = Needs {
-        lock_write: false,
-        template: false,
-        lifecycle: None,
-        doctor: false,
-        cascade: false,
-    };
+    const NEEDS: Needs = Needs::NONE;
 
     /// The configuration and the runner, as `main` resolves them.
     fn runner(env: &Env) -> Result<(crate::config::Config, Runner)> {

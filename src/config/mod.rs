@@ -185,5 +185,17 @@ pub struct Needs {
     pub cascade: bool,
 }
 
+impl Needs {
+    /// A subcommand that needs nothing more than every input checked
+    /// (`exec`, `secrets`).
+    pub const NONE: Needs = Needs {
+        lock_write: false,
+        template: false,
+        lifecycle: None,
+        doctor: false,
+        cascade: false,
+    };
+}
+
 #[cfg(test)]
 mod tests;

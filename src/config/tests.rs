@@ -6,13 +6,7 @@ fn flags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
-const NEEDS: Needs = Needs {
-    lock_write: false,
-    template: false,
-    lifecycle: None,
-    doctor: false,
-    cascade: false,
-};
+const NEEDS: Needs = Needs::NONE;
 
 #[test]
 fn order_is_flag_input_env_fallback() {

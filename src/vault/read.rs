@@ -71,6 +71,26 @@ pub struct Read {
     pub items: Vec<Item>,
 }
 
+impl Read {
+    /// A read of `path` in `namespace` before its answer: nothing else
+    /// known yet, nothing taken.
+    pub fn new(path: &str, namespace: Option<String>) -> Read {
+        Read {
+            path: path.to_string(),
+            engine: Engine::Other,
+            mount: None,
+            namespace,
+            name: None,
+            version: None,
+            created_time: None,
+            lease_id: None,
+            lease_duration: 0,
+            renewable: false,
+            items: Vec::new(),
+        }
+    }
+}
+
 /// What the detection wave found: each request's mount (in the order of
 /// the requests) and the answers to the reads sent alongside on a guess.
 pub struct Prepared {
@@ -249,22 +269,11 @@ async fn read_one(
     };
     let base = view(vault, req);
     let child = mount.as_ref().and_then(|m| m.child.as_deref());
-    let mut read = Read {
-        path: req.path.clone(),
-        engine: Engine::Other,
-        mount: None,
-        namespace: match child {
-            Some(c) => Some(crate::namespace::join(base.namespace(), c)),
-            None => base.namespace().map(str::to_string),
-        },
-        name: None,
-        version: None,
-        created_time: None,
-        lease_id: None,
-        lease_duration: 0,
-        renewable: false,
-        items: Vec::new(),
+    let namespace = match child {
+        Some(c) => Some(crate::namespace::join(base.namespace(), c)),
+        None => base.namespace().map(str::to_string),
     };
+    let mut read = Read::new(&req.path, namespace);
     let data = interpret(req, &plan, answer, &mut read)?;
     // The mount as its own namespace names it (`secret/`, not `team-a/secret/`).
     if let (Some(m), Some(c)) = (read.mount.as_mut(), child)

@@ -291,14 +291,8 @@ fn gitlab_native_vault_variables_are_fallbacks() {
         for (k, v) in extra {
             env.set(k, v);
         }
-        let needs = packer_vault::config::Needs {
-            lock_write: false,
-            template: false,
-            lifecycle: None,
-            doctor: false,
-            cascade: false,
-        };
-        packer_vault::config::resolve(&Default::default(), &env, needs).expect("the config resolves")
+        packer_vault::config::resolve(&Default::default(), &env, packer_vault::config::Needs::NONE)
+            .expect("the config resolves")
     };
     let login = |cfg: &packer_vault::config::Config| match &cfg.auth {
         packer_vault::config::Auth::Jwt { path, role, .. } => (path.clone(), role.clone()),
