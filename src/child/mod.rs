@@ -13,6 +13,7 @@
 //! | `HCP_CRED_FILE` | `hcp-workload-identity-provider`, [`workload`] | build |
 //! | `ARM_TENANT_ID`, `ARM_SUBSCRIPTION_ID` | the `azure` preset's inputs | both |
 //! | `PACKER_GITHUB_API_TOKEN` | `packer-init-token` | `packer init` only |
+//! | `CHECKPOINT_DISABLE=1`, `PACKER_NO_COLOR=1` (unless set already) | plain output, no telemetry | build |
 //!
 //! and removed from what it inherits: [`private::removed`], every variable
 //! that can carry a credential of ours or a GitHub file command. The
@@ -104,6 +105,12 @@ impl Handoff {
         }
         vars.extend(provenance::variables(cfg, &ci.env, build.secrets_digest));
         let mut handoff = Handoff::new(cfg, ci, reads, vars, token_vars, files, build.cred_file);
+        // Plain output, and no call to HashiCorp's checkpoint service.
+        for (k, v) in [("CHECKPOINT_DISABLE", "1"), ("PACKER_NO_COLOR", "1")] {
+            if !handoff.env.iter().any(|(n, _)| n == k) {
+                handoff.env.push((k.into(), Secret::new(v)));
+            }
+        }
         handoff.init_env = (cfg.github_token.iter())
             .filter(|_| cfg.packer_init_token)
             .map(|t| ("PACKER_GITHUB_API_TOKEN".to_string(), t.clone()))

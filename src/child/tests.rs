@@ -138,6 +138,8 @@ const BUILD: &[&str] = &[
     "GOOGLE_APPLICATION_CREDENTIALS",
     "ARM_TENANT_ID",
     "ARM_SUBSCRIPTION_ID",
+    "CHECKPOINT_DISABLE",
+    "PACKER_NO_COLOR",
 ];
 
 #[test]

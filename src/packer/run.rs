@@ -86,17 +86,6 @@ impl Recorder {
 }
 
 impl Packer {
-    /// Packer's environment: the given variables plus what keeps its output
-    /// plain and its telemetry off.
-    pub fn environment(mut vars: Vec<(String, Secret)>) -> Vec<(String, Secret)> {
-        for (k, v) in [("CHECKPOINT_DISABLE", "1"), ("PACKER_NO_COLOR", "1")] {
-            if !vars.iter().any(|(n, _)| n == k) {
-                vars.push((k.into(), Secret::new(v)));
-            }
-        }
-        vars
-    }
-
     /// Runs `packer <args>`; `build` output is read as `-machine-readable`.
     pub async fn phase(
         &self,

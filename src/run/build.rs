@@ -240,7 +240,7 @@ fn packer(cx: &Ctx<'_>, installed: &install::Installed, handoff: &Handoff) -> Pa
         version: installed.version.clone(),
         cwd: cfg.working_directory.clone(),
         template: cfg.template.display().to_string(),
-        env: Packer::environment(handoff.env.clone()),
+        env: handoff.env.clone(),
         remove: handoff.remove.clone(),
         init_env: handoff.init_env.clone(),
         grace: cx.ci.grace(),
