@@ -18,6 +18,15 @@ const DELAY: Duration = Duration::from_millis(200);
 /// A GitLab job running `exec` through `proxy`; the command writes each
 /// variable of `vars` to a file of that name in `dir`.
 fn run(f: &Fixture, proxy: &Proxy, dir: &Path, spec: &str, vars: &[&str], extra: &[(&str, &str)]) -> Outcome {
+    let out = attempt(f, proxy, dir, spec, vars, extra);
+    out.assert_success();
+    assert!(revoked(&accessor(&out)), "the token is revoked: {out:?}");
+    f.assert_no_secret(&out.combined());
+    out
+}
+
+/// [`run`], whatever the outcome.
+fn attempt(f: &Fixture, proxy: &Proxy, dir: &Path, spec: &str, vars: &[&str], extra: &[(&str, &str)]) -> Outcome {
     let script: String = vars.iter().map(|v| format!("printf %s \"${v}\" > {v};")).collect();
     let mut cmd = support::bin();
     cmd.envs(gitlab_env(f, dir))
@@ -28,11 +37,7 @@ fn run(f: &Fixture, proxy: &Proxy, dir: &Path, spec: &str, vars: &[&str], extra:
         .envs(extra.iter().copied())
         .current_dir(dir)
         .args(["exec", "--", "sh", "-c", &script]);
-    let out = support::run(cmd);
-    out.assert_success();
-    assert!(revoked(&accessor(&out)), "the token is revoked: {out:?}");
-    f.assert_no_secret(&out.combined());
-    out
+    support::run(cmd)
 }
 
 fn value(dir: &Path, var: &str) -> String {
@@ -245,4 +250,33 @@ fn dynamic_paths_are_read_once_a_preset_at_once_a_bare_one_after_detection() {
     same_wave(once(&seen, &format!("/v1/{kv2}/data/ci/hcp?version=2")), detect);
     // The bare path and its `data/` sibling are one read of one secret.
     same_wave(once(&seen, &format!("/v1/{kv2}/data/ci/packer")), detect);
+}
+
+#[test]
+fn a_guessed_read_that_fails_is_reported_as_an_unguessed_one() {
+    // `{kv2}/ci/absent` goes out at once as KV v2 (its sibling is written
+    // with `data/`) and answers 404: the run says what it says when the
+    // path waits for detection, and only once detection has answered.
+    let f = Fixture::new("waves_absent");
+    let kv2 = &f.kv2_mount;
+    let failure = |spec: String| {
+        let dir = support::scratch_dir("waves_absent");
+        let proxy = Proxy::start(&bao().addr);
+        proxy.set_latency(DELAY);
+        let out = attempt(&f, &proxy, &dir, &spec, &[], &[]);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert!(revoked(&accessor(&out)), "the token is revoked: {out:?}");
+        let lines: Vec<String> = (out.stderr.lines())
+            .filter(|l| l.contains("error"))
+            .map(str::to_string)
+            .collect();
+        assert!(!lines.is_empty(), "{out:?}");
+        (lines, proxy.requests())
+    };
+    let (guessed, seen) = failure(format!("{kv2}/data/ci/hcp client_id | HCP_ID ; {kv2}/ci/absent x | X"));
+    let (plain, _) = failure(format!("{kv2}/ci/absent x | X"));
+    assert_eq!(guessed, plain);
+    // The 404 is not taken for an answer until detection says the mount
+    // is KV v2, asked after it.
+    after(detection(&seen), once(&seen, &format!("/v1/{kv2}/data/ci/absent")));
 }
