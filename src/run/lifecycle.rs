@@ -119,14 +119,18 @@ async fn act(
     };
     // A failure below still shows which operation it was.
     report.lifecycle = Some(note.clone());
-    let status = match lc.op {
-        Op::Promote => promote(&target, lc, &mut note).await?,
-        Op::Revoke => revoke(&target, lc, &mut note).await?,
-        Op::Restore => restore(&target, lc, &mut note).await?,
+    // The version's status after a change, shown even when a later
+    // request of the same operation fails.
+    let mut status = None;
+    let done = match lc.op {
+        Op::Promote => promote(&target, lc, &mut note).await,
+        Op::Revoke => revoke(&target, lc, &mut note, &mut status).await,
+        Op::Restore => restore(&target, lc, &mut note, &mut status).await,
     };
     if let (Some(status), Some(h)) = (status, report.hcp.as_mut()) {
         h.status = Some(status);
     }
+    done?;
     crate::log::info(&format!("HCP Packer: {}", note.outcome));
     report.lifecycle = Some(note);
     Ok(())
@@ -134,7 +138,7 @@ async fn act(
 
 /// Moves (or creates) the channel onto the version, unless it is there
 /// already. Promoting changes no version status.
-async fn promote(t: &Target<'_>, lc: &Lifecycle, note: &mut report::Lifecycle) -> Result<Option<String>> {
+async fn promote(t: &Target<'_>, lc: &Lifecycle, note: &mut report::Lifecycle) -> Result<()> {
     let (bucket, shown) = (t.bucket, &t.shown);
     let channel = lc.channel.clone().unwrap_or_default();
     promotable(&t.version, shown, &lc.require_labels)?;
@@ -156,7 +160,7 @@ async fn promote(t: &Target<'_>, lc: &Lifecycle, note: &mut report::Lifecycle) -
     let before = note.previous_fingerprint.as_deref().unwrap_or("no version");
     if note.previous_fingerprint.as_deref() == Some(t.version.fingerprint.as_str()) {
         note.outcome = format!("channel `{channel}` of bucket `{bucket}` is on {shown} already: nothing to do");
-        return Ok(None);
+        return Ok(());
     }
     let this = format!("channel `{channel}` of bucket `{bucket}`");
     note.outcome = match (current.is_some(), lc.dry_run) {
@@ -172,16 +176,22 @@ async fn promote(t: &Target<'_>, lc: &Lifecycle, note: &mut report::Lifecycle) -
             .await)
             .map_err(failed)?;
     }
-    Ok(None)
+    Ok(())
 }
 
 /// Revokes the version (now or at `revoke-at`) once nothing in use points
-/// at it, and reports the channels HCP rolled back.
-async fn revoke(t: &Target<'_>, lc: &Lifecycle, note: &mut report::Lifecycle) -> Result<Option<String>> {
+/// at it, and reports the channels HCP rolled back; `status` is what HCP
+/// answered for the version.
+async fn revoke(
+    t: &Target<'_>,
+    lc: &Lifecycle,
+    note: &mut report::Lifecycle,
+    status: &mut Option<String>,
+) -> Result<()> {
     let (bucket, shown) = (t.bucket, &t.shown);
     if t.version.status == hcp::versions::VERSION_REVOKED {
         note.outcome = format!("{shown} of bucket `{bucket}` is revoked already: nothing to do");
-        return Ok(None);
+        return Ok(());
     }
     let on_it = revocable(t, lc).await?;
     let when = lc
@@ -205,7 +215,7 @@ async fn revoke(t: &Target<'_>, lc: &Lifecycle, note: &mut report::Lifecycle) ->
         });
     }
     if lc.dry_run {
-        return Ok(None);
+        return Ok(());
     }
     let update = Update::Revoke {
         at: lc.revoke_at.clone(),
@@ -215,6 +225,7 @@ async fn revoke(t: &Target<'_>, lc: &Lifecycle, note: &mut report::Lifecycle) ->
     };
     let fp = &t.version.fingerprint;
     let after = (t.client.update_version(t.org, t.project, bucket, fp, &update).await).map_err(failed)?;
+    *status = Some(after.status);
     // Which channels HCP moved, from what to what.
     if !on_it.is_empty() {
         let now = (t.client.list_channels(t.org, t.project, bucket).await).map_err(failed)?;
@@ -231,7 +242,7 @@ async fn revoke(t: &Target<'_>, lc: &Lifecycle, note: &mut report::Lifecycle) ->
                 .push_str(&format!("; channel `{c}` rolled back from `{from}` to `{to}`"));
         }
     }
-    Ok(Some(after.status))
+    Ok(())
 }
 
 /// The guard of a revocation: the channels on the version (refused unless
@@ -282,12 +293,18 @@ async fn revocable(t: &Target<'_>, lc: &Lifecycle) -> Result<Vec<String>> {
 }
 
 /// Restores a revoked (or scheduled) version; one revoked with its ancestor
-/// is refused, naming the ancestor to restore first.
-async fn restore(t: &Target<'_>, lc: &Lifecycle, note: &mut report::Lifecycle) -> Result<Option<String>> {
+/// is refused, naming the ancestor to restore first. `status` is what HCP
+/// answered for the version.
+async fn restore(
+    t: &Target<'_>,
+    lc: &Lifecycle,
+    note: &mut report::Lifecycle,
+    status: &mut Option<String>,
+) -> Result<()> {
     let (bucket, shown, v) = (t.bucket, &t.shown, &t.version);
     if v.status != hcp::versions::VERSION_REVOKED && v.revoke_at.is_none() {
         note.outcome = format!("{shown} of bucket `{bucket}` is not revoked: nothing to do");
-        return Ok(None);
+        return Ok(());
     }
     if v.revocation_type.as_deref() == Some("INHERITED") {
         let from = v.revocation_inherited_from.clone().unwrap_or_default();
@@ -306,11 +323,12 @@ async fn restore(t: &Target<'_>, lc: &Lifecycle, note: &mut report::Lifecycle) -
         if lc.dry_run { "would be restored" } else { "restored" }
     );
     if lc.dry_run {
-        return Ok(None);
+        return Ok(());
     }
     let (fp, update) = (&v.fingerprint, &Update::Restore);
     let after = (t.client.update_version(t.org, t.project, bucket, fp, update).await).map_err(failed)?;
-    Ok(Some(after.status))
+    *status = Some(after.status);
+    Ok(())
 }
 
 fn name(v: &Version) -> &str {
