@@ -19,26 +19,13 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use packer_vault::redact::{Redactor, forms};
 
+#[path = "../src/redact/tests/reference.rs"]
+mod reference;
+use reference::Lcg;
+
 const LOG_BYTES: usize = 8 * 1024 * 1024;
 const CHUNK: usize = 64 * 1024;
 const SECRET_COUNTS: [usize; 3] = [1, 50, 500];
-
-/// Small deterministic PRNG so every run measures the same input.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// Random 24–40 character secrets, like Vault-generated passwords and tokens.
 fn secrets(rng: &mut Lcg, n: usize) -> Vec<String> {

@@ -8,7 +8,11 @@ use packer_vault::config::file::ConfigFile;
 use packer_vault::config::inputs::INPUTS;
 use packer_vault::lockfile::{Entry, FORMAT, LockFile, Unlockable};
 use packer_vault::redact::{Redactor, forms};
+
+#[path = "../../src/redact/tests/reference.rs"]
+mod reference;
 use packer_vault::spec::{self, LongEntry, Method, Request, Selector};
+use reference::{contains, naive_redact};
 
 /// The secrets spec parser: no panic; what it accepts is well formed, and
 /// writing it back in the one-line syntax parses to the same requests.
@@ -260,33 +264,6 @@ fn check_forms(secret: &str, f: &[String]) {
             "a line too short to be a secret of its own became a pattern: {x:?}"
         );
     }
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Reference redaction, independent of aho-corasick: every byte of every
-/// occurrence of every pattern is covered (overlaps included), and each
-/// maximal run of covered bytes becomes one `***`.
-fn naive_redact(patterns: &[String], text: &[u8]) -> Vec<u8> {
-    let mut covered = vec![false; text.len()];
-    for p in patterns.iter().map(|p| p.as_bytes()).filter(|p| !p.is_empty()) {
-        for i in 0..text.len().saturating_sub(p.len() - 1) {
-            if text[i..].starts_with(p) {
-                covered[i..i + p.len()].iter_mut().for_each(|c| *c = true);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for (i, &b) in text.iter().enumerate() {
-        if !covered[i] {
-            out.push(b);
-        } else if i == 0 || !covered[i - 1] {
-            out.extend_from_slice(b"***");
-        }
-    }
-    out
 }
 
 /// Text for the redactor built from pieces: raw bytes, whole forms of the

@@ -1,28 +1,14 @@
 //! The redactor's tests: forms, matching, properties; streaming in [`stream`].
 
+mod reference;
 mod stream;
+
+use reference::{Lcg, contains, naive_redact};
 
 use super::*;
 use aho_corasick::AhoCorasickKind;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-
-/// Small deterministic PRNG (64-bit LCG, high bits).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 fn stream_chunks(r: &Redactor, chunks: &[&[u8]]) -> Vec<u8> {
     let mut s = r.stream();
@@ -32,10 +18,6 @@ fn stream_chunks(r: &Redactor, chunks: &[&[u8]]) -> Vec<u8> {
     }
     s.finish(&mut out);
     out
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
 fn assert_no_form(out: &[u8], secrets: &[&str]) {
@@ -48,28 +30,6 @@ fn assert_no_form(out: &[u8], secrets: &[&str]) {
             );
         }
     }
-}
-
-/// Reference redaction, independent of aho-corasick: the union of every
-/// occurrence, each maximal run of covered bytes one `***`.
-fn naive_redact(patterns: &[String], text: &[u8]) -> Vec<u8> {
-    let mut covered = vec![false; text.len()];
-    for p in patterns.iter().map(|p| p.as_bytes()).filter(|p| !p.is_empty()) {
-        for i in 0..text.len().saturating_sub(p.len() - 1) {
-            if text[i..].starts_with(p) {
-                covered[i..i + p.len()].iter_mut().for_each(|c| *c = true);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for (i, &b) in text.iter().enumerate() {
-        if !covered[i] {
-            out.push(b);
-        } else if i == 0 || !covered[i - 1] {
-            out.extend_from_slice(b"***");
-        }
-    }
-    out
 }
 
 fn has(forms: &[String], f: &str) -> bool {
