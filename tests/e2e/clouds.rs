@@ -39,6 +39,16 @@ fn exec(f: &Fixture, engines: &CloudEngines, ad: &AzureAd, dir: &Path, spec: &st
     cmd
 }
 
+/// Starts a job holding a GCP key, its output piped: the command writes
+/// the key file's path to `$OUT/path`, prints `started`, then runs `rest`.
+fn hold_a_key(f: &Fixture, engines: &CloudEngines, ad: &AzureAd, dir: &Path, rest: &str) -> std::process::Child {
+    let script = format!(r#"echo "$GOOGLE_APPLICATION_CREDENTIALS" > "$OUT/path"; echo started; {rest}"#);
+    let mut cmd = exec(f, engines, ad, dir, "gcp/static-account/packer/key | gcp", &script);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd.spawn().expect("spawn")
+}
+
 const ALL_THREE: &str = "gcp/roleset/packer/key | gcp ; azure/creds/packer | azure ; aws/sts/packer | aws";
 
 #[track_caller]
@@ -157,17 +167,7 @@ fn sigterm_removes_the_key_file_and_revokes_its_lease() {
     let engines = CloudEngines::start();
     let ad = AzureAd::start(0);
     let dir = support::scratch_dir("clouds_sigterm");
-    let mut cmd = exec(
-        &f,
-        &engines,
-        &ad,
-        &dir,
-        "gcp/static-account/packer/key | gcp",
-        r#"echo "$GOOGLE_APPLICATION_CREDENTIALS" > "$OUT/path"; echo started; while :; do sleep 0.1; done"#,
-    );
-    cmd.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().expect("spawn");
+    let child = hold_a_key(&f, &engines, &ad, &dir, "while :; do sleep 0.1; done");
     let pid = child.id() as i32;
     let out = support::cancel_after_line(child, "started", pid, libc::SIGTERM);
     assert_eq!(out.code(), Some(143), "{}", out.combined());
@@ -258,22 +258,12 @@ fn sigkill_on_gitlab_leaves_the_key_only_in_the_jobs_own_directory_and_the_next_
     let engines = CloudEngines::start();
     let ad = AzureAd::start(0);
     let dir = support::scratch_dir("clouds_sigkill");
-    let mut cmd = exec(
-        &f,
-        &engines,
-        &ad,
-        &dir,
-        "gcp/static-account/packer/key | gcp",
-        r#"echo "$GOOGLE_APPLICATION_CREDENTIALS" > "$OUT/path"; echo started; sleep 2"#,
-    );
     let project = gitlab_env(&f, &dir)
         .into_iter()
         .find(|(k, _)| k == "CI_PROJECT_DIR")
         .map(|(_, v)| v)
         .expect("CI_PROJECT_DIR");
-    cmd.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().expect("spawn");
+    let child = hold_a_key(&f, &engines, &ad, &dir, "sleep 2");
     let pid = child.id() as i32;
     let out = support::cancel_after_line(child, "started", pid, libc::SIGKILL);
     assert_eq!(out.code(), None, "killed by the signal");
