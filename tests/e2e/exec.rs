@@ -192,11 +192,8 @@ fn exec_as_a_gitlab_job() {
 fn exit_code_passes_through_and_token_is_revoked() {
     let f = Fixture::new("exec_exit");
     let dir = support::scratch_dir("exec_exit");
-    let mut cmd = support::bin();
-    cmd.envs(gitlab_env(&f, &dir))
-        .env("VAULT_AUTH_ROLE", &f.gitlab_role)
-        .env("VAULT_AUTH_PATH", f.auth_path())
-        .env("PACKER_VAULT_SECRETS", format!("{}/ci/hcp client_id | ID", f.kv2_mount))
+    let mut cmd = support::gitlab_job(&f, &dir);
+    cmd.env("PACKER_VAULT_SECRETS", format!("{}/ci/hcp client_id | ID", f.kv2_mount))
         .args(["exec", "--", "sh", "-c", "echo $ID; exit 7"]);
     let out = support::run(cmd);
     out.assert_code(7);
@@ -208,11 +205,8 @@ fn exit_code_passes_through_and_token_is_revoked() {
 fn sigterm_is_forwarded_and_the_token_revoked() {
     let f = Fixture::new("exec_sigterm");
     let dir = support::scratch_dir("exec_sigterm");
-    let mut cmd = support::bin();
-    cmd.envs(gitlab_env(&f, &dir))
-        .env("VAULT_AUTH_ROLE", &f.gitlab_role)
-        .env("VAULT_AUTH_PATH", f.auth_path())
-        .env("PACKER_VAULT_SECRETS", format!("{}/ci/hcp client_id | ID", f.kv2_mount))
+    let mut cmd = support::gitlab_job(&f, &dir);
+    cmd.env("PACKER_VAULT_SECRETS", format!("{}/ci/hcp client_id | ID", f.kv2_mount))
         .args([
             "exec",
             "--",
@@ -245,11 +239,8 @@ fn secrets_command_formats() {
         f.kv2_mount, f.kv2_mount
     );
     let base = |format: &str| {
-        let mut cmd = support::bin();
-        cmd.envs(gitlab_env(&f, &dir))
-            .env("VAULT_AUTH_ROLE", &f.gitlab_role)
-            .env("VAULT_AUTH_PATH", f.auth_path())
-            .env("PACKER_VAULT_SECRETS", &spec)
+        let mut cmd = support::gitlab_job(&f, &dir);
+        cmd.env("PACKER_VAULT_SECRETS", &spec)
             .args(["secrets", "--format", format, "--output"])
             .arg(dir.join(format!("secrets.{format}")));
         cmd

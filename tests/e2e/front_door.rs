@@ -112,10 +112,7 @@ fn the_config_files_long_form_reads_every_entry_on_github_gitlab_and_locally() {
                 cmd
             }
             "gitlab" => {
-                let mut cmd = support::bin();
-                cmd.envs(gitlab_env(&f, &dir))
-                    .env("VAULT_AUTH_ROLE", &f.gitlab_role)
-                    .env("VAULT_AUTH_PATH", f.auth_path());
+                let mut cmd = support::gitlab_job(&f, &dir);
                 if how == "environment" {
                     cmd.env("CI_ENVIRONMENT_NAME", "prod");
                 }
@@ -152,11 +149,8 @@ fn an_environment_the_config_file_does_not_define_exits_2_naming_those_it_does()
     )
     .expect("config");
     let run = |var: &str, value: &str| {
-        let mut cmd = support::bin();
-        cmd.envs(gitlab_env(&f, &dir))
-            .env("VAULT_AUTH_ROLE", &f.gitlab_role)
-            .env("VAULT_AUTH_PATH", f.auth_path())
-            .env("PACKER_VAULT_SECRETS", format!("{}/ci/packer api_token", f.kv2_mount))
+        let mut cmd = support::gitlab_job(&f, &dir);
+        cmd.env("PACKER_VAULT_SECRETS", format!("{}/ci/packer api_token", f.kv2_mount))
             .env(var, value)
             .current_dir(&dir)
             .args(["exec", "--", "true"]);
@@ -188,15 +182,12 @@ fn usage_errors_are_found_before_the_login() {
     let f = Fixture::new("front_preflight");
     let dir = support::scratch_dir("front_preflight");
     let base = || {
-        let mut cmd = support::bin();
-        cmd.envs(gitlab_env(&f, &dir))
-            .env("VAULT_AUTH_ROLE", &f.gitlab_role)
-            .env("VAULT_AUTH_PATH", f.auth_path())
-            .env(
-                "PACKER_VAULT_SECRETS",
-                format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount),
-            )
-            .current_dir(&dir);
+        let mut cmd = support::gitlab_job(&f, &dir);
+        cmd.env(
+            "PACKER_VAULT_SECRETS",
+            format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount),
+        )
+        .current_dir(&dir);
         cmd
     };
     // Refused with exit 2, naming both `words`, before any login.
@@ -224,24 +215,21 @@ fn exec_hands_the_command_packers_child_token_and_revokes_it() {
     let f = Fixture::new("front_exec_token");
     grant(&f, "path \"auth/token/create\" { capabilities = [\"update\"] }");
     let dir = support::scratch_dir("front_exec_token");
-    let mut cmd = support::bin();
-    cmd.envs(gitlab_env(&f, &dir))
-        .env("VAULT_AUTH_ROLE", &f.gitlab_role)
-        .env("VAULT_AUTH_PATH", f.auth_path())
-        .env(
-            "PACKER_VAULT_SECRETS",
-            format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount),
-        )
-        .env("PACKER_VAULT_PACKER_VAULT_TOKEN", "true")
-        .env("OUT", &dir)
-        .current_dir(&dir)
-        .args([
-            "exec",
-            "--",
-            "sh",
-            "-c",
-            r#"env -0 > "$OUT/env"; echo "token: $VAULT_TOKEN""#,
-        ]);
+    let mut cmd = support::gitlab_job(&f, &dir);
+    cmd.env(
+        "PACKER_VAULT_SECRETS",
+        format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount),
+    )
+    .env("PACKER_VAULT_PACKER_VAULT_TOKEN", "true")
+    .env("OUT", &dir)
+    .current_dir(&dir)
+    .args([
+        "exec",
+        "--",
+        "sh",
+        "-c",
+        r#"env -0 > "$OUT/env"; echo "token: $VAULT_TOKEN""#,
+    ]);
     let out = support::run(cmd);
     out.assert_success();
     let env = read_env(&dir);

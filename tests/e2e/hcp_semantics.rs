@@ -10,11 +10,8 @@ fn eu_geography_resolves_every_hcp_address_to_the_eu() {
     let f = Fixture::new("hcp_eu");
     let run = |extra: &[(&str, &str)]| {
         let dir = support::scratch_dir("hcp_eu");
-        let mut cmd = support::bin();
-        cmd.envs(gitlab_env(&f, &dir))
-            .env("VAULT_AUTH_ROLE", &f.gitlab_role)
-            .env("VAULT_AUTH_PATH", f.auth_path())
-            .env("PACKER_VAULT_HCP_BUCKET", "golden")
+        let mut cmd = support::gitlab_job(&f, &dir);
+        cmd.env("PACKER_VAULT_HCP_BUCKET", "golden")
             // No HCP credential: doctor names the addresses and stops there,
             // so nothing is sent to HCP's real hosts.
             .current_dir(&dir)

@@ -9,7 +9,7 @@
 use crate::support::github_api::GithubApi;
 use crate::support::gitlab_api::GitlabApi;
 use crate::support::proxy::{Fault, Proxy};
-use crate::support::{self, Fixture, GithubOidc, Outcome, bao, gitlab_env, gitlab_env_with, leak};
+use crate::support::{self, Fixture, GithubOidc, Outcome, bao, gitlab_env_with, leak};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -628,12 +628,8 @@ fn github_build_with_masks_files_and_comment() {
 fn doctor_checklist() {
     let f = Fixture::new("leak_doctor");
     let dir = support::scratch_dir("leak_doctor");
-    let mut cmd = support::bin();
-    cmd.envs(gitlab_env(&f, &dir))
-        .env("VAULT_AUTH_ROLE", &f.gitlab_role)
-        .env("VAULT_AUTH_PATH", f.auth_path())
-        .env("PACKER_VAULT_SECRETS", spec(&f))
-        .arg("doctor");
+    let mut cmd = support::gitlab_job(&f, &dir);
+    cmd.env("PACKER_VAULT_SECRETS", spec(&f)).arg("doctor");
     let scan = Scan::new("doctor", &f).jwt_of(&cmd);
     let out = support::run(cmd);
     out.assert_success();

@@ -179,11 +179,8 @@ fn locked_reads_go_out_at_once_without_detection() {
     let spec = format!("{kv2}/ci/hcp client_id | HCP_ID ; {kv2}/ci/packer api_token | API_TOKEN");
     let lock_file = dir.join("packer-vault.lock");
     let lock_env = [("PACKER_VAULT_LOCK_FILE", lock_file.to_str().expect("utf-8 path"))];
-    let mut cmd = support::bin();
-    cmd.envs(gitlab_env(&f, &dir))
-        .env("VAULT_AUTH_ROLE", &f.gitlab_role)
-        .env("VAULT_AUTH_PATH", f.auth_path())
-        .env("PACKER_VAULT_SECRETS", &spec)
+    let mut cmd = support::gitlab_job(&f, &dir);
+    cmd.env("PACKER_VAULT_SECRETS", &spec)
         .env("PACKER_VAULT_LOCK_FILE", &lock_file)
         .current_dir(&dir)
         .arg("lock");

@@ -8,7 +8,7 @@ use crate::exec::{accessor, revoked, shown};
 use crate::github::{GITHUB_TOKEN, job};
 use crate::support::github_api::GithubApi;
 use crate::support::hcp::HcpStandIn;
-use crate::support::{self, Fixture, GithubOidc, Outcome, gitlab_env, jwt};
+use crate::support::{self, Fixture, GithubOidc, Outcome, jwt};
 use serde_json::json;
 
 const PORTAL: &str = "https://portal.example.test";
@@ -178,21 +178,18 @@ fn a_gitlab_build_exchanges_its_id_token() {
         .join("tests/fixtures/templates/env")
         .display()
         .to_string();
-    let mut cmd = support::bin();
-    cmd.envs(gitlab_env(&f, &dir))
-        .env("VAULT_AUTH_ROLE", &f.gitlab_role)
-        .env("VAULT_AUTH_PATH", f.auth_path())
-        .env(
-            "PACKER_VAULT_SECRETS",
-            format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount),
-        )
-        .env("PACKER_VAULT_HCP_BUCKET", "golden")
-        .env("PACKER_VAULT_HCP_FINGERPRINT", "0123456789ab-555001-777001")
-        .env("PACKER_VAULT_HCP_WORKLOAD_IDENTITY_PROVIDER", &provider)
-        .env("PACKER_VAULT_COMMENT", "never")
-        .env("HCP_ID_TOKEN", &id_token)
-        .env("OUT", &dir)
-        .args(["build", &example]);
+    let mut cmd = support::gitlab_job(&f, &dir);
+    cmd.env(
+        "PACKER_VAULT_SECRETS",
+        format!("{}/ci/packer api_token | API_TOKEN", f.kv2_mount),
+    )
+    .env("PACKER_VAULT_HCP_BUCKET", "golden")
+    .env("PACKER_VAULT_HCP_FINGERPRINT", "0123456789ab-555001-777001")
+    .env("PACKER_VAULT_HCP_WORKLOAD_IDENTITY_PROVIDER", &provider)
+    .env("PACKER_VAULT_COMMENT", "never")
+    .env("HCP_ID_TOKEN", &id_token)
+    .env("OUT", &dir)
+    .args(["build", &example]);
     hcp_env(&mut cmd, &hcp);
     let out = support::run(cmd);
     out.assert_success();

@@ -13,6 +13,16 @@ use super::bao::bao;
 use super::fixture::Fixture;
 use super::jwt;
 
+/// The binary run as a GitLab merge-request job of `fixture`'s
+/// ([`gitlab_env`]), logging in with its role on its auth mount.
+pub fn gitlab_job(fixture: &Fixture, tmp: &Path) -> std::process::Command {
+    let mut cmd = super::bin();
+    cmd.envs(gitlab_env(fixture, tmp))
+        .env("VAULT_AUTH_ROLE", &fixture.gitlab_role)
+        .env("VAULT_AUTH_PATH", fixture.auth_path());
+    cmd
+}
+
 /// [`gitlab_env_with`] without claim overrides.
 pub fn gitlab_env(fixture: &Fixture, tmp: &Path) -> Vec<(String, String)> {
     gitlab_env_with(fixture, tmp, &json!({}))

@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 pub use bao::{Bao, bao, bao_tls, block_on};
 pub use fixture::{Fixture, HcpVersion};
 pub use github::{GithubEnv, GithubOidc, github_env};
-pub use gitlab::{gitlab_env, gitlab_env_with};
+pub use gitlab::{gitlab_env, gitlab_env_with, gitlab_job};
 pub use leak::{assert_no_labeled_secret, assert_no_secret};
 
 /// Default limit for [`run`].
