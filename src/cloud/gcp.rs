@@ -13,7 +13,6 @@ use crate::env::{Env, write_private};
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use serde_json::{Map, Value};
-use std::path::Path;
 
 /// The `gcp` preset: one of the two, by the answer's shape ([`take`]).
 pub const KEYS: &[(&str, &str, bool)] = &[
@@ -72,7 +71,8 @@ fn taken(env: &'static str, key: &'static str, value: String, delivery: Delivery
 /// The key files of one run, and the variables that name them.
 #[derive(Debug, Default)]
 pub struct KeyFiles {
-    dir: Option<tempfile::TempDir>,
+    /// Removed, with the files, when dropped.
+    _dir: Option<tempfile::TempDir>,
     /// `NAME` = the file's path, for the command's environment.
     pub vars: Vec<(String, Secret)>,
 }
@@ -96,11 +96,6 @@ impl KeyFiles {
                 .map_err(|e| Error::failed(format!("cannot write {}: {e}", path.display())))?;
             vars.push((var.to_string(), Secret::new(path.display().to_string())));
         }
-        Ok(KeyFiles { dir: Some(dir), vars })
-    }
-
-    /// The private directory, when files were written.
-    pub fn dir(&self) -> Option<&Path> {
-        self.dir.as_ref().map(tempfile::TempDir::path)
+        Ok(KeyFiles { _dir: Some(dir), vars })
     }
 }
